@@ -1,0 +1,32 @@
+# Two commands do all set-up on a fresh machine with Python 3.11+, Node 20+ and make:
+#   make run    the embedded default: provision the seed dataspace locally and serve it
+#   make test   the whole test suite (unit, emulators, browser)
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+PY := .venv/bin/python
+MVD := .venv/bin/mvd
+
+.PHONY: run test venv node lint bench clean
+
+venv: .venv/.synced
+.venv/.synced: pyproject.toml uv.lock
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --frozen
+	@touch $@
+
+node: node_modules/.installed
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+run: venv
+	$(MVD) up
+
+test: venv node
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: venv
+	$(PY) benchmarks/engine.py
+
+clean:
+	rm -rf .venv node_modules .mvd .pytest_cache test-artifacts

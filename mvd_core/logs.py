@@ -1,0 +1,101 @@
+"""Structured logging: every record carries the run id, participant and step in context.
+
+Use ``log_context(run_id=..., participant=..., step=...)`` around work; ``get_logger(__name__)``
+everywhere. ``configure()`` picks console (rich) or JSON lines from settings. A filter
+redacts anything that looks like key material or a token, as a last line of defence: code
+should never log secrets in the first place.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+_CONTEXT_FIELDS = ("run_id", "participant", "step")
+_context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("mvd_log_context", default={})
+
+# JWK private members, bearer tokens, PEM blocks, connection-string keys.
+_SECRET_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r'("d"\s*:\s*")[^"]+(")'), r"\1***\2"),
+    (re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1***"),
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S), "***"),
+    (re.compile(r"((?:AccountKey|SharedAccessSignature|sig)=)[^;&\s]+"), r"\1***"),
+]
+
+
+def redact(text: str) -> str:
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+@contextmanager
+def log_context(**fields: str | None) -> Iterator[None]:
+    current = dict(_context.get())
+    current.update({k: v for k, v in fields.items() if v is not None})
+    token = _context.set(current)
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+class _ContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        ctx = _context.get()
+        for name in _CONTEXT_FIELDS:
+            if not hasattr(record, name):
+                setattr(record, name, ctx.get(name))
+        record.msg = redact(record.getMessage())
+        record.args = None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for name in _CONTEXT_FIELDS:
+            value = getattr(record, name, None)
+            if value:
+                data[name] = value
+        if record.exc_info:
+            data["exc"] = redact(self.formatException(record.exc_info))
+        return json.dumps(data, sort_keys=False)
+
+
+class ConsoleFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        ctx = " ".join(f"{n}={getattr(record, n)}" for n in _CONTEXT_FIELDS if getattr(record, n, None))
+        base = f"{record.levelname.lower():7} {record.name}: {record.getMessage()}"
+        return f"{base} [{ctx}]" if ctx else base
+
+
+def configure(level: str = "INFO", fmt: str = "console") -> None:
+    root = logging.getLogger("mvd")
+    root.setLevel(level.upper())
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler = logging.StreamHandler()
+    handler.addFilter(_ContextFilter())
+    handler.setFormatter(JsonFormatter() if fmt == "json" else ConsoleFormatter())
+    root.addHandler(handler)
+    root.propagate = False
+
+
+def get_logger(name: str) -> logging.Logger:
+    """A logger under the ``mvd`` tree; pass ``__name__``."""
+    short = name.removeprefix("mvd_core.")
+    logger = logging.getLogger(f"mvd.{short}")
+    if not any(isinstance(f, _ContextFilter) for f in logger.filters):
+        logger.addFilter(_ContextFilter())
+    return logger

@@ -1,0 +1,60 @@
+"""Process-wide settings, read from the environment (prefix ``MVD_``) with pydantic-settings.
+
+Every environment variable the control plane reads is a field here, so ``infra/`` can be
+checked against this one list (see ``tests/infra``). Secrets are ``SecretStr`` so they never
+print.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MVD_", extra="ignore")
+
+    home: Path = Field(Path(".mvd"), description="State directory: engine DB, local vault, clusters, DID files.")
+    dataspace_file: Path | None = Field(None, description="Blueprint YAML; the packaged default when unset.")
+    targets: Literal["embedded", "declared"] = Field(
+        "embedded",
+        description="embedded: simulated clusters, file vault, DIDs served locally. "
+        "declared: the clusters, vaults and DID hosts the blueprint declares.",
+    )
+    host: str = Field("127.0.0.1", description="Address `mvd serve` binds to.")
+    port: int = Field(7080, description="Port `mvd serve` listens on.")
+    public_url: str | None = Field(None, description="Base URL others reach `mvd serve` at; http://host:port when unset.")
+    api_token: SecretStr | None = Field(None, description="Bearer token for mutating API calls (local host).")
+    allow_http_loopback: bool = Field(False, description="Let the did:web resolver use plain HTTP for loopback hosts.")
+    allow_private_hosts: bool = Field(False, description="Let the did:web resolver reach private/loopback addresses.")
+    webhook_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict, description='JSON object source -> HMAC secret, e.g. {"github": "..."}.'
+    )
+    webhook_tolerance_seconds: int = Field(300, description="Max clock skew of a webhook's timestamp.")
+    command_queue: str = Field("mvd-commands", description="Storage queue the commands go through.")
+    storage_connection: SecretStr | None = Field(
+        None, description="Azure Storage connection string for the command queue (Functions: AzureWebJobsStorage)."
+    )
+    azure_subscription_id: str | None = Field(None, description="Subscription for participants' AKS and vaults.")
+    cloudflare_api_token: SecretStr | None = Field(None, description="Token for Cloudflare cache purges.")
+    cloudflare_api_url: str = Field("https://api.cloudflare.com/client/v4", description="Cloudflare API base URL.")
+    r2_access_key_id: SecretStr | None = Field(None, description="R2 S3-API access key id.")
+    r2_secret_access_key: SecretStr | None = Field(None, description="R2 S3-API secret key.")
+    sim_ready_delay: float = Field(0.2, description="Seconds until a simulated Deployment is ready / Job completes.")
+    log_level: str = Field("INFO", description="Log level.")
+    log_format: Literal["console", "json"] = Field("console", description="Log record format.")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def env_names() -> set[str]:
+    """Every environment variable name the settings read (used by the infra cross-check)."""
+    prefix = Settings.model_config.get("env_prefix", "")
+    return {f"{prefix}{name}".upper() for name in Settings.model_fields}
