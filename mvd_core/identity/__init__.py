@@ -1,0 +1,1 @@
+"""Identity: did:web identifiers and URLs, keys as JWK, DID documents, resolution."""
