@@ -1,0 +1,1 @@
+"""HTTP API shared by the Azure Functions app and the local server."""
