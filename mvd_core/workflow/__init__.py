@@ -1,0 +1,1 @@
+"""Orchestrators (Durable Functions generators) and the idempotent activities they call."""
