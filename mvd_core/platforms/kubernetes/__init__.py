@@ -1,0 +1,1 @@
+"""Kubernetes: the simulated cluster, API client construction and workload operations."""
