@@ -1,0 +1,43 @@
+"""Registers every orchestrator and activity of ``mvd_core.workflow.registry`` with Durable
+Functions, under the registry's names: the same functions the local engine runs."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import azure.durable_functions as df
+import azure.functions as func
+
+import mvd_core.workflow.catalog  # noqa: F401  (fills the registry)
+from mvd_core.workflow.registry import ACTIVITIES, ORCHESTRATORS, ActivityFn
+
+
+def _activity(name: str, fn: ActivityFn) -> Any:
+    # The binding parameter must be called "payload" whatever the registered function calls it.
+    if inspect.iscoroutinefunction(fn):
+
+        async def activity(payload: Any) -> Any:
+            return await fn(payload)
+
+    else:
+
+        def activity(payload: Any) -> Any:
+            return fn(payload)
+
+    activity.__name__ = name
+    activity.__qualname__ = name
+    return activity
+
+
+def make_blueprint() -> df.Blueprint:
+    bp = df.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
+    for name, fn in sorted(ORCHESTRATORS.items()):
+        # Durable wraps fn in a handler whose parameter is "context".
+        bp.function_name(name)(bp.orchestration_trigger(context_name="context", orchestration=name)(fn))
+    for name, fn in sorted(ACTIVITIES.items()):
+        bp.function_name(name)(bp.activity_trigger(input_name="payload", activity=name)(_activity(name, fn)))
+    return bp
+
+
+bp = make_blueprint()

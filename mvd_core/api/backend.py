@@ -1,0 +1,112 @@
+"""What the HTTP handlers need from a host, and the Azure Functions implementation.
+
+The local host (``mvd serve``) implements ``Backend`` over its engine; ``FunctionsBackend``
+implements it over the run registry, the command queue and a Durable client."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import ValidationError
+
+from mvd_core.api.models import Action, DataspaceView, ParticipantProgress, RunAccepted, RunSummary, Source
+from mvd_core.commands import CommandQueue, CommandRequest, RunRegistry, submit
+from mvd_core.commands.registry import DELIVERY_TTL
+from mvd_core.logs import get_logger
+
+log = get_logger(__name__)
+
+
+@runtime_checkable
+class Backend(Protocol):
+    async def submit(
+        self, action: Action, source: Source, rotate_keys: list[str], delivery_id: str | None = None
+    ) -> RunAccepted:
+        """Start (or join) the dataspace's run. Unknown participant in rotate_keys -> NotFound."""
+
+    async def get_run(self, run_id: str) -> RunSummary | None: ...
+
+    async def list_runs(self, limit: int) -> list[RunSummary]:
+        """Newest first."""
+
+    async def dataspace_view(self) -> DataspaceView: ...
+
+    async def plan(self) -> dict[str, Any]: ...
+
+    async def remember_delivery(self, source: str, delivery_id: str, ttl: timedelta = DELIVERY_TTL) -> bool:
+        """True the first time a webhook delivery id is seen for a source."""
+
+
+class DurableStatusClient(Protocol):
+    async def get_status(self, instance_id: str) -> Any: ...
+
+
+def progress_from_custom_status(custom_status: Any) -> dict[str, ParticipantProgress]:
+    """The orchestrator's custom status ``{"participants": {id: ParticipantProgress}}``;
+    anything unreadable counts as no progress yet."""
+    if not isinstance(custom_status, dict):
+        return {}
+    raw = custom_status.get("participants")
+    if not isinstance(raw, dict):
+        return {}
+    out: dict[str, ParticipantProgress] = {}
+    for pid, value in raw.items():
+        try:
+            out[str(pid)] = ParticipantProgress.model_validate(value)
+        except ValidationError:
+            log.warning("custom status for participant %s is not ParticipantProgress; ignored", pid)
+    return out
+
+
+class FunctionsBackend:
+    """Backend for the Functions app. Blocking storage calls run in worker threads."""
+
+    def __init__(self, client: DurableStatusClient, registry: RunRegistry, queue: CommandQueue, dataspace: Any) -> None:
+        self.client = client
+        self.registry = registry
+        self.queue = queue
+        self.dataspace = dataspace  # mvd_core.blueprint.Dataspace
+
+    async def submit(
+        self, action: Action, source: Source, rotate_keys: list[str], delivery_id: str | None = None
+    ) -> RunAccepted:
+        for pid in rotate_keys:
+            self.dataspace.participant(pid)  # NotFound naming it and the known ids
+        request = CommandRequest(
+            action=action, dataspace=self.dataspace.name, source=source,
+            rotate_keys=list(dict.fromkeys(rotate_keys)), delivery_id=delivery_id,
+        )
+        return await asyncio.to_thread(submit, request, self.registry, self.queue)
+
+    async def get_run(self, run_id: str) -> RunSummary | None:
+        record = await asyncio.to_thread(self.registry.get, run_id)
+        if record is None:
+            return None
+        summary = record.to_summary()
+        if record.finished and record.summary is not None:
+            return summary
+        # Live progress: the orchestrator's custom status.
+        status = await self.client.get_status(run_id)
+        progress = progress_from_custom_status(getattr(status, "custom_status", None))
+        if progress:
+            summary = summary.model_copy(update={"participants": progress})
+        return summary
+
+    async def list_runs(self, limit: int) -> list[RunSummary]:
+        records = await asyncio.to_thread(self.registry.list, limit, self.dataspace.name)
+        return [r.to_summary() for r in records]
+
+    async def dataspace_view(self) -> DataspaceView:
+        from mvd_core import service  # the lead's service layer; imported late on purpose
+
+        return await service.dataspace_view(self.dataspace, self.registry)
+
+    async def plan(self) -> dict[str, Any]:
+        from mvd_core import service
+
+        return await service.plan(self.dataspace)
+
+    async def remember_delivery(self, source: str, delivery_id: str, ttl: timedelta = DELIVERY_TTL) -> bool:
+        return await asyncio.to_thread(self.registry.remember_delivery, source, delivery_id, ttl)

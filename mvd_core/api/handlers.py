@@ -1,0 +1,237 @@
+"""The HTTP API, framework-neutral: both hosts turn their request into an ``ApiRequest``,
+call ``dispatch`` (or one handler), and send back the ``ApiResponse``.
+
+Every error is JSON ``ErrorBody`` whose message names the problem; an unexpected exception
+becomes a 500 with a generic message, logged with its traceback, never shown."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, get_args
+
+from pydantic import SecretStr
+
+from mvd_core.api import webhooks
+from mvd_core.api.backend import Backend
+from mvd_core.api.models import Action, ErrorBody
+from mvd_core.commands.models import RUN_ID_PATTERN
+from mvd_core.errors import MvdError, NotFound
+from mvd_core.logs import get_logger
+
+log = get_logger(__name__)
+
+ACTIONS: tuple[str, ...] = get_args(Action)
+MAX_COMMAND_BODY = 64 * 1024
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 200
+_PARTICIPANT = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+@dataclass
+class ApiRequest:
+    method: str
+    path: str
+    route_params: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+@dataclass
+class ApiResponse:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def json_bytes(self) -> bytes:
+        return json.dumps(self.body).encode("utf-8")
+
+
+class MethodNotAllowed(MvdError):
+    status = 405
+
+
+def error(status: int, message: str, problems: list[str] | None = None) -> ApiResponse:
+    return ApiResponse(status, ErrorBody(error=message, problems=problems or []).wire())
+
+
+Handler = Callable[[ApiRequest, Backend], Awaitable[ApiResponse]]
+
+
+def guarded(fn: Handler) -> Handler:
+    """MvdError -> its status and message; anything else -> 500, logged, nothing leaked."""
+
+    async def run(request: ApiRequest, backend: Backend) -> ApiResponse:
+        try:
+            return await fn(request, backend)
+        except MvdError as exc:
+            status = exc.status if 400 <= exc.status < 600 else 400
+            return error(status, exc.message, [str(p) for p in getattr(exc, "problems", [])])
+        except Exception:
+            log.exception("unhandled error in %s %s", request.method, request.path)
+            return error(500, "internal error; see the control plane's log")
+
+    run.__name__ = fn.__name__
+    run.__doc__ = fn.__doc__
+    return run
+
+
+def _json_body(request: ApiRequest, limit: int) -> dict[str, Any]:
+    if len(request.body) > limit:
+        raise MvdError(f"request body is {len(request.body)} bytes; the limit is {limit}", status=413)
+    if not request.body.strip():
+        return {}
+    try:
+        data = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        raise MvdError("request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise MvdError("request body must be a JSON object")
+    return data
+
+
+def _rotate_keys(data: dict[str, Any]) -> list[str]:
+    unknown = sorted(set(data) - {"rotateKeys"})
+    if unknown:
+        raise MvdError(f"unknown field(s) in request body: {', '.join(unknown)} (allowed: rotateKeys)")
+    value = data.get("rotateKeys", [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise MvdError("rotateKeys must be a list of participant ids")
+    for pid in value:
+        if not _PARTICIPANT.match(pid):
+            raise NotFound(f"unknown participant {pid[:64]!r}")
+    return value
+
+
+def _action(request: ApiRequest) -> str:
+    action = request.route_params.get("action", "")
+    if action not in ACTIONS:
+        raise NotFound(f"unknown action {action[:40]!r} (expected one of: {', '.join(ACTIONS)})")
+    return action
+
+
+@guarded
+async def post_command(request: ApiRequest, backend: Backend) -> ApiResponse:
+    """POST /api/dataspace/{action}: 202 with the run (a new one, or the one already going)."""
+    action = _action(request)
+    rotate = _rotate_keys(_json_body(request, MAX_COMMAND_BODY))
+    # The dashboard marks its clicks; everything else calling the API is "api".
+    source = "button" if (webhooks.header(request.headers, "X-MVD-Source") or "").lower() == "button" else "api"
+    accepted = await backend.submit(action, source, rotate)  # type: ignore[arg-type]
+    return ApiResponse(202, accepted.wire(), {"Location": accepted.status_url})
+
+
+@guarded
+async def get_dataspace(request: ApiRequest, backend: Backend) -> ApiResponse:
+    """GET /api/dataspace."""
+    return ApiResponse(200, (await backend.dataspace_view()).wire())
+
+
+@guarded
+async def get_plan(request: ApiRequest, backend: Backend) -> ApiResponse:
+    """GET /api/dataspace/plan."""
+    return ApiResponse(200, await backend.plan())
+
+
+@guarded
+async def list_runs(request: ApiRequest, backend: Backend) -> ApiResponse:
+    """GET /api/runs?limit=N (1..200, default 20), newest first."""
+    raw = request.query.get("limit")
+    limit = DEFAULT_LIMIT
+    if raw is not None:
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+            raise MvdError(f"limit must be a whole number from 1 to {MAX_LIMIT}, got {raw[:20]!r}")
+        limit = int(raw)
+    runs = await backend.list_runs(limit)
+    return ApiResponse(200, {"runs": [r.wire() for r in runs]})
+
+
+@guarded
+async def get_run(request: ApiRequest, backend: Backend) -> ApiResponse:
+    """GET /api/runs/{id}."""
+    run_id = request.route_params.get("id", "")
+    if not RUN_ID_PATTERN.match(run_id):
+        raise MvdError(f"{run_id[:80]!r} is not a run id (expected mvd-<dataspace>-<yyyymmddThhmmss>-<6 hex>)")
+    summary = await backend.get_run(run_id)
+    if summary is None:
+        raise NotFound(f"no run {run_id!r}")
+    return ApiResponse(200, summary.wire())
+
+
+def webhook_handler(
+    secrets: Mapping[str, SecretStr] | None = None, tolerance_seconds: int | None = None
+) -> Handler:
+    """POST /api/webhooks/{source}, with secrets and tolerance from settings unless given."""
+
+    @guarded
+    async def post_webhook(request: ApiRequest, backend: Backend) -> ApiResponse:
+        from mvd_core.settings import get_settings
+
+        settings = get_settings()
+        verified = webhooks.verify(
+            request.route_params.get("source", ""),
+            request.headers,
+            request.body,
+            settings.webhook_secrets if secrets is None else secrets,
+            settings.webhook_tolerance_seconds if tolerance_seconds is None else tolerance_seconds,
+        )
+        payload = verified.payload
+        for pid in payload.rotate_keys:
+            if not _PARTICIPANT.match(pid):
+                raise NotFound(f"unknown participant {pid[:64]!r}")
+        webhooks.check_first_delivery(await backend.remember_delivery(verified.source, verified.delivery_id), verified)
+        accepted = await backend.submit(payload.action, "webhook", payload.rotate_keys, verified.delivery_id)
+        return ApiResponse(202, accepted.wire(), {"Location": accepted.status_url})
+
+    return post_webhook
+
+
+post_webhook = webhook_handler()
+
+# (method, path template) -> handler; templates use {name} for one path segment.
+ROUTES: list[tuple[str, str, Handler]] = [
+    ("GET", "/api/dataspace", get_dataspace),
+    ("GET", "/api/dataspace/plan", get_plan),
+    ("POST", "/api/dataspace/{action}", post_command),
+    ("GET", "/api/runs", list_runs),
+    ("GET", "/api/runs/{id}", get_run),
+    ("POST", "/api/webhooks/{source}", post_webhook),
+]
+
+
+def _match(template: str, path: str) -> dict[str, str] | None:
+    t_parts, p_parts = template.strip("/").split("/"), path.rstrip("/").strip("/").split("/")
+    if len(t_parts) != len(p_parts):
+        return None
+    params: dict[str, str] = {}
+    for t, p in zip(t_parts, p_parts, strict=True):
+        if t.startswith("{") and t.endswith("}"):
+            if not p:
+                return None
+            params[t[1:-1]] = p
+        elif t != p:
+            return None
+    return params
+
+
+async def dispatch(request: ApiRequest, backend: Backend) -> ApiResponse:
+    """Route by method and path (literal routes before parameter ones)."""
+    allowed: list[str] = []
+    for method, template, handler in ROUTES:
+        params = _match(template, request.path)
+        if params is None:
+            continue
+        if method != request.method.upper():
+            allowed.append(method)
+            continue
+        request.route_params = {**params, **request.route_params}
+        return await handler(request, backend)
+    if allowed:
+        return ApiResponse(
+            405, ErrorBody(error=f"{request.method} not allowed on {request.path[:200]}; use {', '.join(allowed)}").wire(),
+            {"Allow": ", ".join(sorted(set(allowed)))},
+        )
+    return error(404, f"no API route {request.path[:200]!r}")

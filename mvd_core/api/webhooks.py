@@ -1,0 +1,142 @@
+"""Webhook verification: HMAC-SHA256 per source, timestamp tolerance, delivery de-duplication.
+
+A sender signs ``f"{timestamp}.".encode() + raw_body`` with the source's secret and sends
+
+    X-MVD-Timestamp: <unix seconds>
+    X-MVD-Delivery:  <unique id, [A-Za-z0-9._:-]{1,128}>
+    X-MVD-Signature: sha256=<hex HMAC>
+
+The timestamp is inside the signature, so an old delivery cannot be re-dated. Checks run
+cheapest-first and nothing is recorded before the signature is valid; only then is the
+delivery id remembered (a replay gets 409).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic.alias_generators import to_camel
+
+from mvd_core.api.models import Action
+from mvd_core.errors import Conflict, MvdError, NotFound, Unauthorized
+
+MAX_BODY_BYTES = 1024 * 1024
+SIGNATURE_HEADER = "X-MVD-Signature"
+TIMESTAMP_HEADER = "X-MVD-Timestamp"
+DELIVERY_HEADER = "X-MVD-Delivery"
+_SOURCE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_DELIVERY = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_SIGNATURE = re.compile(r"^sha256=([0-9a-fA-F]{64})$")
+
+
+class PayloadTooLarge(MvdError):
+    status = 413
+
+
+class WebhookPayload(BaseModel):
+    """The body senders post; anything else in it is ignored."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    action: Action = "reset"
+    rotate_keys: list[str] = Field(default_factory=list)
+
+
+class VerifiedWebhook(BaseModel):
+    source: str
+    delivery_id: str
+    timestamp: int
+    payload: WebhookPayload
+
+
+def sign(secret: str | bytes, timestamp: int | str, body: bytes) -> str:
+    """The ``X-MVD-Signature`` value for a body sent at ``timestamp`` (unix seconds)."""
+    key = secret.encode("utf-8") if isinstance(secret, str) else secret
+    digest = hmac.new(key, f"{timestamp}.".encode("ascii") + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def signed_headers(secret: str | bytes, body: bytes, delivery_id: str, timestamp: int | None = None) -> dict[str, str]:
+    """All three headers for a delivery (what a sender, or a test, puts on the request)."""
+    ts = int(time.time()) if timestamp is None else timestamp
+    return {TIMESTAMP_HEADER: str(ts), DELIVERY_HEADER: delivery_id, SIGNATURE_HEADER: sign(secret, ts, body)}
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    lowered = name.lower()
+    for key, value in headers.items():
+        if key.lower() == lowered:
+            return value
+    return None
+
+
+def verify(
+    source: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    secrets: Mapping[str, SecretStr],
+    tolerance_seconds: int,
+    now: float | None = None,
+) -> VerifiedWebhook:
+    """Check a delivery; raises an MvdError with the HTTP status to answer (404 unknown source,
+    413 too large, 401 signature/timestamp, 400 payload). Does not touch the delivery store."""
+    if not _SOURCE.match(source) or source not in secrets:
+        known = ", ".join(sorted(secrets)) or "none configured"
+        raise NotFound(f"unknown webhook source {source[:64]!r} (known: {known})")
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"webhook body is {len(body)} bytes; the limit is {MAX_BODY_BYTES} (1 MiB)")
+    signature = header(headers, SIGNATURE_HEADER)
+    raw_ts = header(headers, TIMESTAMP_HEADER)
+    delivery = header(headers, DELIVERY_HEADER)
+    if not signature:
+        raise Unauthorized(f"missing {SIGNATURE_HEADER} header")
+    if not raw_ts:
+        raise Unauthorized(f"missing {TIMESTAMP_HEADER} header (unix seconds)")
+    if not delivery:
+        raise MvdError(f"missing {DELIVERY_HEADER} header (a unique delivery id)")
+    if not _DELIVERY.match(delivery):
+        raise MvdError(f"{DELIVERY_HEADER} must match [A-Za-z0-9._:-]{{1,128}}")
+    match = _SIGNATURE.match(signature.strip())
+    if not match:
+        raise Unauthorized(f"{SIGNATURE_HEADER} must be sha256=<64 hex digits>")
+    if not raw_ts.strip().isdigit():
+        raise Unauthorized(f"{TIMESTAMP_HEADER} must be unix seconds")
+    expected = sign(secrets[source].get_secret_value(), raw_ts.strip(), body)
+    if not hmac.compare_digest(expected.encode("ascii"), f"sha256={match.group(1).lower()}".encode("ascii")):
+        raise Unauthorized(f"signature does not match the body for source {source!r}")
+    timestamp = int(raw_ts.strip())
+    skew = abs((time.time() if now is None else now) - timestamp)
+    if skew > tolerance_seconds:
+        raise Unauthorized(
+            f"{TIMESTAMP_HEADER} is {int(skew)} s away from now; the tolerance is {tolerance_seconds} s"
+        )
+    payload = parse_payload(body)
+    return VerifiedWebhook(source=source, delivery_id=delivery, timestamp=timestamp, payload=payload)
+
+
+def parse_payload(body: bytes) -> WebhookPayload:
+    if not body.strip():
+        return WebhookPayload()
+    try:
+        data: Any = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise MvdError("webhook body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise MvdError("webhook body must be a JSON object")
+    try:
+        return WebhookPayload.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise MvdError(f"webhook body: {problems}") from None
+
+
+def check_first_delivery(first_time: bool, verified: VerifiedWebhook) -> None:
+    if not first_time:
+        raise Conflict(f"delivery {verified.delivery_id!r} from {verified.source!r} was already received")

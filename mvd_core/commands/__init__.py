@@ -1,0 +1,68 @@
+"""Commands (provision, reset, teardown): submit -> queue -> start the dataspace's single run.
+
+Both hosts use ``submit``; the Functions app enqueues on the ``mvd-commands`` storage queue
+and starts runs from its queue trigger (``handle_command``), the local host hands commands
+to its engine through a ``CallbackCommandQueue``.
+"""
+
+from __future__ import annotations
+
+from mvd_core.commands.handler import Starter, handle_command, handle_poison, parse_command
+from mvd_core.commands.models import (
+    RUN_ID_PATTERN,
+    Command,
+    CommandRequest,
+    RunRecord,
+    check_run_id,
+    new_run_id,
+)
+from mvd_core.commands.queue import AzureStorageCommandQueue, CallbackCommandQueue, CommandQueue
+from mvd_core.commands.registry import DELIVERY_TTL, RunRegistry, SqliteRunRegistry
+from mvd_core.commands.submit import status_url, submit
+
+__all__ = [
+    "DELIVERY_TTL",
+    "RUN_ID_PATTERN",
+    "AzureStorageCommandQueue",
+    "CallbackCommandQueue",
+    "Command",
+    "CommandQueue",
+    "CommandRequest",
+    "RunRecord",
+    "RunRegistry",
+    "SqliteRunRegistry",
+    "Starter",
+    "check_run_id",
+    "handle_command",
+    "handle_poison",
+    "new_run_id",
+    "open_queue",
+    "open_registry",
+    "parse_command",
+    "status_url",
+    "submit",
+]
+
+
+def open_registry() -> RunRegistry:
+    """The registry for this process: Table Storage when ``MVD_STORAGE_CONNECTION`` is set
+    (the Functions app), else SQLite under ``MVD_HOME``."""
+    from mvd_core.settings import get_settings
+
+    settings = get_settings()
+    if settings.storage_connection is not None:
+        from mvd_core.commands.table_registry import TableRunRegistry
+
+        return TableRunRegistry(settings.storage_connection.get_secret_value())
+    return SqliteRunRegistry.in_home(settings.home)
+
+
+def open_queue() -> AzureStorageCommandQueue:
+    """The Azure command queue from settings (Functions app)."""
+    from mvd_core.errors import MvdError
+    from mvd_core.settings import get_settings
+
+    settings = get_settings()
+    if settings.storage_connection is None:
+        raise MvdError("MVD_STORAGE_CONNECTION is not set; the command queue needs a storage account")
+    return AzureStorageCommandQueue(settings.storage_connection.get_secret_value(), settings.command_queue)

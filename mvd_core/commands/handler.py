@@ -1,0 +1,102 @@
+"""The queue side: start the run a command carries, or keep a poisoned command.
+
+``handle_command`` is idempotent: a message delivered twice (queue at-least-once) finds
+the orchestration instance already there and does nothing."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from mvd_core.api.models import PoisonCommand
+from mvd_core.commands.models import Command, utcnow
+from mvd_core.commands.registry import RunRegistry
+from mvd_core.logs import get_logger, log_context
+from mvd_core.workflow.registry import DATASPACE_ORCHESTRATOR
+
+log = get_logger(__name__)
+
+
+class Starter(Protocol):
+    """What the queue trigger needs from Durable: on Azure the DurableOrchestrationClient."""
+
+    async def get_status(self, instance_id: str) -> Any: ...
+
+    async def start_new(self, orchestration_function_name: str, instance_id: str | None = None,
+                        client_input: Any = None) -> str: ...
+
+
+def parse_command(message: str | bytes) -> Command:
+    """A queue message as a Command; ValueError names what is wrong."""
+    try:
+        return Command.model_validate_json(message)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'message'}: {e['msg']}" for e in exc.errors())
+        raise ValueError(f"not a valid command: {problems}") from None
+
+
+def _instance_exists(status: Any) -> bool:
+    # DurableOrchestrationClient.get_status answers a missing instance with an empty status
+    # (404 from the extension), not an error.
+    return status is not None and getattr(status, "runtime_status", None) is not None
+
+
+async def handle_command(message: str | bytes, starter: Starter, registry: RunRegistry) -> str | None:
+    """Start the dataspace orchestration for the command's run. Returns the instance id
+    started, or None when there was nothing to do."""
+    try:
+        command = parse_command(message)
+    except ValueError as exc:
+        # Retrying cannot fix a malformed message: keep it as poison right away.
+        poison_id = _message_id(message)
+        registry.record_poison(PoisonCommand(id=poison_id, received_at=utcnow(), reason=str(exc)))
+        log.error("command %s dropped to poison: %s", poison_id, exc)
+        return None
+    with log_context(run_id=command.run_id):
+        record = registry.get(command.run_id)
+        if record is not None and record.finished:
+            log.info("run already %s; command %s ignored", record.status, command.id)
+            return None
+        if _instance_exists(await starter.get_status(command.run_id)):
+            log.info("orchestration already exists; command %s is a redelivery", command.id)
+            registry.mark_running(command.run_id)
+            return None
+        await starter.start_new(DATASPACE_ORCHESTRATOR, command.run_id, command.wire())
+        registry.mark_running(command.run_id)
+        log.info("%s orchestration started for %s", command.action, command.dataspace)
+        return command.run_id
+
+
+def handle_poison(message: str | bytes, registry: RunRegistry, dequeue_count: int | None = None) -> PoisonCommand:
+    """A command the queue gave up on: keep it (shown on the status API) and fail its run,
+    which releases the dataspace for the next command."""
+    attempts = f" after {dequeue_count} attempts" if dequeue_count else ""
+    try:
+        command = parse_command(message)
+    except ValueError as exc:
+        poison = PoisonCommand(id=_message_id(message), received_at=utcnow(), reason=str(exc))
+    else:
+        reason = f"{command.action} command from {command.source} could not be processed{attempts}"
+        poison = PoisonCommand(id=command.id, received_at=utcnow(), reason=reason)
+        record = registry.get(command.run_id)
+        if record is not None and not record.finished:
+            registry.fail(command.run_id, reason)
+    registry.record_poison(poison)
+    log.error("poison command %s: %s", poison.id, poison.reason)
+    return poison
+
+
+def _message_id(message: str | bytes) -> str:
+    """The command id when one can be read, else a digest of the message."""
+    try:
+        data = json.loads(message)
+        if isinstance(data, dict) and isinstance(data.get("id"), str) and data["id"].isalnum():
+            return data["id"][:64]
+    except (ValueError, TypeError):
+        pass
+    import hashlib
+
+    raw = message if isinstance(message, bytes) else message.encode("utf-8", "replace")
+    return "msg-" + hashlib.sha256(raw).hexdigest()[:16]

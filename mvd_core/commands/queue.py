@@ -1,0 +1,64 @@
+"""Where commands go after a run is claimed: the storage queue on Azure, a callback locally."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+from azure.core.exceptions import AzureError, ResourceExistsError
+from azure.storage.queue import BinaryBase64DecodePolicy, BinaryBase64EncodePolicy, QueueClient
+
+from mvd_core.commands.models import Command
+from mvd_core.errors import ExternalError, MvdError
+
+
+@runtime_checkable
+class CommandQueue(Protocol):
+    def enqueue(self, command: Command) -> None: ...
+
+
+class AzureStorageCommandQueue:
+    """The ``mvd-commands`` storage queue. Messages are base64 of the JSON, which is what the
+    Functions queue trigger decodes by default (host.json ``messageEncoding: base64``)."""
+
+    def __init__(self, connection_string: str, queue_name: str = "mvd-commands") -> None:
+        try:
+            self.client = QueueClient.from_connection_string(
+                connection_string,
+                queue_name,
+                message_encode_policy=BinaryBase64EncodePolicy(),
+                message_decode_policy=BinaryBase64DecodePolicy(),
+            )
+        except (ValueError, AzureError):
+            raise MvdError("the storage connection string for the command queue is malformed") from None
+        self.queue_name = queue_name
+        self._created = False
+
+    def _ensure(self) -> None:
+        if self._created:
+            return
+        try:
+            self.client.create_queue()
+        except ResourceExistsError:
+            pass
+        except AzureError as exc:
+            raise ExternalError(f"queue {self.queue_name!r}: cannot create it ({type(exc).__name__})") from None
+        self._created = True
+
+    def enqueue(self, command: Command) -> None:
+        self._ensure()
+        body = command.model_dump_json(by_alias=True).encode("utf-8")
+        try:
+            self.client.send_message(body)
+        except AzureError as exc:
+            raise ExternalError(f"queue {self.queue_name!r}: cannot enqueue command ({type(exc).__name__})") from None
+
+
+class CallbackCommandQueue:
+    """Local host: "enqueue" hands the command to a function (e.g. start the engine)."""
+
+    def __init__(self, fn: Callable[[Command], None]) -> None:
+        self.fn = fn
+
+    def enqueue(self, command: Command) -> None:
+        self.fn(command)

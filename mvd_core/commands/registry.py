@@ -1,0 +1,255 @@
+"""The run registry: which run is current per dataspace (the singleton claim), the run index,
+poison commands and webhook delivery ids.
+
+``claim`` is the only way a run comes into being; it is atomic, so any number of concurrent
+callers for one dataspace get exactly one new run and all of them learn its id.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from mvd_core.api.models import Action, PoisonCommand, RunSummary, Source
+from mvd_core.commands.models import FINISHED, RunRecord, utcnow
+from mvd_core.errors import MvdError
+
+DELIVERY_TTL = timedelta(hours=24)
+
+
+@runtime_checkable
+class RunRegistry(Protocol):
+    def claim(self, dataspace: str, run_id: str, action: Action, source: Source) -> tuple[str, bool]:
+        """Make ``run_id`` the dataspace's current run unless an unfinished one exists.
+
+        Returns ``(current_run_id, created)``; ``created`` is False when the answer is a run
+        that was already going."""
+
+    def add_coalesced(self, run_id: str) -> None:
+        """Count one more command answered with this run."""
+
+    def mark_running(self, run_id: str) -> None:
+        """The orchestration has started (pending -> running; finished runs stay finished)."""
+
+    def finish(self, run_id: str, summary: RunSummary) -> None:
+        """Record the outcome and release the dataspace's claim. Idempotent."""
+
+    def fail(self, run_id: str, reason: str) -> None:
+        """Mark a run failed without a summary (e.g. its command was poisoned). Idempotent."""
+
+    def get(self, run_id: str) -> RunRecord | None: ...
+
+    def list(self, limit: int = 20, dataspace: str | None = None) -> list[RunRecord]:
+        """Newest first."""
+
+    def current(self, dataspace: str) -> RunRecord | None:
+        """The dataspace's unfinished run, if any."""
+
+    def record_poison(self, poison: PoisonCommand) -> None:
+        """Keep a command that could not be processed (same id twice -> one entry)."""
+
+    def list_poison(self, limit: int = 20) -> list[PoisonCommand]:
+        """Newest first."""
+
+    def remember_delivery(self, source: str, delivery_id: str, ttl: timedelta = DELIVERY_TTL) -> bool:
+        """True the first time (source, delivery_id) is seen within ``ttl``; False for a replay."""
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    dataspace TEXT NOT NULL,
+    action TEXT NOT NULL,
+    source TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    finished_at TEXT,
+    coalesced INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    summary TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_created ON runs (created_at);
+CREATE TABLE IF NOT EXISTS current_run (
+    dataspace TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS poison (
+    id TEXT PRIMARY KEY,
+    received_at TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    source TEXT NOT NULL,
+    delivery_id TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    PRIMARY KEY (source, delivery_id)
+);
+"""
+
+
+def _row_to_record(row: sqlite3.Row) -> RunRecord:
+    return RunRecord(
+        id=row["id"],
+        dataspace=row["dataspace"],
+        action=row["action"],
+        source=row["source"],
+        status=row["status"],
+        created_at=datetime.fromisoformat(row["created_at"]),
+        finished_at=datetime.fromisoformat(row["finished_at"]) if row["finished_at"] else None,
+        coalesced=row["coalesced"],
+        error=row["error"],
+        summary=json.loads(row["summary"]) if row["summary"] else None,
+    )
+
+
+class SqliteRunRegistry:
+    """Local registry in one SQLite file; ``BEGIN IMMEDIATE`` serialises writers across
+    threads and processes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._tx() as db:
+            db.executescript(_SCHEMA)
+
+    @classmethod
+    def in_home(cls, home: Path) -> SqliteRunRegistry:
+        return cls(Path(home) / "registry.db")
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise MvdError(f"{self.path}: cannot open the run registry ({exc})") from None
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA busy_timeout=30000")
+        return db
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        db = self._connect()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        finally:
+            db.close()
+
+    def claim(self, dataspace: str, run_id: str, action: Action, source: Source) -> tuple[str, bool]:
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT r.id, r.status FROM current_run c JOIN runs r ON r.id = c.run_id WHERE c.dataspace = ?",
+                (dataspace,),
+            ).fetchone()
+            if row is not None and row["status"] not in FINISHED:
+                return row["id"], False
+            db.execute(
+                "INSERT INTO runs (id, dataspace, action, source, status, created_at) VALUES (?, ?, ?, ?, 'pending', ?)",
+                (run_id, dataspace, action, source, utcnow().isoformat()),
+            )
+            db.execute(
+                "INSERT INTO current_run (dataspace, run_id) VALUES (?, ?) "
+                "ON CONFLICT (dataspace) DO UPDATE SET run_id = excluded.run_id",
+                (dataspace, run_id),
+            )
+            return run_id, True
+
+    def add_coalesced(self, run_id: str) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE runs SET coalesced = coalesced + 1 WHERE id = ?", (run_id,))
+
+    def mark_running(self, run_id: str) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE runs SET status = 'running' WHERE id = ? AND status = 'pending'", (run_id,))
+
+    def _finish(self, run_id: str, status: str, error: str | None, summary: RunSummary | None) -> None:
+        finished_at = (summary.finished_at if summary and summary.finished_at else utcnow()).isoformat()
+        body = json.dumps(summary.wire()) if summary is not None else None
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+                raise MvdError(f"run {run_id!r} is not in the registry")
+            db.execute(
+                "UPDATE runs SET status = ?, finished_at = COALESCE(finished_at, ?), error = COALESCE(?, error), "
+                "summary = COALESCE(?, summary) WHERE id = ?",
+                (status, finished_at, error, body, run_id),
+            )
+
+    def finish(self, run_id: str, summary: RunSummary) -> None:
+        status = summary.status if summary.status in FINISHED else "completed"
+        self._finish(run_id, status, None, summary)
+
+    def fail(self, run_id: str, reason: str) -> None:
+        self._finish(run_id, "failed", reason, None)
+
+    def get(self, run_id: str) -> RunRecord | None:
+        db = self._connect()
+        try:
+            row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        finally:
+            db.close()
+        return _row_to_record(row) if row else None
+
+    def list(self, limit: int = 20, dataspace: str | None = None) -> list[RunRecord]:
+        db = self._connect()
+        try:
+            if dataspace is None:
+                rows = db.execute("SELECT * FROM runs ORDER BY created_at DESC, id DESC LIMIT ?", (limit,)).fetchall()
+            else:
+                rows = db.execute(
+                    "SELECT * FROM runs WHERE dataspace = ? ORDER BY created_at DESC, id DESC LIMIT ?",
+                    (dataspace, limit),
+                ).fetchall()
+        finally:
+            db.close()
+        return [_row_to_record(r) for r in rows]
+
+    def current(self, dataspace: str) -> RunRecord | None:
+        db = self._connect()
+        try:
+            row = db.execute(
+                "SELECT r.* FROM current_run c JOIN runs r ON r.id = c.run_id WHERE c.dataspace = ?", (dataspace,)
+            ).fetchone()
+        finally:
+            db.close()
+        if row is None or row["status"] in FINISHED:
+            return None
+        return _row_to_record(row)
+
+    def record_poison(self, poison: PoisonCommand) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO poison (id, received_at, reason) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                (poison.id, poison.received_at.isoformat(), poison.reason),
+            )
+
+    def list_poison(self, limit: int = 20) -> list[PoisonCommand]:
+        db = self._connect()
+        try:
+            rows = db.execute("SELECT * FROM poison ORDER BY received_at DESC LIMIT ?", (limit,)).fetchall()
+        finally:
+            db.close()
+        return [
+            PoisonCommand(id=r["id"], received_at=datetime.fromisoformat(r["received_at"]), reason=r["reason"])
+            for r in rows
+        ]
+
+    def remember_delivery(self, source: str, delivery_id: str, ttl: timedelta = DELIVERY_TTL) -> bool:
+        now = utcnow()
+        with self._tx() as db:
+            db.execute("DELETE FROM deliveries WHERE expires_at < ?", (now.isoformat(),))
+            cursor = db.execute(
+                "INSERT INTO deliveries (source, delivery_id, expires_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (source, delivery_id) DO NOTHING",
+                (source, delivery_id, (now + ttl).isoformat()),
+            )
+            return cursor.rowcount == 1
