@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     )
     webhook_tolerance_seconds: int = Field(300, description="Max clock skew of a webhook's timestamp.")
     command_queue: str = Field("mvd-commands", description="Storage queue the commands go through.")
+    reset_schedule: str = Field(
+        "0 0 0 * * *",
+        description="NCRONTAB of the nightly reset timer on Azure Functions (the timer trigger's "
+        "%MVD_RESET_SCHEDULE%, UTC); infra/ sets it from the blueprint's schedule.reset.",
+    )
     storage_connection: SecretStr | None = Field(
         None, description="Azure Storage connection string for the command queue (Functions: AzureWebJobsStorage)."
     )
