@@ -1,0 +1,92 @@
+# Pre-creates what the control plane would otherwise create for each participant: its
+# resource group, AKS cluster and key vault, plus the storage account of an Azure Blob
+# did:web host. Names and sizes come from the blueprint, so the control plane finds these
+# resources where it looks for them and converges them instead of creating new ones.
+
+locals {
+  resource_groups = toset(compact(flatten([
+    for p in values(var.participants) : [
+      p.resource_group,
+      p.cluster == null ? null : p.cluster.resource_group,
+      p.vault == null ? null : p.vault.resource_group,
+    ]
+  ])))
+  clusters     = { for id, p in var.participants : id => p.cluster if p.cluster != null }
+  vaults       = { for id, p in var.participants : id => p.vault if p.vault != null }
+  did_accounts = { for id, p in var.participants : id => p if p.did_storage_account != null }
+}
+
+resource "azurerm_resource_group" "this" {
+  for_each = local.resource_groups
+
+  name     = each.key
+  location = var.location
+  tags     = var.tags
+}
+
+resource "azurerm_kubernetes_cluster" "this" {
+  for_each = local.clusters
+
+  name                = each.value.name
+  resource_group_name = azurerm_resource_group.this[each.value.resource_group].name
+  location            = each.value.location
+  dns_prefix          = each.value.name
+  kubernetes_version  = each.value.kubernetes_version
+  tags                = merge(var.tags, { "mvd-participant" = each.key })
+
+  default_node_pool {
+    name       = "system"
+    node_count = each.value.node_count
+    vm_size    = each.value.vm_size
+  }
+
+  identity {
+    type = "SystemAssigned"
+  }
+
+  lifecycle {
+    # The control plane converges node counts and versions from the blueprint too.
+    ignore_changes = [default_node_pool[0].node_count, kubernetes_version]
+  }
+}
+
+resource "azurerm_key_vault" "this" {
+  for_each = local.vaults
+
+  name                = each.value.name
+  resource_group_name = azurerm_resource_group.this[each.value.resource_group].name
+  location            = var.location
+  tenant_id           = var.tenant_id
+  tags                = merge(var.tags, { "mvd-participant" = each.key })
+
+  sku_name                   = "standard"
+  rbac_authorization_enabled = true
+  # A participant's keys must survive a reset; a torn-down vault stays recoverable.
+  purge_protection_enabled   = false
+  soft_delete_retention_days = 7
+}
+
+resource "azurerm_storage_account" "did" {
+  for_each = local.did_accounts
+
+  name                = each.value.did_storage_account
+  resource_group_name = azurerm_resource_group.this[each.value.resource_group].name
+  location            = var.location
+  tags                = merge(var.tags, { "mvd-participant" = each.key })
+
+  account_tier                    = "Standard"
+  account_replication_type        = "LRS"
+  account_kind                    = "StorageV2"
+  min_tls_version                 = "TLS1_2"
+  https_traffic_only_enabled      = true
+  allow_nested_items_to_be_public = false
+  shared_access_key_enabled       = false
+  default_to_oauth_authentication = true
+}
+
+# The static website serves $web/<path>/did.json at https://<account>.<zone>.web.core.windows.net.
+resource "azurerm_storage_account_static_website" "did" {
+  for_each = local.did_accounts
+
+  storage_account_id = azurerm_storage_account.did[each.key].id
+}
