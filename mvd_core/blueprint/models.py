@@ -228,6 +228,9 @@ class SeedJob(Model):
 class Participant(Model):
     id: DnsLabel
     display_name: str = Field(min_length=1, max_length=100)
+    public_host: HostName | None = Field(
+        None, description="Host the participant's ingress answers on; <id>.<dataspace>.mvd.example when unset."
+    )
     cluster: Cluster = SimulatedCluster()
     runtimes: Runtimes
     identity: Identity
@@ -276,3 +279,6 @@ class Dataspace(Model):
 
     def images_for(self, participant: Participant) -> Images:
         return participant.images or self.images
+
+    def public_host_for(self, participant: Participant) -> str:
+        return participant.public_host or f"{participant.id}.{self.name}.mvd.example"

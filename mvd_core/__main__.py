@@ -1,0 +1,3 @@
+from mvd_core.cli import main
+
+main()

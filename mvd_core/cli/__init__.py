@@ -1,0 +1,48 @@
+"""The `mvd` command line. Each command module is small; this file only assembles them and
+turns errors into one readable line (no traceback reaches a user)."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from mvd_core.cli import blueprint
+from mvd_core.cli.console import fail
+from mvd_core.errors import MvdError
+from mvd_core.logs import configure, get_logger
+from mvd_core.settings import get_settings
+
+app = typer.Typer(
+    name="mvd",
+    help="Deploy a Minimum Viable Dataspace on button click, and reset it to its baseline every night.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command()(blueprint.validate)
+app.command()(blueprint.render)
+app.command()(blueprint.plan)
+
+log = get_logger(__name__)
+
+
+def main() -> None:
+    try:
+        settings = get_settings()
+        configure(settings.log_level, settings.log_format)
+    except Exception as exc:  # invalid MVD_* environment
+        fail(f"invalid settings: {exc}".splitlines()[0])
+        sys.exit(2)
+    try:
+        app(prog_name="mvd")
+    except MvdError as exc:
+        fail(exc.message)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        fail("interrupted")
+        sys.exit(130)
+    except Exception as exc:
+        log.debug("internal error", exc_info=True)
+        fail(f"internal error ({type(exc).__name__}); run with MVD_LOG_LEVEL=DEBUG for details")
+        sys.exit(70)

@@ -1,0 +1,96 @@
+"""`mvd validate`, `mvd render`, `mvd plan`: read a blueprint, never change anything remote."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+
+from mvd_core.blueprint import load
+from mvd_core.blueprint.loader import BlueprintError
+from mvd_core.cli.common import FileOption, TargetsOption, load_dataspace
+from mvd_core.cli.console import err, out
+from mvd_core.plan.desired import dataspace_dids, render_dataspace
+from mvd_core.plan.planner import Plan, make_plan
+from mvd_core.platforms import connect
+
+
+def validate(file: Annotated[Path | None, typer.Argument(help="Blueprint YAML; the packaged default when omitted.")] = None) -> None:
+    """Check a blueprint: prints OK, or every problem with its field path and line (exit 1)."""
+    try:
+        dataspace = load(file)
+    except BlueprintError as exc:
+        err.print(f"[bold red]{exc.source}[/]: {len(exc.problems)} problem(s)")
+        for problem in exc.problems:
+            err.print(f"  - {problem}", markup=False)
+        raise typer.Exit(1) from None
+    out.print(f"OK: dataspace [bold]{dataspace.name}[/] with {len(dataspace.participants)} participant(s): "
+              + ", ".join(p.id for p in dataspace.participants))
+
+
+def _dump_yaml(obj: dict) -> str:
+    return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False, width=120)
+
+
+def render(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to write into (created).", file_okay=False)] = Path("out"),
+    file: FileOption = None,
+    targets: TargetsOption = None,
+) -> None:
+    """Write every participant's Kubernetes objects, did.json and cloud resources to a directory."""
+    dataspace, settings, chosen = load_dataspace(file, targets)
+    states = render_dataspace(dataspace, settings, connect.public_keys_for_render(settings, chosen))
+    written = 0
+    for state in states:
+        base = out_dir / state.participant.id
+        k8s = base / "k8s"
+        k8s.mkdir(parents=True, exist_ok=True)
+        for stale in k8s.glob("*.yaml"):
+            stale.unlink()
+        for i, obj in enumerate(state.objects):
+            name = f"{i:02d}-{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
+            (k8s / name).write_text(_dump_yaml(obj), "utf-8")
+            written += 1
+        (base / "did.json").write_text(json.dumps(state.did_document, indent=2) + "\n", "utf-8")
+        (base / "cloud.json").write_text(json.dumps({"targets": chosen, "resources": state.cloud}, indent=2) + "\n", "utf-8")
+    out.print(f"Rendered {len(states)} participant(s), {written} Kubernetes objects, into {out_dir}/ (targets: {chosen})")
+
+
+def print_plan(plan: Plan) -> None:
+    out.print(f"Plan for dataspace [bold]{plan.dataspace}[/] (targets: {plan.targets})\n")
+    for p in plan.participants:
+        cluster = "simulated cluster" if p.cluster == "simulated" else f"{p.cluster} cluster"
+        out.print(f"[bold]{p.participant}[/]  {p.display_name}  ({cluster})")
+        for key in p.diff.create:
+            out.print(f"  [green]+ {key}[/]")
+        for update in p.diff.update:
+            out.print(f"  [yellow]~ {update.key}[/]")
+            for change in update.fields:
+                out.print(f"      {change}", markup=False)
+        for key in p.diff.delete:
+            out.print(f"  [red]- {key}[/]")
+        if p.diff.unchanged:
+            out.print(f"  [dim]= {len(p.diff.unchanged)} unchanged[/]")
+        out.print()
+    create, update, delete = plan.counts
+    if create == update == delete == 0:
+        out.print("No changes: every cluster matches the baseline.")
+    else:
+        out.print(f"Plan: [green]{create} to create[/], [yellow]{update} to change[/], [red]{delete} to delete[/].")
+
+
+def plan(
+    file: FileOption = None,
+    targets: TargetsOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show what a provision would create, change or delete in each participant's cluster."""
+    dataspace, settings, chosen = load_dataspace(file, targets)
+    result = make_plan(dataspace, dataspace_dids(dataspace, settings), chosen, connect.observer(settings))
+    if as_json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        print_plan(result)

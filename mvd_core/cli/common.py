@@ -1,0 +1,36 @@
+"""Options and loading shared by the commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from mvd_core.blueprint import Dataspace, load
+from mvd_core.blueprint.targets import Targets, apply_targets
+from mvd_core.settings import Settings, get_settings
+
+FileOption = Annotated[
+    Optional[Path],
+    typer.Option("--file", "-f", help="Blueprint YAML (default: MVD_DATASPACE_FILE, else the packaged seed dataspace).",
+                 dir_okay=False),
+]
+TargetsOption = Annotated[
+    Optional[str],
+    typer.Option("--targets", help="embedded (simulated clusters, local vault and DIDs) or declared (what the blueprint names). Default: MVD_TARGETS."),
+]
+
+
+def resolve_targets(value: str | None, settings: Settings) -> Targets:
+    chosen = value or settings.targets
+    if chosen not in ("embedded", "declared"):
+        raise typer.BadParameter(f"{chosen!r} is not one of: embedded, declared", param_hint="--targets")
+    return chosen  # type: ignore[return-value]
+
+
+def load_dataspace(file: Path | None, targets: str | None = None) -> tuple[Dataspace, Settings, Targets]:
+    settings = get_settings()
+    chosen = resolve_targets(targets, settings)
+    declared = load(file if file is not None else settings.dataspace_file)
+    return apply_targets(declared, chosen), settings, chosen

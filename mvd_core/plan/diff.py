@@ -1,0 +1,99 @@
+"""Desired vs observed: what an apply would create, update (and which fields), delete.
+
+Only fields the control plane declares are compared, so server-filled fields (status,
+defaults, managedFields, resourceVersion) never count as drift; a hand edit of a declared
+field does, even when the spec-hash annotation was left alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from mvd_core.plan import labels as L
+from mvd_core.plan.render import object_key
+
+_IGNORED_META = {"annotations", "resourceVersion", "uid", "generation", "creationTimestamp", "managedFields"}
+
+
+class FieldChange(BaseModel):
+    path: str
+    observed: Any = None
+    desired: Any = None
+
+    def __str__(self) -> str:
+        return f"{self.path}: {_short(self.observed)} -> {_short(self.desired)}"
+
+
+class Update(BaseModel):
+    key: str
+    fields: list[FieldChange]
+
+
+class ParticipantDiff(BaseModel):
+    create: list[str] = Field(default_factory=list)
+    update: list[Update] = Field(default_factory=list)
+    delete: list[str] = Field(default_factory=list)
+    unchanged: list[str] = Field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.create or self.update or self.delete)
+
+    def keys_to_apply(self) -> set[str]:
+        return set(self.create) | {u.key for u in self.update}
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def field_changes(desired: Any, observed: Any, path: str = "") -> list[FieldChange]:
+    """Paths where ``observed`` differs from ``desired``, looking only at what desired sets."""
+    if isinstance(desired, dict):
+        if not isinstance(observed, dict):
+            return [FieldChange(path=path or ".", observed=observed, desired=desired)]
+        changes: list[FieldChange] = []
+        for key, value in desired.items():
+            if path == "metadata" and key in _IGNORED_META:
+                continue
+            sub = f"{path}.{key}" if path else key
+            changes += field_changes(value, observed.get(key), sub)
+        return changes
+    if isinstance(desired, list):
+        if not isinstance(observed, list) or len(observed) != len(desired):
+            return [FieldChange(path=path, observed=observed, desired=desired)]
+        changes = []
+        for i, (d, o) in enumerate(zip(desired, observed, strict=True)):
+            changes += field_changes(d, o, f"{path}[{i}]")
+        return changes
+    if desired != observed:
+        return [FieldChange(path=path, observed=observed, desired=desired)]
+    return []
+
+
+def is_managed(obj: dict[str, Any], participant_id: str) -> bool:
+    labels = obj.get("metadata", {}).get("labels") or {}
+    return labels.get(L.MANAGED_BY_KEY) == L.MANAGED_BY_VALUE and labels.get(L.PARTICIPANT_KEY) == participant_id
+
+
+def diff_objects(desired: list[dict[str, Any]], observed: list[dict[str, Any]], participant_id: str) -> ParticipantDiff:
+    result = ParticipantDiff()
+    seen = {object_key(o): o for o in observed}
+    wanted = set()
+    for obj in desired:
+        key = object_key(obj)
+        wanted.add(key)
+        current = seen.get(key)
+        if current is None:
+            result.create.append(key)
+            continue
+        changes = field_changes({k: v for k, v in obj.items() if k != "status"}, current)
+        if changes:
+            result.update.append(Update(key=key, fields=changes))
+        else:
+            result.unchanged.append(key)
+    result.delete = sorted(k for k, o in seen.items() if k not in wanted and is_managed(o, participant_id))
+    return result

@@ -1,0 +1,57 @@
+"""`mvd validate`, `mvd render`, `mvd plan` as a user runs them (a real subprocess)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+DEFAULT = resources.files("mvd_core.blueprint").joinpath("default-dataspace.yaml").read_text("utf-8")
+
+
+def mvd(*args: str, env_home: Path) -> subprocess.CompletedProcess[str]:
+    import os
+
+    env = {**os.environ, "MVD_HOME": str(env_home), "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "mvd_core", *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_validate_ok_and_errors(tmp_path):
+    ok = mvd("validate", env_home=tmp_path)
+    assert ok.returncode == 0 and "OK" in ok.stdout and "galactic-turbine" in ok.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(DEFAULT.replace("replicas: 1, embeddedCatalog: false", "replicas: 2, embeddedCatalog: false"))
+    res = mvd("validate", str(bad), env_home=tmp_path)
+    assert res.returncode == 1
+    assert "participants[0].runtimes.connector.replicas" in res.stderr and "exactly 1 replica" in res.stderr
+    bad.write_text(DEFAULT.replace("replicas: 1, embeddedCatalog: false", "replicas: 1, embeddedCatalog: true"))
+    res = mvd("validate", str(bad), env_home=tmp_path)
+    assert res.returncode == 1
+    assert "participants[0].runtimes.catalog" in res.stderr and "exactly one catalog" in res.stderr
+    assert "Traceback" not in res.stderr + res.stdout
+
+
+def test_missing_file_is_a_one_line_error(tmp_path):
+    res = mvd("plan", "-f", str(tmp_path / "missing.yaml"), env_home=tmp_path)
+    assert res.returncode == 1
+    assert "no such file" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_plan_json_shape(tmp_path):
+    res = mvd("plan", "--json", env_home=tmp_path)
+    assert res.returncode == 0, res.stderr
+    plan = json.loads(res.stdout)
+    for pid in ("galactic-turbine", "space-enforcer", "interstellar-assembly"):
+        entry = plan["participants"][pid]
+        assert set(entry) >= {"create", "update", "delete", "unchanged"}
+    assert "Deployment/galactic-turbine/catalog" in plan["participants"]["galactic-turbine"]["create"]
+
+
+def test_plan_is_readable(tmp_path):
+    res = mvd("plan", env_home=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "+ Deployment/galactic-turbine/data-plane" in res.stdout
+    assert "simulated cluster" in res.stdout
+    assert "to create" in res.stdout

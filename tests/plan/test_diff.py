@@ -1,0 +1,74 @@
+"""Plans: create against an empty cluster, nothing when it matches, the exact drift otherwise."""
+
+from __future__ import annotations
+
+import copy
+
+from mvd_core.blueprint import load
+from mvd_core.plan import labels as L
+from mvd_core.plan.desired import dataspace_dids
+from mvd_core.plan.diff import diff_objects
+from mvd_core.plan.planner import make_plan
+from mvd_core.plan.render import object_key, render_participant
+from mvd_core.settings import Settings
+
+
+def _seed():
+    ds = load()
+    return ds, dataspace_dids(ds, Settings())
+
+
+def _as_served(obj):
+    """What a cluster gives back: our fields plus server-filled ones."""
+    served = copy.deepcopy(obj)
+    served["metadata"].update(resourceVersion="42", uid="u-1", managedFields=[{"manager": "x"}])
+    served["status"] = {"readyReplicas": 1}
+    if obj["kind"] == "Deployment":
+        served["spec"]["strategy"] = {"type": "RollingUpdate"}
+    return served
+
+
+def test_plan_against_empty_clusters_creates_everything():
+    ds, dids = _seed()
+    plan = make_plan(ds, dids, "embedded").to_json()
+    assert set(plan["participants"]) == {"galactic-turbine", "space-enforcer", "interstellar-assembly"}
+    gti = plan["participants"]["galactic-turbine"]
+    assert gti["update"] == [] and gti["delete"] == [] and gti["unchanged"] == 0
+    assert "Deployment/galactic-turbine/catalog" in gti["create"]
+    assert "Deployment/space-enforcer/catalog" not in plan["participants"]["space-enforcer"]["create"]
+
+
+def test_server_filled_fields_are_not_drift():
+    ds, dids = _seed()
+    p = ds.participants[0]
+    desired = render_participant(ds, p, dids)
+    diff = diff_objects(desired, [_as_served(o) for o in desired], p.id)
+    assert diff.empty and len(diff.unchanged) == len(desired)
+
+
+def test_hand_edit_and_extra_managed_object_show_exactly():
+    ds, dids = _seed()
+    p = ds.participants[0]
+    desired = render_participant(ds, p, dids)
+    observed = [_as_served(o) for o in desired]
+    dp = next(o for o in observed if object_key(o) == "Deployment/galactic-turbine/data-plane")
+    dp["spec"]["replicas"] = 1  # kubectl scale, spec-hash annotation untouched
+    extra = copy.deepcopy(observed[1])
+    extra["metadata"]["name"] = "left-over"
+    foreign = copy.deepcopy(observed[1])
+    foreign["metadata"]["name"] = "not-ours"
+    foreign["metadata"]["labels"] = {"app": "other"}
+    diff = diff_objects(desired, observed + [extra, foreign], p.id)
+    assert diff.create == []
+    assert [(u.key, [(f.path, f.observed, f.desired) for f in u.fields]) for u in diff.update] == [
+        ("Deployment/galactic-turbine/data-plane", [("spec.replicas", 1, 3)])
+    ]
+    assert diff.delete == ["ConfigMap/galactic-turbine/left-over"]
+
+
+def test_objects_of_another_participant_are_never_deleted():
+    ds, dids = _seed()
+    gti, selt = ds.participants[0], ds.participants[1]
+    other = render_participant(ds, selt, dids)[1]
+    assert other["metadata"]["labels"][L.PARTICIPANT_KEY] == "space-enforcer"
+    assert diff_objects(render_participant(ds, gti, dids), [other], gti.id).delete == []
