@@ -214,6 +214,14 @@ class Engine:
 
     def wait_for_completion(self, instance_id: str, timeout: float) -> InstanceStatus:
         """Block until the instance ends or ``timeout`` passes; returns its status either way."""
+        return self.wait_until(instance_id, lambda status: status.is_terminal, timeout)
+
+    def wait_until(
+        self, instance_id: str, predicate: Callable[[InstanceStatus], bool], timeout: float
+    ) -> InstanceStatus:
+        """Block until ``predicate(status)`` holds (e.g. a custom status shows up), the instance
+        ends, or ``timeout`` passes; returns the last status seen. Woken by the engine's own
+        commits, no polling."""
         deadline = time.monotonic() + timeout
         while True:
             with self._status_cond:
@@ -222,7 +230,7 @@ class Engine:
             if status is None:
                 raise NotFound(f"no orchestration instance {instance_id!r}")
             remaining = deadline - time.monotonic()
-            if status.is_terminal or remaining <= 0:
+            if predicate(status) or status.is_terminal or remaining <= 0:
                 return status
             with self._status_cond:
                 if self._status_version == seen:
