@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     storage_connection: SecretStr | None = Field(
         None, description="Azure Storage connection string for the command queue (Functions: AzureWebJobsStorage)."
     )
+    azure_storage_connection_string: SecretStr | None = Field(
+        None,
+        description="Connection string for Azure Blob DID hosts (Azurite, development); "
+        "DefaultAzureCredential against the host's account when unset.",
+    )
     azure_subscription_id: str | None = Field(None, description="Subscription for participants' AKS and vaults.")
     cloudflare_api_token: SecretStr | None = Field(None, description="Token for Cloudflare cache purges.")
     cloudflare_api_url: str = Field("https://api.cloudflare.com/client/v4", description="Cloudflare API base URL.")

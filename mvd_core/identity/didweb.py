@@ -80,9 +80,14 @@ def did_for(host: DidHost, participant_id: str, *, local_base_url: str | None = 
     """The participant's DID on its host.
 
     A ``local`` host serves documents at ``<base>/dids/<participant-id>/[path/]did.json``,
-    so its DID is ``did:web:<host>%3A<port>:dids:<participant-id>[:path...]``.
+    so its DID is ``did:web:<host>%3A<port>:dids:<participant-id>[:path...]`` (``localhost``
+    for a loopback base URL).
     """
     if isinstance(host, LocalDidHost):
         split = urlsplit(local_base_url or "http://127.0.0.1:7080")
-        return did_from_host_and_path(split.hostname or "127.0.0.1", split.port, ["dids", participant_id, *host.path])
+        name = split.hostname or "127.0.0.1"
+        # did:web forbids IP addresses; a loopback address is named "localhost" instead
+        if name in ("127.0.0.1", "::1", "0.0.0.0"):
+            name = "localhost"
+        return did_from_host_and_path(name, split.port, ["dids", participant_id, *host.path])
     return did_from_host_and_path(public_host(host), None, host.path)

@@ -1,0 +1,97 @@
+"""Azure Key Vault as a secret store, through azure-keyvault-secrets.
+
+Key Vault soft-deletes: a deleted secret keeps its name until purged, and setting it again
+meanwhile answers 409. ``delete`` therefore purges when the vault allows it, and ``set``
+recovers a soft-deleted secret before writing, so delete-then-set works either way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+)
+from azure.keyvault.secrets import SecretClient
+
+from mvd_core.errors import ExternalError
+from mvd_core.logs import get_logger, redact
+from mvd_core.platforms.secrets import check_name
+
+log = get_logger(__name__)
+
+
+def _reason(exc: AzureError) -> str:
+    if isinstance(exc, HttpResponseError) and exc.status_code is not None:
+        code = getattr(exc.error, "code", None) if exc.error is not None else None
+        detail = f"HTTP {exc.status_code}" + (f" {code}" if code else "")
+    else:
+        detail = type(exc).__name__
+    first_line = (str(getattr(exc, "message", "") or exc).splitlines() or [""])[0][:200]
+    return redact(f"{detail}: {first_line}" if first_line else detail)
+
+
+class AzureKeyVaultStore:
+    def __init__(
+        self,
+        vault_url: str,
+        credential: Any = None,
+        *,
+        polling_interval: float = 1.0,
+        **client_kwargs: Any,
+    ) -> None:
+        if credential is None:
+            from azure.identity import DefaultAzureCredential
+
+            credential = DefaultAzureCredential()
+        self.vault_url = vault_url.rstrip("/")
+        self.description = f"Azure Key Vault {self.vault_url}"
+        self._polling_interval = polling_interval
+        self.client = SecretClient(self.vault_url, credential, **client_kwargs)
+
+    def _fail(self, action: str, name: str, exc: AzureError) -> ExternalError:
+        if isinstance(exc, ClientAuthenticationError):
+            return ExternalError(f"{self.description}: not authorized to {action} secret {name!r} ({_reason(exc)})")
+        return ExternalError(f"{self.description}: could not {action} secret {name!r} ({_reason(exc)})")
+
+    def get(self, name: str) -> str | None:
+        check_name(name)
+        try:
+            return self.client.get_secret(name).value
+        except ResourceNotFoundError:
+            return None
+        except AzureError as exc:
+            raise self._fail("read", name, exc) from None
+
+    def set(self, name: str, value: str) -> None:
+        check_name(name)
+        try:
+            try:
+                self.client.set_secret(name, value)
+            except ResourceExistsError:
+                log.info("secret %s is soft-deleted in %s; recovering it before writing", name, self.description)
+                self.client.begin_recover_deleted_secret(name, _polling_interval=self._polling_interval).wait()
+                self.client.set_secret(name, value)
+        except AzureError as exc:
+            raise self._fail("write", name, exc) from None
+
+    def delete(self, name: str) -> bool:
+        check_name(name)
+        try:
+            self.client.begin_delete_secret(name, _polling_interval=self._polling_interval).wait()
+        except ResourceNotFoundError:
+            return False
+        except AzureError as exc:
+            raise self._fail("delete", name, exc) from None
+        try:
+            self.client.purge_deleted_secret(name)
+        except HttpResponseError as exc:
+            # purge protection (403) or soft delete off (404): the secret is deleted either way
+            log.info("secret %s deleted but not purged from %s (%s)", name, self.description, _reason(exc))
+        except AzureError as exc:
+            raise self._fail("purge", name, exc) from None
+        return True
