@@ -65,6 +65,7 @@ locals {
     MVD_HOME                  = "/tmp/mvd"
     MVD_PUBLIC_URL            = "https://${local.function_app_name}.azurewebsites.net"
     MVD_COMMAND_QUEUE         = local.command_queue
+    MVD_STORAGE_ACCOUNT       = azurerm_storage_account.main.name
     MVD_AZURE_SUBSCRIPTION_ID = var.subscription_id
     MVD_RESET_SCHEDULE        = local.reset_schedule
     MVD_LOG_LEVEL             = var.log_level

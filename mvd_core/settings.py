@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     storage_connection: SecretStr | None = Field(
         None, description="Azure Storage connection string for the command queue (Functions: AzureWebJobsStorage)."
     )
+    storage_account: str | None = Field(
+        None,
+        description="Storage account name for the command queue and run registry, reached with the "
+        "managed identity (DefaultAzureCredential) when MVD_STORAGE_CONNECTION is unset; infra/ sets it "
+        "on Azure, where the account has no keys.",
+    )
     azure_storage_connection_string: SecretStr | None = Field(
         None,
         description="Connection string for Azure Blob DID hosts (Azurite, development); "
