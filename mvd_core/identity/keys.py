@@ -15,9 +15,11 @@ from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from mvd_core.blueprint.models import Participant
 from mvd_core.errors import MvdError
 from mvd_core.logs import get_logger
 from mvd_core.platforms.secrets import SecretStore
+from mvd_core.settings import Settings
 
 log = get_logger(__name__)
 
@@ -173,3 +175,13 @@ def rotate_participant_key(store: SecretStore, participant_id: str, key_type: Ke
         participant_id, store.description, key_type, jwk["kid"], "" if old else " (there was none)",
     )
     return public_jwk(jwk)
+
+
+def participant_public_key(participant: Participant, settings: Settings, *, create: bool = False) -> dict[str, Any] | None:
+    """The public JWK from the participant's declared vault; generated there when ``create``."""
+    from mvd_core.platforms.secrets import open_secret_store
+
+    store = open_secret_store(participant.vault, participant.id, settings)
+    if create:
+        return ensure_participant_key(store, participant.id, participant.identity.key_type)
+    return public_key(store, participant.id)
