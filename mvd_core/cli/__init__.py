@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from mvd_core.cli import blueprint
+from mvd_core.cli import blueprint, run
 from mvd_core.cli.console import fail
 from mvd_core.errors import MvdError
 from mvd_core.logs import configure, get_logger
@@ -23,6 +23,14 @@ app = typer.Typer(
 app.command()(blueprint.validate)
 app.command()(blueprint.render)
 app.command()(blueprint.plan)
+app.command()(run.up)
+app.command()(run.serve)
+app.command()(run.provision)
+app.command()(run.reset)
+app.command()(run.teardown)
+app.command(name="rotate-keys")(run.rotate_keys)
+app.command()(run.status)
+app.command()(run.runs)
 
 log = get_logger(__name__)
 

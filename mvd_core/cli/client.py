@@ -1,0 +1,135 @@
+"""How the CLI reaches the control plane: a running `mvd serve` over HTTP, or an in-process
+local host (engine + the HTTP server for local DID documents) for one command."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import httpx
+
+from mvd_core.api.models import DataspaceView, RunAccepted, RunSummary
+from mvd_core.errors import ExternalError, MvdError
+from mvd_core.settings import Settings
+
+
+class ControlPlane(Protocol):
+    description: str
+
+    def submit(self, action: str, rotate_keys: list[str]) -> RunAccepted: ...
+    def run(self, run_id: str) -> RunSummary | None: ...
+    def wait_change(self, run_id: str, timeout: float) -> RunSummary | None: ...
+    def runs(self, limit: int) -> list[RunSummary]: ...
+    def dataspace(self) -> DataspaceView: ...
+    def close(self) -> None: ...
+
+
+class RemoteControlPlane:
+    """A `mvd serve` (or the Functions app) over its HTTP API."""
+
+    def __init__(self, base_url: str, token: str | None) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.description = base_url
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=30.0)
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            resp = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ExternalError(f"cannot reach the control plane at {self.description}: {type(exc).__name__}") from None
+        if resp.status_code >= 400:
+            try:
+                message = resp.json().get("error") or resp.text
+            except ValueError:
+                message = resp.text[:200]
+            raise MvdError(f"{self.description}: {resp.status_code} {message}", status=resp.status_code)
+        return resp.json()
+
+    def submit(self, action: str, rotate_keys: list[str]) -> RunAccepted:
+        body = {"rotateKeys": rotate_keys} if rotate_keys else {}
+        return RunAccepted.model_validate(self._call("POST", f"/api/dataspace/{action}", json=body))
+
+    def run(self, run_id: str) -> RunSummary | None:
+        return RunSummary.model_validate(self._call("GET", f"/api/runs/{run_id}"))
+
+    def wait_change(self, run_id: str, timeout: float) -> RunSummary | None:
+        import time
+
+        time.sleep(min(timeout, 0.5))  # the HTTP API has no long-poll; a short refresh interval
+        return self.run(run_id)
+
+    def runs(self, limit: int) -> list[RunSummary]:
+        data = self._call("GET", "/api/runs", params={"limit": limit})
+        items = data["runs"] if isinstance(data, dict) else data
+        return [RunSummary.model_validate(r) for r in items]
+
+    def dataspace(self) -> DataspaceView:
+        return DataspaceView.model_validate(self._call("GET", "/api/dataspace"))
+
+    def close(self) -> None:
+        self._http.close()
+
+
+class InProcessControlPlane:
+    """A local host run by this process, with the HTTP server up so local DIDs resolve."""
+
+    def __init__(self, host: Any, server: Any, token: str, token_created: bool) -> None:
+        self.host, self.server = host, server
+        self.token, self.token_created = token, token_created
+        self.description = f"in-process ({host.settings.home})"
+
+    @classmethod
+    def start(cls, settings: Settings) -> InProcessControlPlane:
+        from mvd_core.host import token as api_token
+        from mvd_core.host.local import LocalHost
+        from mvd_core.server import Server
+
+        host = LocalHost(settings)
+        token, created = api_token.load_or_create(settings)
+        server = Server(host, token)
+        server.start()
+        host.start()
+        return cls(host, server, token, created)
+
+    def submit(self, action: str, rotate_keys: list[str]) -> RunAccepted:
+        return self.host.submit(action, "cli", rotate_keys)  # type: ignore[arg-type]
+
+    def run(self, run_id: str) -> RunSummary | None:
+        return self.host.run(run_id)
+
+    def wait_change(self, run_id: str, timeout: float) -> RunSummary | None:
+        before = self.host.engine.get_status(run_id)
+        stamp = before.last_updated_at if before else None
+        self.host.engine.wait_until(run_id, lambda s: s.last_updated_at != stamp, timeout) if before else None
+        return self.host.run(run_id)
+
+    def runs(self, limit: int) -> list[RunSummary]:
+        return [r.to_summary() for r in self.host.registry.list(limit, self.host.dataspace.name)]
+
+    def dataspace(self) -> DataspaceView:
+        import asyncio
+
+        return asyncio.run(self.host.backend.dataspace_view())
+
+    def close(self) -> None:
+        self.host.stop()
+        self.server.stop()
+
+
+def server_running(settings: Settings, base_url: str) -> bool:
+    try:
+        return httpx.get(f"{base_url}/healthz", timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def connect(settings: Settings, api: str | None) -> ControlPlane:
+    """``--api URL`` when given; else the local server if one is running; else in-process."""
+    from mvd_core.host import token as api_token
+    from mvd_core.plan.desired import base_url
+
+    if api:
+        return RemoteControlPlane(api, api_token.read(settings))
+    local = base_url(settings)
+    if server_running(settings, local):
+        return RemoteControlPlane(local, api_token.read(settings))
+    return InProcessControlPlane.start(settings)

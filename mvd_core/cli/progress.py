@@ -1,0 +1,56 @@
+"""Live per-participant progress of a run in the terminal, and its final summary."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from mvd_core.api.models import RunSummary
+from mvd_core.cli.client import ControlPlane
+from mvd_core.cli.console import out
+
+_MARK = {"pending": ("·", "dim"), "running": ("…", "yellow"), "done": ("✓", "green"),
+         "failed": ("✗", "red"), "skipped": ("-", "dim")}
+
+
+def run_table(run: RunSummary) -> Group:
+    table = Table(show_header=True, header_style="bold", expand=False, box=None, padding=(0, 2))
+    table.add_column("participant")
+    table.add_column("status")
+    table.add_column("steps")
+    table.add_column("now / error", overflow="fold", max_width=70)
+    for pid, progress in run.participants.items():
+        steps = Text()
+        for step in progress.steps:
+            mark, style = _MARK.get(step.status, ("?", ""))
+            steps.append(f"{mark}{step.name} ", style=style)
+        current = next((s for s in progress.steps if s.status == "running"), None)
+        note = progress.error or (f"{current.name}…" if current else "")
+        mark, style = _MARK.get(progress.status, ("?", ""))
+        table.add_row(pid, Text(f"{mark} {progress.status}", style=style), steps,
+                      Text(note, style="red" if progress.error else ""))
+    elapsed = ""
+    if run.duration_ms is not None:
+        elapsed = f" in {run.duration_ms / 1000:.1f}s"
+    head = Text.assemble((f"{run.action} ", "bold"), (run.id, "cyan"), f"  {run.status}{elapsed}")
+    return Group(head, table)
+
+
+def follow(cp: ControlPlane, run_id: str, timeout: float = 3600.0) -> RunSummary:
+    """Show the run live until it ends; returns its final summary."""
+    deadline = time.monotonic() + timeout
+    run = cp.run(run_id)
+    assert run is not None
+    with Live(run_table(run), console=out, refresh_per_second=8, transient=not out.is_terminal) as live:
+        while run.status not in ("completed", "failed") and time.monotonic() < deadline:
+            run = cp.wait_change(run_id, 0.5) or run
+            live.update(run_table(run))
+    if not out.is_terminal:
+        out.print(run_table(run))
+    for failure in run.failures:
+        out.print(f"[red]✗ {failure.participant} failed at {failure.step}:[/] {failure.reason}")
+    return run

@@ -1,0 +1,152 @@
+"""`mvd up`, `mvd serve`, and the commands that start or show runs."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from typing import Annotated, Optional
+
+import typer
+
+from mvd_core.cli.client import InProcessControlPlane, connect
+from mvd_core.cli.console import out
+from mvd_core.cli.progress import follow
+from mvd_core.settings import get_settings
+
+ApiOption = Annotated[Optional[str], typer.Option("--api", help="Control plane URL (default: the local `mvd serve`, else run in process).")]
+WaitOption = Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the run until it ends (exit 1 if it fails).")]
+
+
+def _command(action: str, api: str | None, wait: bool, rotate_keys: list[str] | None = None) -> None:
+    cp = connect(get_settings(), api)
+    try:
+        accepted = cp.submit(action, rotate_keys or [])
+        how = "joined the run already going" if accepted.coalesced else "started"
+        out.print(f"{action}: {how}: [cyan]{accepted.run_id}[/] ({cp.description})")
+        if wait or isinstance(cp, InProcessControlPlane):
+            run = follow(cp, accepted.run_id)
+            if run.status != "completed":
+                raise typer.Exit(1)
+    finally:
+        cp.close()
+
+
+def provision(api: ApiOption = None, wait: WaitOption = False) -> None:
+    """Deploy the dataspace: converge every participant to the blueprint."""
+    _command("provision", api, wait)
+
+
+def reset(api: ApiOption = None, wait: WaitOption = False) -> None:
+    """Reset the dataspace to its baseline: restart runtimes, undo drift, drop onboarded participants."""
+    _command("reset", api, wait)
+
+
+def teardown(api: ApiOption = None, wait: WaitOption = False) -> None:
+    """Remove every participant's workloads and DID document (keys stay, so DIDs stay stable)."""
+    _command("teardown", api, wait)
+
+
+def rotate_keys(
+    participants: Annotated[list[str], typer.Argument(help="Participant id(s) whose signing key is replaced.")],
+    api: ApiOption = None,
+    wait: WaitOption = False,
+) -> None:
+    """Replace participants' signing keys (a reset run that publishes the new DID documents)."""
+    _command("reset", api, wait, participants)
+
+
+def status(api: ApiOption = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The dataspace: participants, clusters, DIDs and whether they resolve, current and last run."""
+    cp = connect(get_settings(), api)
+    try:
+        view = cp.dataspace()
+    finally:
+        cp.close()
+    if as_json:
+        print(json.dumps(view.wire(), indent=2))
+        return
+    out.print(f"[bold]{view.display_name or view.name}[/] ({view.name}), targets: {view.targets}, "
+              f"nightly reset: {view.reset_schedule}")
+    for p in view.participants:
+        cluster = "simulated cluster" if p.simulated else f"{p.cluster_kind} cluster"
+        rt = p.runtimes
+        resolves = {True: "[green]resolves[/]", False: f"[red]does not resolve[/] ({p.resolve_error})", None: "?"}[p.resolves]
+        host = p.did_host if p.did_host == p.declared_did_host else f"{p.declared_did_host}, served locally"
+        out.print(f"  [bold]{p.display_name}[/] ({p.id}) {cluster}: connector x{rt.connector_replicas}, "
+                  f"data plane x{rt.data_plane_replicas}, catalog {rt.catalog}, UI {'on' if rt.connector_ui else 'off'}")
+        out.print(f"    {p.did}  [{host}]  {resolves}")
+    for label, run in (("running", view.current_run), ("last run", view.last_run)):
+        if run:
+            out.print(f"  {label}: {run.action} {run.id} {run.status} ({run.source})")
+    for poison in view.poison:
+        out.print(f"  [red]poison command[/] {poison.id}: {poison.reason}")
+
+
+def runs(api: ApiOption = None, limit: Annotated[int, typer.Option(min=1, max=200)] = 20) -> None:
+    """Recent runs, newest first."""
+    cp = connect(get_settings(), api)
+    try:
+        items = cp.runs(limit)
+    finally:
+        cp.close()
+    if not items:
+        out.print("no runs yet")
+    for r in items:
+        took = f"{r.duration_ms / 1000:.1f}s" if r.duration_ms is not None else "-"
+        out.print(f"{r.created_at:%Y-%m-%d %H:%M:%S}  {r.action:9} {r.status:9} {took:>7}  {r.source:7} {r.id}"
+                  + (f"  ({len(r.failures)} failure(s))" if r.failures else ""))
+
+
+def _serve_forever(cp: InProcessControlPlane) -> None:
+    from mvd_core.host.schedule import Scheduler
+    from mvd_core.plan.desired import base_url
+
+    host = cp.host
+    sched = host.dataspace.schedule
+    scheduler = Scheduler(sched.reset, sched.timezone, lambda: host.submit("reset", "timer"))
+    scheduler.start()
+    url = base_url(host.settings)
+    out.print(f"Dashboard: [bold]{url}/[/]   API: {url}/api   nightly reset: {sched.reset} ({sched.timezone})")
+    if cp.token_created:
+        out.print(f"API token (shown once, kept in {host.settings.home}/api-token): [bold]{cp.token}[/]")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    out.print("Serving; Ctrl-C to stop.")
+    stop.wait()
+    out.print("stopping…")
+    scheduler.stop()
+
+
+def serve() -> None:
+    """Serve the API, the dashboard and local DID documents; run the nightly reset."""
+    cp = InProcessControlPlane.start(get_settings())
+    try:
+        _serve_forever(cp)
+    finally:
+        cp.close()
+
+
+def up(once: Annotated[bool, typer.Option("--once", help="Exit after the provision, with its status as exit code.")] = False) -> None:
+    """The embedded default: serve, provision the dataspace with live progress, print the DIDs, keep serving."""
+    from mvd_core.plan.desired import base_url
+
+    cp = InProcessControlPlane.start(get_settings())
+    try:
+        host = cp.host
+        out.print(f"[bold]MVD control plane[/]: dataspace {host.dataspace.name}, targets {host.settings.targets} "
+                  f"(clusters simulated), state in {host.settings.home}")
+        accepted = host.submit("provision", "cli")
+        run = follow(cp, accepted.run_id)
+        for p in cp.dataspace().participants:
+            mark = "[green]✓ resolves[/]" if p.resolves else f"[red]✗ {p.resolve_error}[/]"
+            out.print(f"  {p.display_name:32} {p.did}  {mark}")
+        out.print(f"Dashboard: [bold]{base_url(host.settings)}/[/]")
+        if once:
+            if run.status != "completed":
+                raise typer.Exit(1)
+            return
+        _serve_forever(cp)
+    finally:
+        cp.close()

@@ -1,0 +1,69 @@
+"""The nightly reset on the local host: NCRONTAB (as Azure Functions' timer trigger) and a
+thread that sleeps until the next occurrence, never polling."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import CroniterBadCronError, croniter
+
+from mvd_core.errors import MvdError
+from mvd_core.logs import get_logger, log_context
+
+log = get_logger(__name__)
+
+
+def next_fire(ncrontab: str, timezone: str, after: datetime) -> datetime:
+    """The next time a six-field NCRONTAB (sec min hour day month weekday) fires, in UTC."""
+    fields = ncrontab.split()
+    if len(fields) != 6:
+        raise MvdError(f"schedule {ncrontab!r} must have 6 fields (sec min hour day month weekday)")
+    try:
+        tz = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise MvdError(f"unknown time zone {timezone!r}") from None
+    # croniter puts the seconds field last.
+    expr = " ".join(fields[1:] + fields[:1])
+    try:
+        it = croniter(expr, after.astimezone(tz))
+    except (CroniterBadCronError, ValueError, KeyError) as exc:
+        raise MvdError(f"schedule {ncrontab!r} is not valid NCRONTAB: {exc}") from None
+    return it.get_next(datetime).astimezone(UTC)
+
+
+class Scheduler:
+    """Calls ``fire`` at every occurrence of the schedule until stopped."""
+
+    def __init__(self, ncrontab: str, timezone: str, fire: Callable[[], None]) -> None:
+        next_fire(ncrontab, timezone, datetime.now(UTC))  # fail early on a bad schedule
+        self.ncrontab, self.timezone, self._fire = ncrontab, timezone, fire
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="mvd-scheduler", daemon=True)
+        self.next_at: datetime | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.next_at = next_fire(self.ncrontab, self.timezone, datetime.now(UTC))
+            log.info("next scheduled reset at %s", self.next_at.isoformat())
+            while not self._stop.is_set():
+                remaining = (self.next_at - datetime.now(UTC)).total_seconds()
+                if remaining <= 0:
+                    break
+                self._stop.wait(min(remaining, 3600))
+            if self._stop.is_set():
+                return
+            with log_context(step="schedule"):
+                try:
+                    self._fire()
+                except Exception:
+                    log.exception("scheduled reset could not be submitted")

@@ -1,0 +1,100 @@
+"""`mvd serve`: the HTTP API, the dashboard and the local did:web documents, over the local host.
+
+Routes: ``/api/...`` (the shared handlers; POSTs need the bearer token, webhooks their HMAC
+signature instead), ``/dids/<participant>/.../did.json``, ``/`` (the dashboard), ``/healthz``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from importlib import resources
+from pathlib import Path
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from mvd_core.api.handlers import ApiRequest, dispatch, error
+from mvd_core.errors import MvdError
+from mvd_core.host import token as api_token
+from mvd_core.host.local import LocalHost
+from mvd_core.logs import get_logger
+from mvd_core.platforms.didhosts.local import dids_root
+
+log = get_logger(__name__)
+
+STATIC = Path(str(resources.files("mvd_core.api").joinpath("static")))
+MAX_BODY = 1024 * 1024 + 1
+
+
+def create_app(host: LocalHost, token: str) -> Starlette:
+    root = dids_root(host.settings).resolve()
+
+    async def api(request: Request) -> Response:
+        path = request.url.path
+        if request.method != "GET" and not path.startswith("/api/webhooks/"):
+            if not api_token.matches(token, request.headers.get("authorization")):
+                resp = error(401, "missing or wrong API token (send 'Authorization: Bearer <token>')")
+                return JSONResponse(resp.body, resp.status, headers={"WWW-Authenticate": "Bearer"})
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY:
+                resp = error(413, "request body is larger than 1 MiB")
+                return JSONResponse(resp.body, resp.status)
+        result = await dispatch(
+            ApiRequest(method=request.method, path=path, query=dict(request.query_params),
+                       headers=dict(request.headers), body=body),
+            host.backend,
+        )
+        return JSONResponse(result.body, result.status, headers=result.headers)
+
+    async def did_document(request: Request) -> Response:
+        rel = request.path_params["path"]
+        target = (root / rel).resolve()
+        if not rel.endswith("did.json") or not target.is_relative_to(root) or not target.is_file():
+            return JSONResponse({"error": f"no DID document at /dids/{rel[:200]}"}, 404,
+                                headers={"Access-Control-Allow-Origin": "*"})
+        return FileResponse(target, media_type="application/did+json",
+                            headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "no-cache"})
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"ok": True, "dataspace": host.dataspace.name, "targets": host.settings.targets})
+
+    async def index(_: Request) -> Response:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    return Starlette(routes=[
+        Route("/", index),
+        Route("/healthz", healthz),
+        Route("/dids/{path:path}", did_document, methods=["GET", "HEAD"]),
+        Route("/api/{rest:path}", api, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ])
+
+
+class Server:
+    """uvicorn in a background thread, so `mvd up` can drive a run while it serves."""
+
+    def __init__(self, host: LocalHost, token: str) -> None:
+        config = uvicorn.Config(create_app(host, token), host=host.settings.host, port=host.settings.port,
+                                log_level="warning", access_log=False, lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="mvd-http", daemon=True)
+
+    def start(self, timeout: float = 10.0) -> None:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started and self._thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)  # uvicorn exposes only a flag for "listening"
+        if not self._server.started:
+            raise MvdError(f"could not listen on {self._server.config.host}:{self._server.config.port} "
+                           "(port in use? set MVD_PORT)")
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)

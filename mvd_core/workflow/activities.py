@@ -1,0 +1,255 @@
+"""The activities: each one idempotent step against a real system, JSON in and JSON out.
+
+Every activity re-derives what it needs from the baseline snapshot the run loaded first
+(``load_baseline``), so a retry or a replay after a crash sees the same desired state,
+and running a step twice has the same effect as running it once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from mvd_core.blueprint import Dataspace, load
+from mvd_core.blueprint.models import Participant
+from mvd_core.blueprint.targets import apply_targets
+from mvd_core.errors import MvdError
+from mvd_core.identity import keys
+from mvd_core.logs import get_logger, log_context
+from mvd_core.plan.desired import dataspace_dids, did_document
+from mvd_core.plan.render import render_participant
+from mvd_core.platforms import connect
+from mvd_core.settings import Settings, get_settings
+from mvd_core.workflow.registry import activity
+
+log = get_logger(__name__)
+
+ROTATION_MARKER = "mvd-key-rotated-by-{participant}"
+
+
+class Work:
+    """The parsed input of a per-participant activity."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.run_id: str = data["runId"]
+        self.action: str = data["action"]
+        self.settings: Settings = get_settings()
+        self.dataspace = Dataspace.model_validate(data["baseline"]["dataspace"])
+        self.dids: dict[str, str] = data["baseline"]["dids"]
+        self.participant: Participant = self.dataspace.participant(data["participant"])
+        self.rotate_key: bool = bool(data.get("rotateKey"))
+        self.data = data
+
+    def desired(self) -> list[dict[str, Any]]:
+        return render_participant(self.dataspace, self.participant, self.dids)
+
+    def api(self) -> Any:
+        return connect.cluster_source(self.participant, self.settings).api_client()
+
+    def context(self, step: str) -> Any:
+        return log_context(run_id=self.run_id, participant=self.participant.id, step=step)
+
+
+@activity("load_baseline")
+def load_baseline(command: dict[str, Any]) -> dict[str, Any]:
+    """The baseline this run converges to, as a snapshot every later step reads."""
+    settings = get_settings()
+    with log_context(run_id=command.get("runId"), step="baseline"):
+        dataspace = apply_targets(load(settings.dataspace_file), settings.targets)
+        if dataspace.name != command["dataspace"]:
+            raise MvdError(f"command is for dataspace {command['dataspace']!r}, the blueprint declares {dataspace.name!r}")
+        for pid in command.get("rotateKeys", []):
+            dataspace.participant(pid)
+        log.info("%s of %d participant(s) (targets: %s)", command["action"], len(dataspace.participants), settings.targets)
+        return {
+            "dataspace": dataspace.model_dump(mode="json", by_alias=True),
+            "participants": [p.id for p in dataspace.participants],
+            "dids": dataspace_dids(dataspace, settings),
+            "targets": settings.targets,
+        }
+
+
+def _operation(op: Any) -> dict[str, Any]:
+    return {"done": op.done, "pollAfterSeconds": op.poll_after_seconds, "token": op.token,
+            "description": op.description}
+
+
+@activity("begin_cluster")
+def begin_cluster(data: dict[str, Any]) -> dict[str, Any]:
+    work = Work(data)
+    with work.context("cluster"):
+        return _operation(connect.cluster_source(work.participant, work.settings).begin_ensure())
+
+
+@activity("poll_cluster")
+def poll_cluster(data: dict[str, Any]) -> dict[str, Any]:
+    work = Work(data)
+    with work.context("cluster"):
+        return _operation(connect.cluster_source(work.participant, work.settings).poll(data.get("token")))
+
+
+@activity("ensure_key")
+def ensure_key(data: dict[str, Any]) -> dict[str, Any]:
+    """The participant's signing key: created once; rotated once per run that asks for it."""
+    work = Work(data)
+    p = work.participant
+    with work.context("vault"):
+        store = connect.secret_store(p, work.settings)
+        marker = ROTATION_MARKER.format(participant=p.id)
+        if work.rotate_key and store.get(marker) != work.run_id:
+            jwk = keys.rotate_participant_key(store, p.id, p.identity.key_type)
+            store.set(marker, work.run_id)
+            verb = "rotated to"
+        else:
+            jwk = keys.ensure_participant_key(store, p.id, p.identity.key_type)
+            verb = "key"
+        return {"kid": jwk["kid"], "detail": f"{verb} {jwk['kid'][:12]}… in {store.description}"}
+
+
+@activity("publish_did")
+def publish_did(data: dict[str, Any]) -> dict[str, Any]:
+    """Upload did.json if it changed, then resolve the DID and compare with what was published."""
+    from mvd_core.identity.resolver import verify_published
+
+    work = Work(data)
+    p = work.participant
+    with work.context("did"):
+        jwk = keys.public_key(connect.secret_store(p, work.settings), p.id)
+        if jwk is None:
+            raise MvdError(f"{p.id} has no signing key in its vault yet")
+        did = work.dids[p.id]
+        document = did_document(work.dataspace, p, did, jwk)
+        result = connect.did_host(p, work.settings).publish(document)
+        verify_published(did, document, **connect.resolve_options(work.settings))
+        state = "published" if result.written else "unchanged"
+        return {"did": did, "url": result.url, "written": result.written,
+                "detail": f"{state} at {result.url}, resolves"}
+
+
+@activity("apply_workloads")
+def apply_workloads(data: dict[str, Any]) -> dict[str, Any]:
+    """Server-side apply of what differs from the baseline (drift included); nothing else is written."""
+    from mvd_core.platforms.kubernetes import workloads
+
+    work = Work(data)
+    with work.context("workloads"):
+        api = work.api()
+        report = workloads.apply(api, work.desired())
+        detail = f"{len(report.created)} created, {len(report.updated)} updated, {len(report.unchanged)} unchanged"
+        return {"created": report.created, "updated": report.updated, "writes": report.writes, "detail": detail}
+
+
+@activity("restart_runtimes")
+def restart_runtimes(data: dict[str, Any]) -> dict[str, Any]:
+    """Restart every runtime (their state is in memory): a pod-template annotation set to the run id."""
+    from mvd_core.platforms.kubernetes import workloads
+
+    work = Work(data)
+    with work.context("restart"):
+        deployments = [o for o in work.desired() if o["kind"] == "Deployment"]
+        restarted = workloads.restart(work.api(), deployments, work.run_id)
+        return {"restarted": restarted, "detail": f"{len(deployments)} runtime(s) restarted"}
+
+
+@activity("check_rollout")
+def check_rollout(data: dict[str, Any]) -> dict[str, Any]:
+    """Whether the participant's Deployments (or seed Jobs) are ready; never waits."""
+    from mvd_core.platforms.kubernetes import workloads
+
+    work = Work(data)
+    kinds = set(data.get("kinds") or ["Deployment"])
+    with work.context("rollout"):
+        objects = [o for o in work.desired() if o["kind"] in kinds]
+        status = workloads.rollout_status(work.api(), objects)
+        if status.failed:
+            raise MvdError("; ".join(s.describe() for s in status.failed))
+        noun = "seed job(s)" if kinds == {"Job"} else "runtime(s)"
+        if not objects:
+            detail = f"no {noun} declared"
+        elif status.ready:
+            detail = f"{len(objects)} {noun} ready"
+        else:
+            detail = "waiting for " + ", ".join(s.describe() for s in status.pending)
+        return {"ready": status.ready, "total": len(objects), "detail": detail}
+
+
+@activity("prune_workloads")
+def prune_workloads(data: dict[str, Any]) -> dict[str, Any]:
+    from mvd_core.platforms.kubernetes import workloads
+
+    work = Work(data)
+    with work.context("prune"):
+        deleted = workloads.prune(work.api(), work.desired(), work.participant.id, work.dataspace.name)
+        return {"deleted": deleted, "detail": f"{len(deleted)} object(s) removed" if deleted else "nothing to remove"}
+
+
+@activity("delete_workloads")
+def delete_workloads(data: dict[str, Any]) -> dict[str, Any]:
+    from mvd_core.platforms.kubernetes import workloads
+
+    work = Work(data)
+    with work.context("workloads"):
+        source = connect.cluster_source(work.participant, work.settings)
+        deleted = workloads.delete_namespace(source.api_client(), work.participant.id)
+        return {"detail": f"namespace {work.participant.id} deleted" if deleted else "namespace already gone"}
+
+
+@activity("remove_did")
+def remove_did(data: dict[str, Any]) -> dict[str, Any]:
+    work = Work(data)
+    with work.context("did"):
+        removed = connect.did_host(work.participant, work.settings).remove()
+        return {"detail": "did.json removed (key kept: the DID stays stable)" if removed else "no did.json to remove"}
+
+
+@activity("verify_dataspace")
+def verify_dataspace(data: dict[str, Any]) -> dict[str, Any]:
+    """Every participant's DID resolves to its current key, and each cluster's participant
+    list names exactly the baseline's participants."""
+    from mvd_core.identity.document import verification_keys
+    from mvd_core.identity.resolver import resolve
+
+    settings = get_settings()
+    dataspace = Dataspace.model_validate(data["baseline"]["dataspace"])
+    dids: dict[str, str] = data["baseline"]["dids"]
+    problems: dict[str, str] = {}
+    for p in dataspace.participants:
+        if p.id in data.get("skip", []):
+            continue
+        with log_context(participant=p.id, step="verify"):
+            try:
+                served = resolve(dids[p.id], **connect.resolve_options(settings))
+                jwk = keys.public_key(connect.secret_store(p, settings), p.id)
+                if jwk is None or jwk["kid"] not in [k.get("kid") for k in verification_keys(served)]:
+                    problems[p.id] = f"{dids[p.id]} does not serve the key in the vault"
+            except MvdError as exc:
+                problems[p.id] = exc.message
+    return {"problems": problems}
+
+
+@activity("record_run")
+def record_run(summary: dict[str, Any]) -> dict[str, Any]:
+    """Write the run's summary to the run registry, which releases the dataspace for the next run."""
+    from mvd_core.api.models import RunSummary
+    from mvd_core.commands import open_registry
+
+    command = summary["command"]
+    now = datetime.now(UTC)
+    created = datetime.fromisoformat(command["requestedAt"])
+    run = RunSummary(
+        id=command["runId"],
+        dataspace=command["dataspace"],
+        action=command["action"],
+        source=command["source"],
+        status="failed" if summary["failures"] else "completed",
+        created_at=created,
+        finished_at=now,
+        duration_ms=int((now - created).total_seconds() * 1000),
+        participants=summary["results"],
+        failures=summary["failures"],
+    )
+    with log_context(run_id=run.id, step="record"):
+        open_registry().finish(run.id, run)
+        log.info("%s %s: %d failure(s)", run.action, run.status, len(run.failures))
+    return run.wire()
+

@@ -1,0 +1,155 @@
+"""The two orchestrators, written once in the Durable Functions style and hosted both by
+Azure Functions and by the local engine.
+
+``dataspace_orchestrator``: load the baseline, fan out one participant sub-orchestrator per
+participant, verify the dataspace, record the run. ``participant_orchestrator``: the
+per-participant steps (see ``progress.steps_for``). A participant that fails returns its
+failure instead of raising, so the others go on and the run lists every failure.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import azure.durable_functions as df
+
+from mvd_core.workflow.progress import Tracker, failure_reason, steps_for
+from mvd_core.workflow.registry import DATASPACE_ORCHESTRATOR, PARTICIPANT_ORCHESTRATOR, orchestrator
+
+RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=1000, max_number_of_attempts=4)
+ROLLOUT_DEADLINE = timedelta(minutes=15)
+POLL_MIN, POLL_MAX = 0.25, 15.0
+
+
+def child_instance_id(run_id: str, participant: str) -> str:
+    return f"{run_id}--{participant}"
+
+
+def _wait(context: Any, seconds: float) -> Any:
+    return context.create_timer(context.current_utc_datetime + timedelta(seconds=seconds))
+
+
+@orchestrator(DATASPACE_ORCHESTRATOR)
+def dataspace_orchestrator(context: Any):  # type: ignore[no-untyped-def]
+    command: dict[str, Any] = context.get_input()
+    run_id = context.instance_id
+    started = context.current_utc_datetime
+    status: dict[str, Any] = {"runId": run_id, "action": command["action"], "participants": {}}
+    try:
+        baseline = yield context.call_activity_with_retry("load_baseline", RETRY, command)
+    except Exception as exc:  # noqa: BLE001 - a run always ends with a record
+        reason = failure_reason(exc)
+        summary = {"command": command, "startedAt": started.isoformat(), "results": {},
+                   "failures": [{"participant": "*", "step": "baseline", "reason": reason}]}
+        yield context.call_activity_with_retry("record_run", RETRY, summary)
+        return summary
+    ids: list[str] = baseline["participants"]
+    status["participants"] = {pid: {"participant": pid, "status": "pending", "steps": []} for pid in ids}
+    status["children"] = {pid: child_instance_id(run_id, pid) for pid in ids}
+    context.set_custom_status(status)
+
+    tasks = [
+        context.call_sub_orchestrator(
+            PARTICIPANT_ORCHESTRATOR,
+            {"command": command, "baseline": baseline, "participant": pid},
+            child_instance_id(run_id, pid),
+        )
+        for pid in ids
+    ]
+    results: list[dict[str, Any]] = yield context.task_all(tasks)
+    by_id = {r["participant"]: r for r in results}
+    failures = [
+        {"participant": r["participant"], "step": (r.get("error") or "?").split(":", 1)[0],
+         "reason": (r.get("error") or "").split(": ", 1)[-1]}
+        for r in results if r.get("status") == "failed"
+    ]
+    if command["action"] != "teardown":
+        verified = yield context.call_activity_with_retry(
+            "verify_dataspace", RETRY, {"baseline": baseline, "skip": [f["participant"] for f in failures]}
+        )
+        failures += [{"participant": pid, "step": "verify", "reason": why} for pid, why in verified["problems"].items()]
+    status["participants"] = by_id
+    context.set_custom_status(status)
+    summary = {"command": command, "startedAt": started.isoformat(), "results": by_id, "failures": failures}
+    yield context.call_activity_with_retry("record_run", RETRY, summary)
+    return summary
+
+
+@orchestrator(PARTICIPANT_ORCHESTRATOR)
+def participant_orchestrator(context: Any):  # type: ignore[no-untyped-def]
+    data: dict[str, Any] = context.get_input()
+    command, pid = data["command"], data["participant"]
+    action = command["action"]
+    work = {"runId": command["runId"], "action": action, "participant": pid, "baseline": data["baseline"],
+            "rotateKey": pid in command.get("rotateKeys", [])}
+    track = Tracker(context, pid, steps_for(action))
+    track.publish()
+    step = ""
+    try:
+        if action == "teardown":
+            step = "workloads"
+            track.start(step)
+            done = yield context.call_activity_with_retry("delete_workloads", RETRY, work)
+            track.done(step, done["detail"])
+            step = "did"
+            track.start(step)
+            done = yield context.call_activity_with_retry("remove_did", RETRY, work)
+            track.done(step, done["detail"])
+            return track.finish()
+
+        step = "cluster"
+        track.start(step)
+        op = yield context.call_activity_with_retry("begin_cluster", RETRY, work)
+        delay = POLL_MIN
+        while not op["done"]:
+            yield _wait(context, op.get("pollAfterSeconds") or delay)
+            delay = min(delay * 2, POLL_MAX)
+            op = yield context.call_activity_with_retry("poll_cluster", RETRY, {**work, "token": op.get("token")})
+        track.done(step, op["description"])
+
+        step = "vault"
+        track.start(step)
+        key = yield context.call_activity_with_retry("ensure_key", RETRY, work)
+        track.done(step, key["detail"])
+
+        step = "did"
+        track.start(step)
+        did = yield context.call_activity_with_retry("publish_did", RETRY, work)
+        track.done(step, did["detail"])
+
+        step = "workloads"
+        track.start(step)
+        applied = yield context.call_activity_with_retry("apply_workloads", RETRY, work)
+        track.done(step, applied["detail"])
+
+        if action == "reset":
+            step = "restart"
+            track.start(step)
+            restarted = yield context.call_activity_with_retry("restart_runtimes", RETRY, work)
+            track.done(step, restarted["detail"])
+
+        for step, kinds in (("rollout", ["Deployment"]), ("seed", ["Job"])):
+            track.start(step)
+            deadline = context.current_utc_datetime + ROLLOUT_DEADLINE
+            delay = POLL_MIN
+            while True:
+                rollout = yield context.call_activity_with_retry("check_rollout", RETRY, {**work, "kinds": kinds})
+                if rollout["ready"] or context.current_utc_datetime >= deadline:
+                    break
+                yield _wait(context, delay)
+                delay = min(delay * 2, 5.0)
+            if not rollout["ready"]:
+                raise RuntimeError(f"not ready after {ROLLOUT_DEADLINE}: {rollout['detail']}")
+            if rollout["total"] == 0:
+                track.skip(step, rollout["detail"])
+            else:
+                track.done(step, rollout["detail"])
+
+        step = "prune"
+        track.start(step)
+        pruned = yield context.call_activity_with_retry("prune_workloads", RETRY, work)
+        track.done(step, pruned["detail"])
+    except Exception as exc:  # noqa: BLE001 - a participant's failure is its result
+        track.fail(step, failure_reason(exc))
+    return track.finish()
