@@ -114,8 +114,11 @@ class SqliteRunRegistry:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._tx() as db:
+        db = self._connect()
+        try:
             db.executescript(_SCHEMA)
+        finally:
+            db.close()
 
     @classmethod
     def in_home(cls, home: Path) -> SqliteRunRegistry:

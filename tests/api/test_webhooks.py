@@ -1,0 +1,155 @@
+"""Webhook verification, and that every refusal enqueues nothing (on Azurite)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+from pydantic import SecretStr
+
+from mvd_core.api import webhooks
+from mvd_core.api.handlers import ApiRequest, dispatch, webhook_handler
+from mvd_core.errors import MvdError
+from tests.api.support import make_backend
+from tests.commands.support import ListQueue, drain, queue_length
+
+SECRET = "s3cret-for-tests"
+SECRETS = {"github": SecretStr(SECRET)}
+BODY = json.dumps({"action": "reset", "ref": "refs/heads/main"}).encode()
+
+
+def _verify(headers, body=BODY, now=None):
+    return webhooks.verify("github", headers, body, SECRETS, 300, now=now)
+
+
+def test_sign_matches_documented_construction():
+    import hashlib
+    import hmac
+
+    expected = hmac.new(SECRET.encode(), b"1700000000." + BODY, hashlib.sha256).hexdigest()
+    assert webhooks.sign(SECRET, 1700000000, BODY) == f"sha256={expected}"
+
+
+def test_valid_delivery_is_accepted():
+    verified = _verify(webhooks.signed_headers(SECRET, BODY, "d-1"))
+    assert verified.payload.action == "reset" and verified.delivery_id == "d-1"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "status", "words"),
+    [
+        (lambda h: h.pop(webhooks.SIGNATURE_HEADER), 401, "missing X-MVD-Signature"),
+        (lambda h: h.__setitem__(webhooks.SIGNATURE_HEADER, "sha256=" + "0" * 64), 401, "does not match"),
+        (lambda h: h.__setitem__(webhooks.SIGNATURE_HEADER, "md5=abc"), 401, "sha256=<64 hex"),
+        (lambda h: h.pop(webhooks.TIMESTAMP_HEADER), 401, "missing X-MVD-Timestamp"),
+        (lambda h: h.pop(webhooks.DELIVERY_HEADER), 400, "missing X-MVD-Delivery"),
+        (lambda h: h.__setitem__(webhooks.DELIVERY_HEADER, "../x"), 400, "X-MVD-Delivery must match"),
+    ],
+)
+def test_bad_headers_are_refused(mutate, status, words):
+    headers = webhooks.signed_headers(SECRET, BODY, "d-1")
+    mutate(headers)
+    with pytest.raises(MvdError, match=words) as info:
+        _verify(headers)
+    assert info.value.status == status
+
+
+def test_re_dated_timestamp_breaks_the_signature():
+    headers = webhooks.signed_headers(SECRET, BODY, "d-1", timestamp=int(time.time()) - 3600)
+    headers[webhooks.TIMESTAMP_HEADER] = str(int(time.time()))
+    with pytest.raises(MvdError, match="does not match"):
+        _verify(headers)
+
+
+def test_stale_timestamp_names_tolerance():
+    headers = webhooks.signed_headers(SECRET, BODY, "d-1", timestamp=int(time.time()) - 3600)
+    with pytest.raises(MvdError, match="tolerance is 300 s") as info:
+        _verify(headers)
+    assert info.value.status == 401
+
+
+def test_unknown_source_is_named():
+    with pytest.raises(MvdError, match="unknown webhook source 'gitlab' \\(known: github\\)") as info:
+        webhooks.verify("gitlab", {}, b"", SECRETS, 300)
+    assert info.value.status == 404
+
+
+def test_oversized_body_is_refused_before_hashing():
+    body = b"x" * (webhooks.MAX_BODY_BYTES + 1)
+    with pytest.raises(MvdError, match="limit is 1048576") as info:
+        _verify(webhooks.signed_headers(SECRET, body, "d-1"), body=body)
+    assert info.value.status == 413
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [(b"{not json", "not valid JSON"), (b"[1]", "JSON object"), (b'{"action": "explode"}', "action")],
+)
+def test_bad_payload_is_400(body, words):
+    with pytest.raises(MvdError, match=words) as info:
+        _verify(webhooks.signed_headers(SECRET, body, "d-1"), body=body)
+    assert info.value.status == 400
+
+
+def test_empty_body_means_reset():
+    assert _verify(webhooks.signed_headers(SECRET, b"", "d-1"), body=b"").payload.action == "reset"
+
+
+def _post(backend, body, headers, source="github"):
+    handler = webhook_handler(SECRETS, 300)
+    request = ApiRequest("POST", f"/api/webhooks/{source}", {"source": source}, {}, headers, body)
+    return asyncio.run(handler(request, backend))
+
+
+def test_accepted_then_replay_is_409(sqlite_registry):
+    queue = ListQueue()
+    backend = make_backend(sqlite_registry, queue)
+    headers = webhooks.signed_headers(SECRET, BODY, "delivery-42")
+    first = _post(backend, BODY, headers)
+    assert first.status == 202 and first.body["coalesced"] is False
+    replay = _post(backend, BODY, headers)
+    assert replay.status == 409 and "delivery-42" in replay.body["error"]
+    assert len(queue.commands) == 1
+    assert queue.commands[0].source == "webhook" and queue.commands[0].delivery_id == "delivery-42"
+
+
+def test_refusals_enqueue_nothing_on_azurite(table_registry, azure_queue):
+    backend = make_backend(table_registry, azure_queue)
+    big = b"{" + b" " * webhooks.MAX_BODY_BYTES + b"}"
+    now = int(time.time())
+    cases = {
+        "bad signature": (BODY, {**webhooks.signed_headers(SECRET, BODY, "d-bad"),
+                                 webhooks.SIGNATURE_HEADER: webhooks.sign("wrong", now, BODY)}, 401),
+        "stale": (BODY, webhooks.signed_headers(SECRET, BODY, "d-stale", timestamp=now - 10_000), 401),
+        "oversized": (big, webhooks.signed_headers(SECRET, big, "d-big"), 413),
+        "bad json": (b"{", webhooks.signed_headers(SECRET, b"{", "d-json"), 400),
+        "unknown participant": (b'{"rotateKeys": ["nobody"]}',
+                                webhooks.signed_headers(SECRET, b'{"rotateKeys": ["nobody"]}', "d-who"), 404),
+    }
+    for name, (body, headers, status) in cases.items():
+        response = _post(backend, body, headers)
+        assert response.status == status, (name, response.body)
+        assert "Traceback" not in json.dumps(response.body)
+    assert _post(backend, BODY, webhooks.signed_headers(SECRET, BODY, "x"), source="gitlab").status == 404
+    assert queue_length(azure_queue) == 0
+    assert table_registry.list() == []
+    # the refused (unsigned) delivery ids were not remembered: a properly signed one still works
+    ok = _post(backend, BODY, webhooks.signed_headers(SECRET, BODY, "d-bad"))
+    assert ok.status == 202
+    replay = _post(backend, BODY, webhooks.signed_headers(SECRET, BODY, "d-bad"))
+    assert replay.status == 409
+    assert len(drain(azure_queue)) == 1
+
+
+def test_webhook_route_uses_settings_secrets(monkeypatch, sqlite_registry):
+    from mvd_core.settings import get_settings
+
+    monkeypatch.setenv("MVD_WEBHOOK_SECRETS", json.dumps({"ci": "from-env"}))
+    get_settings.cache_clear()
+    backend = make_backend(sqlite_registry, ListQueue())
+    headers = webhooks.signed_headers("from-env", BODY, "d-env")
+    response = asyncio.run(dispatch(ApiRequest("POST", "/api/webhooks/ci", headers=headers, body=BODY), backend))
+    assert response.status == 202, response.body
+    assert "from-env" not in repr(get_settings())

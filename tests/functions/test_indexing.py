@@ -1,0 +1,94 @@
+"""Every function of function_app is indexed with the bindings Azure needs (no host)."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+import function_app
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@lru_cache(maxsize=1)
+def _indexed() -> tuple:
+    # get_functions() validates names against what it indexed before: call it once, like the worker.
+    return tuple(function_app.app.get_functions())
+
+
+def _functions() -> dict[str, dict]:
+    return {fn.get_function_name(): json.loads(fn.get_function_json()) for fn in _indexed()}
+
+
+def _binding(fn: dict, type_: str) -> dict:
+    [binding] = [b for b in fn["bindings"] if b["type"] == type_]
+    return binding
+
+
+EXPECTED_HTTP = {
+    "dataspace_command": ("dataspace/{action}", ["POST"], "FUNCTION"),
+    "dataspace_view": ("dataspace", ["GET"], "FUNCTION"),
+    "dataspace_plan": ("dataspace/plan", ["GET"], "FUNCTION"),
+    "runs_list": ("runs", ["GET"], "FUNCTION"),
+    "run_status": ("runs/{id}", ["GET"], "FUNCTION"),
+    "webhook": ("webhooks/{source}", ["POST"], "ANONYMOUS"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_HTTP))
+def test_http_functions(name):
+    fn = _functions()[name]
+    trigger = _binding(fn, "httpTrigger")
+    route, methods, auth = EXPECTED_HTTP[name]
+    assert (trigger["route"], trigger["methods"], trigger["authLevel"]) == (route, methods, auth)
+    assert _binding(fn, "http")["direction"] == "OUT"
+    assert _binding(fn, "durableClient")["name"] == "client"
+
+
+def test_timer_runs_at_the_blueprint_schedule():
+    from mvd_core.blueprint import load
+
+    trigger = _binding(_functions()["nightly_reset"], "timerTrigger")
+    assert trigger["schedule"] == load().schedule.reset == "0 0 0 * * *"
+    assert trigger["runOnStartup"] is False
+
+
+def test_queue_triggers():
+    functions = _functions()
+    command = _binding(functions["command_received"], "queueTrigger")
+    poison = _binding(functions["command_poisoned"], "queueTrigger")
+    assert command["queueName"] == "mvd-commands" and poison["queueName"] == "mvd-commands-poison"
+    assert command["connection"] == poison["connection"] == "MVD_STORAGE_CONNECTION"
+    assert _binding(functions["command_received"], "durableClient")["name"] == "client"
+
+
+def test_nothing_unexpected_is_indexed():
+    names = set(_functions())
+    expected = set(EXPECTED_HTTP) | {"nightly_reset", "command_received", "command_poisoned"}
+    from mvd_core.workflow.registry import ACTIVITIES, ORCHESTRATORS
+
+    assert names == expected | set(ORCHESTRATORS) | set(ACTIVITIES)
+
+
+def test_binding_names_match_parameters():
+    """The worker refuses a function whose parameters do not match its bindings."""
+    for fn in _indexed():
+        user = fn.get_user_function()
+        user = getattr(user, "client_function", user)
+        params = set(inspect.signature(user).parameters)
+        names = {b.name for b in fn.get_bindings() if b.name != "$return"}
+        assert names == params, fn.get_function_name()
+
+
+def test_host_json():
+    host = json.loads((REPO / "host.json").read_text())
+    assert host["version"] == "2.0"
+    assert host["extensionBundle"] == {"id": "Microsoft.Azure.Functions.ExtensionBundle", "version": "[4.*, 5.0.0)"}
+    assert host["extensions"]["durableTask"]["hubName"] == "mvdcontrolplane"
+    queues = host["extensions"]["queues"]
+    assert queues["maxDequeueCount"] == 5 and queues["messageEncoding"] == "base64"
+    assert host["extensions"]["http"]["routePrefix"] == "api"

@@ -1,0 +1,107 @@
+"""Orchestrators registered from the workflow registry, replayed by the real
+azure-functions-durable executor through the indexed function."""
+
+from __future__ import annotations
+
+import json
+
+import azure.durable_functions as df
+import azure.functions as func
+import pytest
+
+from blueprints.orchestration import make_blueprint
+from mvd_core.workflow import registry as wf
+
+T0 = "2026-01-01T00:00:00.000000Z"
+
+
+def _test_orchestrator(context: df.DurableOrchestrationContext):
+    command = context.get_input()
+    try:
+        greeting = yield context.call_activity("test_greet", command["runId"])
+    except Exception as exc:  # an activity failure is thrown into the generator
+        return {"failed": str(exc)}
+    context.set_custom_status({"participants": {}})
+    return {"greeting": greeting}
+
+
+def _test_greet(name: str) -> str:
+    return f"hello {name}"
+
+
+@pytest.fixture
+def app(monkeypatch):
+    monkeypatch.setitem(wf.ORCHESTRATORS, "test_orchestrator", _test_orchestrator)
+    monkeypatch.setitem(wf.ACTIVITIES, "test_greet", _test_greet)
+    app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
+    app.register_functions(make_blueprint())
+    return {f.get_function_name(): f for f in app.get_functions()}
+
+
+def _event(kind: int, event_id: int = -1, **fields) -> dict:
+    return {"EventType": kind, "EventId": event_id, "IsPlayed": False, "Timestamp": T0, **fields}
+
+
+def _context(history: list[dict]) -> str:
+    return json.dumps({"history": history, "input": json.dumps({"runId": "r-1"}),
+                       "instanceId": "mvd-mvd-20260101T000000-abcdef", "isReplaying": False,
+                       "parentInstanceId": None})
+
+
+def test_registered_under_registry_names(app):
+    orch = json.loads(app["test_orchestrator"].get_function_json())["bindings"][0]
+    act = json.loads(app["test_greet"].get_function_json())["bindings"][0]
+    assert orch == {"direction": "IN", "type": "orchestrationTrigger", "name": "context",
+                    "orchestration": "test_orchestrator"}
+    assert act == {"direction": "IN", "type": "activityTrigger", "name": "payload", "activity": "test_greet"}
+    assert app["test_greet"].get_user_function()("x") == "hello x"
+
+
+def test_replay_schedules_then_completes(app):
+    handle = app["test_orchestrator"].get_user_function()
+    started = [_event(12), _event(0, Name="test_orchestrator", Version="", Input=json.dumps({"runId": "r-1"}))]
+
+    first = json.loads(handle(_context(started)))
+    assert first["isDone"] is False
+    [[action]] = first["actions"]
+    assert action["functionName"] == "test_greet" and json.loads(action["input"]) == "r-1"
+
+    history = started + [
+        _event(4, 0, Name="test_greet"),
+        _event(13),
+        _event(12),
+        _event(5, TaskScheduledId=0, Result=json.dumps("hello r-1")),
+    ]
+    second = json.loads(handle(_context(history)))
+    assert second["isDone"] is True
+    assert second["output"] == {"greeting": "hello r-1"}
+    assert second["customStatus"] == {"participants": {}}
+
+
+def test_activity_failure_is_thrown_into_the_orchestrator(app):
+    handle = app["test_orchestrator"].get_user_function()
+    history = [
+        _event(12), _event(0, Name="test_orchestrator", Version="", Input=json.dumps({"runId": "r-1"})),
+        _event(4, 0, Name="test_greet"), _event(13), _event(12),
+        _event(6, TaskScheduledId=0, Reason="boom", Details="activity failed"),
+    ]
+    result = json.loads(handle(_context(history)))
+    assert result["isDone"] is True
+    assert "boom" in result["output"]["failed"]
+
+
+def test_async_activity_is_awaited(monkeypatch):
+    import asyncio
+
+    async def async_greet(name: str) -> str:
+        return f"hi {name}"
+
+    monkeypatch.setitem(wf.ACTIVITIES, "test_async_greet", async_greet)
+    fns = {f.get_function_name(): f for f in _register()}
+    assert asyncio.run(fns["test_async_greet"].get_user_function()("y")) == "hi y"
+
+
+def _register():
+    app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
+    app.register_functions(make_blueprint())
+    return app.get_functions()
