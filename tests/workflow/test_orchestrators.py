@@ -1,0 +1,142 @@
+"""The real orchestrators, replayed by the real azure-functions-durable code inside the
+local engine, with stand-in activities: step order, polling with durable timers, retries,
+and one participant's failure not stopping the others."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from mvd_core.engine import Engine
+from mvd_core.workflow.catalog import ORCHESTRATORS
+from mvd_core.workflow.registry import DATASPACE_ORCHESTRATOR
+
+PARTICIPANTS = ["alpha", "beta", "gamma"]
+
+
+class Activities:
+    """Stand-ins that record every call; ``fail`` makes an activity raise for a participant."""
+
+    def __init__(self, fail: dict[tuple[str, str], int] | None = None, cluster_polls: int = 0) -> None:
+        self.calls: Counter[tuple[str, str]] = Counter()
+        self.fail = dict(fail or {})
+        self.cluster_polls = cluster_polls
+        self.recorded: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def _call(self, name: str, data: dict[str, Any]) -> None:
+        pid = data.get("participant", "*")
+        with self._lock:
+            self.calls[(name, pid)] += 1
+            left = self.fail.get((name, pid), 0)
+            if left:
+                self.fail[(name, pid)] = left - 1
+                raise RuntimeError(f"{name} broke for {pid}")
+
+    def table(self) -> dict[str, Any]:
+        def step(name: str, result: Any = None):
+            def fn(data: dict[str, Any]) -> Any:
+                self._call(name, data)
+                return result(data) if callable(result) else (result or {"detail": name})
+            return fn
+
+        def poll(data: dict[str, Any]) -> dict[str, Any]:
+            self._call("poll_cluster", data)
+            n = self.calls[("poll_cluster", data["participant"])]
+            return {"done": n >= self.cluster_polls, "pollAfterSeconds": 0.01, "token": "op", "description": "polled"}
+
+        def record(summary: dict[str, Any]) -> dict[str, Any]:
+            self.recorded.append(summary)
+            return summary
+
+        return {
+            "load_baseline": step("load_baseline", lambda d: {"participants": PARTICIPANTS, "dataspace": {}, "dids": {}}),
+            "begin_cluster": step("begin_cluster", {"done": self.cluster_polls == 0, "pollAfterSeconds": 0.01,
+                                                    "token": "op", "description": "simulated"}),
+            "poll_cluster": poll,
+            "ensure_key": step("ensure_key"),
+            "publish_did": step("publish_did"),
+            "apply_workloads": step("apply_workloads"),
+            "restart_runtimes": step("restart_runtimes"),
+            "check_rollout": step("check_rollout", lambda d: {"ready": True, "total": 1 if "Deployment" in d["kinds"] else 0, "detail": "ok"}),
+            "prune_workloads": step("prune_workloads"),
+            "delete_workloads": step("delete_workloads"),
+            "remove_did": step("remove_did"),
+            "verify_dataspace": step("verify_dataspace", {"problems": {}}),
+            "record_run": record,
+        }
+
+
+def run(tmp_path, activities: Activities, action: str = "provision", rotate: list[str] | None = None) -> dict[str, Any]:
+    engine = Engine(tmp_path / "engine.db", ORCHESTRATORS, activities.table(), workers=3)
+    engine.start()
+    try:
+        command = {"runId": "mvd-t-20261129T000000-abcdef", "action": action, "dataspace": "t", "source": "cli",
+                   "requestedAt": "2026-11-29T00:00:00+00:00", "rotateKeys": rotate or []}
+        iid = engine.start_new(DATASPACE_ORCHESTRATOR, command, command["runId"])
+        status = engine.wait_for_completion(iid, 60)
+        assert status.runtime_status.value == "Completed", status.error
+        children = {p: engine.get_status(f"{iid}--{p}") for p in PARTICIPANTS}
+        return {"output": status.output, "children": children}
+    finally:
+        engine.stop()
+
+
+def test_provision_runs_every_step_once_per_participant(tmp_path):
+    acts = Activities()
+    result = run(tmp_path, acts)
+    for p in PARTICIPANTS:
+        steps = [s["name"] for s in result["children"][p].custom_status["steps"]]
+        assert steps == ["cluster", "vault", "did", "workloads", "rollout", "seed", "prune"]
+        states = {s["name"]: s["status"] for s in result["children"][p].custom_status["steps"]}
+        assert states == {**{s: "done" for s in steps}, "seed": "skipped"}
+        for name in ("begin_cluster", "ensure_key", "publish_did", "apply_workloads", "prune_workloads"):
+            assert acts.calls[(name, p)] == 1
+        assert acts.calls[("restart_runtimes", p)] == 0
+    assert result["output"]["failures"] == []
+    [summary] = acts.recorded
+    assert set(summary["results"]) == set(PARTICIPANTS)
+
+
+def test_reset_restarts_and_teardown_only_removes(tmp_path):
+    acts = Activities()
+    run(tmp_path / "r", acts, "reset")
+    assert all(acts.calls[("restart_runtimes", p)] == 1 for p in PARTICIPANTS)
+    acts = Activities()
+    result = run(tmp_path / "t", acts, "teardown")
+    assert {n for n, _ in acts.calls} == {"load_baseline", "delete_workloads", "remove_did"}
+    assert [s["name"] for s in result["children"]["alpha"].custom_status["steps"]] == ["workloads", "did"]
+
+
+def test_long_cluster_operation_is_polled_with_durable_timers(tmp_path):
+    acts = Activities(cluster_polls=3)
+    result = run(tmp_path, acts)
+    assert all(acts.calls[("poll_cluster", p)] == 3 for p in PARTICIPANTS)
+    history = result["children"]["alpha"]
+    assert history.custom_status["steps"][0]["detail"] == "polled"
+
+
+def test_transient_failures_are_retried(tmp_path):
+    acts = Activities(fail={("publish_did", "beta"): 2})
+    result = run(tmp_path, acts)
+    assert acts.calls[("publish_did", "beta")] == 3
+    assert result["output"]["failures"] == []
+
+
+def test_one_participant_failing_does_not_stop_the_others(tmp_path):
+    acts = Activities(fail={("apply_workloads", "beta"): 99})
+    result = run(tmp_path, acts)
+    assert acts.calls[("apply_workloads", "beta")] == 4  # the retry policy's attempts
+    [failure] = result["output"]["failures"]
+    assert failure["participant"] == "beta" and failure["step"] == "workloads"
+    assert "apply_workloads broke for beta" in failure["reason"]
+    beta = result["children"]["beta"].custom_status
+    assert beta["status"] == "failed"
+    assert {s["name"]: s["status"] for s in beta["steps"]}["rollout"] == "skipped"
+    for p in ("alpha", "gamma"):
+        assert result["children"][p].custom_status["status"] == "done"
+        assert acts.calls[("prune_workloads", p)] == 1
+    assert acts.calls[("prune_workloads", "beta")] == 0
