@@ -119,7 +119,7 @@ class SimulatorServer:
 
     def start(self) -> SimulatorServer:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._httpd.serve_forever, name="k8s-sim", daemon=True)
+            self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="k8s-sim", daemon=True)
             self._thread.start()
         return self
 
@@ -168,6 +168,7 @@ class SimulatorServer:
 class _Handler(BaseHTTPRequestHandler):
     sim: SimulatorServer
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     server_version = "mvd-k8s-sim/1"
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
