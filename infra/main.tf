@@ -253,7 +253,6 @@ module "participants" {
   source = "./modules/participants"
   count  = var.participants_enabled ? 1 : 0
 
-  name_prefix  = var.name_prefix
   location     = var.location
   tenant_id    = data.azurerm_client_config.current.tenant_id
   participants = local.participants

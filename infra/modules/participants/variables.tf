@@ -1,8 +1,3 @@
-variable "name_prefix" {
-  type        = string
-  description = "Prefix used in names the blueprint does not give (e.g. a participant's default resource group)."
-}
-
 variable "location" {
   type        = string
   description = "Region of resources whose location the blueprint does not give (resource groups, vaults, DID storage)."
