@@ -198,9 +198,11 @@ class _Fetcher:
 
     def fetch(self, url: str) -> tuple[str, bytes, str | None]:
         """GET with redirects inside the origin; returns final URL, body, content type."""
-        origin = urlsplit(url)
+        origin = None
         for _ in range(MAX_REDIRECTS + 1):
             status, location, body, content_type, url = self._get_once(url)
+            # the origin as fetched (a loopback https URL may have become http)
+            origin = origin or urlsplit(url)
             if location is None:
                 if status != 200:
                     raise HttpStatusError(f"GET {url} answered HTTP {status}, not 200")
