@@ -30,4 +30,4 @@ async def command_received(msg: func.QueueMessage, client) -> None:
 @bp.function_name("command_poisoned")
 @bp.queue_trigger(arg_name="msg", queue_name=POISON_QUEUE, connection=CONNECTION)
 async def command_poisoned(msg: func.QueueMessage) -> None:
-    await asyncio.to_thread(handle_poison, msg.get_body(), _runtime.registry(), msg.dequeue_count)
+    await asyncio.to_thread(handle_poison, msg.get_body(), _runtime.registry(), getattr(msg, "dequeue_count", None))

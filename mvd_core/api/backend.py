@@ -11,7 +11,14 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import ValidationError
 
-from mvd_core.api.models import Action, DataspaceView, ParticipantProgress, RunAccepted, RunSummary, Source
+from mvd_core.api.models import (
+    Action,
+    DataspaceView,
+    ParticipantProgress,
+    RunAccepted,
+    RunSummary,
+    Source,
+)
 from mvd_core.commands import CommandQueue, CommandRequest, RunRegistry, submit
 from mvd_core.commands.registry import DELIVERY_TTL
 from mvd_core.logs import get_logger

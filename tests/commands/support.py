@@ -11,7 +11,12 @@ from typing import Any
 import pytest
 from azure.storage.queue import QueueClient
 
-from mvd_core.commands import AzureStorageCommandQueue, CallbackCommandQueue, Command, SqliteRunRegistry
+from mvd_core.commands import (
+    AzureStorageCommandQueue,
+    CallbackCommandQueue,
+    Command,
+    SqliteRunRegistry,
+)
 from mvd_core.commands.table_registry import TableRunRegistry
 
 

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import inspect
 import json
-from functools import lru_cache
 from pathlib import Path
 
 import pytest
 
-import function_app
+from tests.functions.support import indexed as _indexed
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@lru_cache(maxsize=1)
-def _indexed() -> tuple:
-    # get_functions() validates names against what it indexed before: call it once, like the worker.
-    return tuple(function_app.app.get_functions())
 
 
 def _functions() -> dict[str, dict]:

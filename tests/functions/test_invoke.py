@@ -1,0 +1,166 @@
+"""The indexed functions invoked as the worker would, with azure.functions request and
+message types and a stand-in durable client; storage is Azurite."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import azure.functions as func
+import pytest
+from azure.functions.queue import QueueMessage
+from azure.functions.timer import TimerRequest
+
+from blueprints import _runtime
+from mvd_core.api import webhooks
+from mvd_core.commands import parse_command
+from tests.commands.support import drain, queue_length
+from tests.commands.test_handler import StandInStarter
+from tests.functions.support import by_name
+
+
+def user_code(name: str):
+    fn = by_name()[name].get_user_function()
+    return getattr(fn, "client_function", fn)  # the code under the durable-client middleware
+
+
+@pytest.fixture
+def storage(table_registry, azure_queue, monkeypatch):
+    """The app's registry and queue on Azurite, with names of this test's own."""
+    _runtime.reset_caches()
+    monkeypatch.setattr(_runtime, "registry", lambda: table_registry)
+    monkeypatch.setattr(_runtime, "queue", lambda: azure_queue)
+    return table_registry, azure_queue
+
+
+def http(method: str, path: str, route_params=None, body: bytes = b"", headers=None, params=None):
+    return func.HttpRequest(method, f"http://localhost{path}", headers=headers or {}, params=params or {},
+                            route_params=route_params or {}, body=body)
+
+
+def call(name: str, req: func.HttpRequest, client=None) -> tuple[int, dict]:
+    response = asyncio.run(user_code(name)(req=req, client=client or StandInStarter()))
+    assert response.mimetype == "application/json"
+    return response.status_code, json.loads(response.get_body())
+
+
+def test_post_reset_enqueues_and_run_is_readable(storage):
+    _, queue = storage
+    status, body = call("dataspace_command", http("POST", "/api/dataspace/reset", {"action": "reset"}))
+    assert status == 202 and body["coalesced"] is False
+    [message] = drain(queue)
+    command = parse_command(message)
+    assert command.run_id == body["runId"] and command.source == "api" and command.dataspace == "mvd"
+
+    custom = {"participants": {"galactic-turbine": {"participant": "galactic-turbine", "status": "running"}}}
+    client = StandInStarter()
+    client.instances[body["runId"]] = {"custom": custom}
+    status, run = call("run_status", http("GET", f"/api/runs/{body['runId']}", {"id": body["runId"]}), client)
+    assert status == 200 and run["status"] == "pending"
+    assert run["participants"]["galactic-turbine"]["status"] == "running"
+
+    status, listed = call("runs_list", http("GET", "/api/runs", params={"limit": "3"}))
+    assert status == 200 and [r["id"] for r in listed["runs"]] == [body["runId"]]
+
+
+def test_twenty_concurrent_reset_requests_one_run(storage):
+    registry, queue = storage
+
+    async def many():
+        fn = user_code("dataspace_command")
+        requests = [http("POST", "/api/dataspace/reset", {"action": "reset"}) for _ in range(20)]
+        return await asyncio.gather(*(fn(req=r, client=StandInStarter()) for r in requests))
+
+    responses = asyncio.run(many())
+    bodies = [json.loads(r.get_body()) for r in responses]
+    assert {r.status_code for r in responses} == {202}
+    assert len({b["runId"] for b in bodies}) == 1
+    assert sum(not b["coalesced"] for b in bodies) == 1
+    assert len(drain(queue)) == 1
+    assert len(registry.list()) == 1
+
+
+def test_bad_action_and_bad_webhook_enqueue_nothing(storage, monkeypatch):
+    registry, queue = storage
+    from mvd_core.settings import get_settings
+
+    monkeypatch.setenv("MVD_WEBHOOK_SECRETS", json.dumps({"github": "hook-secret"}))
+    get_settings.cache_clear()
+    status, body = call("dataspace_command", http("POST", "/api/dataspace/nuke", {"action": "nuke"}))
+    assert status == 404 and "unknown action 'nuke'" in body["error"]
+    payload = b'{"action": "provision"}'
+    headers = webhooks.signed_headers("wrong-secret", payload, "d-1")
+    status, body = call("webhook", http("POST", "/api/webhooks/github", {"source": "github"}, payload, headers))
+    assert status == 401 and "signature does not match" in body["error"]
+    assert queue_length(queue) == 0 and registry.list() == []
+
+    headers = webhooks.signed_headers("hook-secret", payload, "d-1")
+    status, body = call("webhook", http("POST", "/api/webhooks/github", {"source": "github"}, payload, headers))
+    assert status == 202 and body["action"] == "provision"
+    status, _ = call("webhook", http("POST", "/api/webhooks/github", {"source": "github"}, payload, headers))
+    assert status == 409
+    assert len(drain(queue)) == 1
+
+
+def test_queue_trigger_starts_the_orchestration_once(storage):
+    registry, queue = storage
+    call("dataspace_command", http("POST", "/api/dataspace/provision", {"action": "provision"}))
+    [text] = drain(queue)
+    starter = StandInStarter()
+    for attempt in (1, 2):  # at-least-once delivery
+        asyncio.run(user_code("command_received")(msg=QueueMessage(body=text, dequeue_count=attempt), client=starter))
+    assert len(starter.started) == 1
+    run_id = parse_command(text).run_id
+    assert starter.started[0][:2] == ("dataspace_orchestrator", run_id)
+    assert registry.get(run_id).status == "running"
+
+
+def test_poison_trigger_keeps_the_message_and_fails_the_run(storage):
+    registry, queue = storage
+    _, accepted = call("dataspace_command", http("POST", "/api/dataspace/reset", {"action": "reset"}))
+    [text] = drain(queue)
+    asyncio.run(user_code("command_poisoned")(msg=QueueMessage(body=text, dequeue_count=5)))
+    [poison] = registry.list_poison()
+    assert poison.id == parse_command(text).id and "after 5 attempts" in poison.reason
+    _, run = call("run_status", http("GET", f"/api/runs/{accepted['runId']}", {"id": accepted["runId"]}))
+    assert run["status"] == "failed" and "after 5 attempts" in run["failures"][0]["reason"]
+    # the dataspace is free again
+    _, again = call("dataspace_command", http("POST", "/api/dataspace/reset", {"action": "reset"}))
+    assert again["coalesced"] is False and again["runId"] != accepted["runId"]
+
+
+def test_timer_enqueues_a_reset(storage):
+    registry, queue = storage
+    asyncio.run(user_code("nightly_reset")(timer=TimerRequest(past_due=True)))
+    [text] = drain(queue)
+    command = parse_command(text)
+    assert command.action == "reset" and command.source == "timer"
+    assert registry.get(command.run_id).source == "timer"
+
+
+def test_storage_from_settings(storage_env, azurite):
+    """Without patches: registry and queue come from MVD_STORAGE_CONNECTION / MVD_COMMAND_QUEUE."""
+    from azure.storage.queue import QueueClient
+
+    from mvd_core.settings import get_settings
+
+    _runtime.reset_caches()
+    try:
+        status, body = call("dataspace_command", http("POST", "/api/dataspace/teardown", {"action": "teardown"}))
+        assert status == 202, body
+        # the default tables may be shared with other tests: finish the run so it blocks nobody
+        _runtime.registry().fail(body["runId"], "test cleanup")
+        queue = QueueClient.from_connection_string(azurite.connection_string, get_settings().command_queue)
+        assert queue.get_queue_properties().approximate_message_count == 1
+        assert _runtime.registry().get(body["runId"]).action == "teardown"
+    finally:
+        _runtime.reset_caches()
+
+
+def test_missing_storage_is_a_json_error(monkeypatch):
+    _runtime.reset_caches()
+    try:
+        status, body = call("dataspace_command", http("POST", "/api/dataspace/reset", {"action": "reset"}))
+    finally:
+        _runtime.reset_caches()
+    assert status == 503 and "MVD_STORAGE_CONNECTION" in body["error"]
