@@ -55,6 +55,10 @@ locals {
     AzureWebJobsStorage__credential           = "managedidentity"
     APPLICATIONINSIGHTS_CONNECTION_STRING     = azurerm_application_insights.main.connection_string
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING = "Authorization=AAD"
+    # The command queue triggers' connection (blueprints/commands.py: "MVD_STORAGE_CONNECTION"),
+    # identity-based: the same account, no connection string.
+    MVD_STORAGE_CONNECTION__accountName = azurerm_storage_account.main.name
+    MVD_STORAGE_CONNECTION__credential  = "managedidentity"
   }
 
   # What mvd_core.settings.Settings reads (prefix MVD_). Settings not listed here are

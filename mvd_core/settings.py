@@ -36,10 +36,10 @@ class Settings(BaseSettings):
     )
     webhook_tolerance_seconds: int = Field(300, description="Max clock skew of a webhook's timestamp.")
     command_queue: str = Field("mvd-commands", description="Storage queue the commands go through.")
-    reset_schedule: str = Field(
-        "0 0 0 * * *",
-        description="NCRONTAB of the nightly reset timer on Azure Functions (the timer trigger's "
-        "%MVD_RESET_SCHEDULE%, UTC); infra/ sets it from the blueprint's schedule.reset.",
+    reset_schedule: str | None = Field(
+        None,
+        description="NCRONTAB (6 fields, UTC) of the nightly reset timer on Azure Functions, overriding "
+        "the blueprint's schedule.reset; the blueprint's when unset.",
     )
     storage_connection: SecretStr | None = Field(
         None, description="Azure Storage connection string for the command queue (Functions: AzureWebJobsStorage)."
@@ -56,6 +56,8 @@ class Settings(BaseSettings):
         "DefaultAzureCredential against the host's account when unset.",
     )
     azure_subscription_id: str | None = Field(None, description="Subscription for participants' AKS and vaults.")
+    azure_arm_url: str = Field("https://management.azure.com", description="Azure Resource Manager endpoint used for resource groups and AKS.")
+    aks_poll_seconds: float = Field(20.0, description="Seconds between polls of a long-running AKS create or delete.")
     cloudflare_api_token: SecretStr | None = Field(None, description="Token for Cloudflare cache purges.")
     cloudflare_api_url: str = Field("https://api.cloudflare.com/client/v4", description="Cloudflare API base URL.")
     r2_access_key_id: SecretStr | None = Field(None, description="R2 S3-API access key id.")

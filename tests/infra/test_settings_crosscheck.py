@@ -13,7 +13,7 @@ import pytest
 from pydantic import SecretStr
 
 from mvd_core.settings import Settings, env_names
-from tests.infra.terraform import INFRA, load, readme_table, unquote
+from tests.infra.terraform import INFRA, ROOT, load, readme_table, unquote
 
 # App settings that are not MVD_ settings, each read by something named here.
 HOST_SETTINGS = {
@@ -21,6 +21,8 @@ HOST_SETTINGS = {
     "AzureWebJobsStorage__credential": "Functions host",
     "APPLICATIONINSIGHTS_CONNECTION_STRING": "Functions host telemetry",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "Functions host telemetry (Entra ID)",
+    "MVD_STORAGE_CONNECTION__accountName": "Functions host: the command queue triggers' connection",
+    "MVD_STORAGE_CONNECTION__credential": "Functions host: the command queue triggers' connection",
     "AWS_ACCESS_KEY_ID": "boto3, S3 did:web host",
     "AWS_SECRET_ACCESS_KEY": "boto3, S3 did:web host",
 }
@@ -65,14 +67,37 @@ def test_every_setting_the_code_reads_is_set_or_documented_optional(terraform_se
     assert not undocumented, f"{undocumented}: say in the README what the app does without them"
 
 
+def is_connection_section(name: str) -> bool:
+    """NAME__accountName etc.: an identity-based connection the Functions host reads."""
+    return "__" in name
+
+
 def test_every_mvd_app_setting_exists_in_settings(terraform_settings):
-    unknown = sorted(n for n in terraform_settings if n.startswith("MVD_") and n not in env_names())
+    unknown = sorted(
+        n for n in terraform_settings
+        if n.startswith("MVD_") and not is_connection_section(n) and n not in env_names()
+    )
     assert not unknown, f"infra sets {unknown}, which mvd_core.settings.Settings does not read"
 
 
 def test_every_other_app_setting_is_a_known_host_setting(terraform_settings):
-    others = {n for n in terraform_settings if not n.startswith("MVD_")}
+    others = {n for n in terraform_settings if not n.startswith("MVD_") or is_connection_section(n)}
     assert others == set(HOST_SETTINGS)
+
+
+def test_identity_connections_name_a_trigger_connection_and_one_account(terraform_settings):
+    blueprints = "\n".join(p.read_text() for p in sorted((ROOT / "blueprints").glob("*.py")))
+    connections = {n.split("__")[0] for n in terraform_settings if is_connection_section(n)}
+    assert connections == {"AzureWebJobsStorage", "MVD_STORAGE_CONNECTION"}
+    for connection in connections - {"AzureWebJobsStorage"}:
+        assert f'"{connection}"' in blueprints, f"no trigger in blueprints/ uses the connection {connection}"
+        assert connection in env_names(), connection
+        assert terraform_settings[f"{connection}__credential"] == "managedidentity"
+    # Host storage, the queue triggers and the Python queue/registry clients: one account.
+    account = "${azurerm_storage_account.main.name}"
+    assert terraform_settings["AzureWebJobsStorage__accountName"] == account
+    assert terraform_settings["MVD_STORAGE_CONNECTION__accountName"] == account
+    assert terraform_settings["MVD_STORAGE_ACCOUNT"] == account
 
 
 def test_optional_table_lists_only_real_unset_settings(terraform_settings, optional):
