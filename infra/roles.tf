@@ -91,7 +91,8 @@ resource "azurerm_role_definition" "participants" {
       "Microsoft.ContainerService/managedClusters/read",
       "Microsoft.ContainerService/managedClusters/write",
       "Microsoft.ContainerService/managedClusters/delete",
-      "Microsoft.ContainerService/managedClusters/listClusterUserCredential/action",
+      # mvd_core/platforms/clusters/aks.py reads the kubeconfig with list_cluster_admin_credentials.
+      "Microsoft.ContainerService/managedClusters/listClusterAdminCredential/action",
       "Microsoft.ContainerService/managedClusters/agentPools/read",
       "Microsoft.ContainerService/locations/operations/read",
       "Microsoft.ContainerService/locations/operationresults/read",
@@ -107,6 +108,10 @@ resource "azurerm_role_definition" "participants" {
       "Microsoft.KeyVault/vaults/secrets/setSecret/action",
       "Microsoft.KeyVault/vaults/secrets/readMetadata/action",
       "Microsoft.KeyVault/vaults/secrets/delete",
+      # A secret deleted and set again is recovered first, and purged on delete where allowed
+      # (mvd_core/platforms/secrets/azure_keyvault.py).
+      "Microsoft.KeyVault/vaults/secrets/recover/action",
+      "Microsoft.KeyVault/vaults/secrets/purge/action",
     ]
     not_actions      = []
     not_data_actions = []

@@ -35,7 +35,7 @@ def test_no_role_is_owner_contributor_or_user_access_admin():
     needed = {
         "Microsoft.Resources/subscriptions/resourceGroups/write",
         "Microsoft.ContainerService/managedClusters/write",
-        "Microsoft.ContainerService/managedClusters/listClusterUserCredential/action",
+        "Microsoft.ContainerService/managedClusters/listClusterAdminCredential/action",
         "Microsoft.KeyVault/vaults/write",
         "Microsoft.KeyVault/vaults/secrets/setSecret/action",
     }
