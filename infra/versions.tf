@@ -20,10 +20,15 @@ terraform {
 
 provider "azurerm" {
   subscription_id = var.subscription_id
-  # The storage account has shared keys disabled: data-plane calls use Entra ID.
+  # Storage accounts here have shared keys disabled. Terraform configures them through
+  # Resource Manager only (containers and queues by storage_account_id), so the deployer
+  # needs no data-plane role and nothing waits for one to propagate.
   storage_use_azuread = true
 
   features {
+    storage {
+      data_plane_available = false
+    }
     key_vault {
       purge_soft_delete_on_destroy    = false
       recover_soft_deleted_key_vaults = true

@@ -192,3 +192,16 @@ def test_names_fit_azure_limits_for_the_longest_prefix(root):
     app = render(local["function_app_name"])
     assert len(app) <= 32, app  # longer names risk Functions host id collisions
     assert "${" not in storage + vault + app
+
+
+def test_storage_is_configured_through_resource_manager_only(root):
+    provider = next(b["azurerm"] for b in root.blocks("provider") if "azurerm" in b)
+    assert provider["features"][0]["storage"][0]["data_plane_available"] is False
+    children = {**root.resources("azurerm_storage_container"), **root.resources("azurerm_storage_queue")}
+    assert set(children) == {"package", "commands", "commands_poison"}
+    for name, child in children.items():
+        assert child["storage_account_id"] == "${azurerm_storage_account.main.id}", name
+        assert "storage_account_name" not in child, name
+    queues = root.resources("azurerm_storage_queue")
+    assert queues["commands"]["name"] == "${local.command_queue}"
+    assert queues["commands_poison"]["name"] == "${local.command_queue}-poison"

@@ -1,6 +1,8 @@
 # Pre-creates what the control plane would otherwise create for each participant: its
 # resource group, AKS cluster and key vault, plus the storage account of an Azure Blob
-# did:web host. Names and sizes come from the blueprint, so the control plane finds these
+# did:web host. The static website ($web) of that account is a data-plane setting, which
+# this configuration does not touch (see versions.tf): the control plane's Azure Blob DID
+# host enables it on first publish. Names and sizes come from the blueprint, so the control plane finds these
 # resources where it looks for them and converges them instead of creating new ones.
 
 locals {
@@ -82,11 +84,4 @@ resource "azurerm_storage_account" "did" {
   allow_nested_items_to_be_public = false
   shared_access_key_enabled       = false
   default_to_oauth_authentication = true
-}
-
-# The static website serves $web/<path>/did.json at https://<account>.<zone>.web.core.windows.net.
-resource "azurerm_storage_account_static_website" "did" {
-  for_each = local.did_accounts
-
-  storage_account_id = azurerm_storage_account.did[each.key].id
 }
