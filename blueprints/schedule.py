@@ -6,13 +6,10 @@ does not load stops indexing with its problems listed rather than running at a w
 
 from __future__ import annotations
 
-import asyncio
-
 import azure.durable_functions as df
 import azure.functions as func
 
 from blueprints import _runtime
-from mvd_core.commands import CommandRequest, submit
 from mvd_core.logs import get_logger
 
 log = get_logger(__name__)
@@ -22,10 +19,14 @@ SCHEDULE = _runtime.dataspace().schedule.reset
 
 
 @bp.function_name("nightly_reset")
+# A storage hiccup at midnight should not skip a night: the host retries the timer function.
+@bp.retry(strategy="exponential_backoff", max_retry_count="5", minimum_interval="00:00:10",
+          maximum_interval="00:05:00")
 @bp.timer_trigger(arg_name="timer", schedule=SCHEDULE, run_on_startup=False, use_monitor=True)
-async def nightly_reset(timer: func.TimerRequest) -> None:
+@bp.durable_client_input(client_name="client")
+async def nightly_reset(timer: func.TimerRequest, client) -> None:
     if timer.past_due:
         log.warning("nightly reset timer is past due; resetting now")
-    request = CommandRequest(action="reset", dataspace=_runtime.dataspace().name, source="timer")
-    accepted = await asyncio.to_thread(submit, request, _runtime.registry(), _runtime.queue())
+    # The same path as the API's POST /api/dataspace/reset (source "timer").
+    accepted = await _runtime.backend(client).submit("reset", "timer", [])
     log.info("nightly reset: run %s (coalesced=%s)", accepted.run_id, accepted.coalesced)

@@ -19,7 +19,8 @@ from mvd_core.api.models import (
     RunSummary,
     Source,
 )
-from mvd_core.commands import CommandQueue, CommandRequest, RunRegistry, submit
+from mvd_core.commands import CommandQueue, CommandRequest, RunRegistry, release_if_ended, submit
+from mvd_core.commands.handler import Starter
 from mvd_core.commands.registry import DELIVERY_TTL
 from mvd_core.logs import get_logger
 
@@ -46,10 +47,6 @@ class Backend(Protocol):
         """True the first time a webhook delivery id is seen for a source."""
 
 
-class DurableStatusClient(Protocol):
-    async def get_status(self, instance_id: str) -> Any: ...
-
-
 def progress_from_custom_status(custom_status: Any) -> dict[str, ParticipantProgress]:
     """The orchestrator's custom status ``{"participants": {id: ParticipantProgress}}``;
     anything unreadable counts as no progress yet."""
@@ -70,7 +67,7 @@ def progress_from_custom_status(custom_status: Any) -> dict[str, ParticipantProg
 class FunctionsBackend:
     """Backend for the Functions app. Blocking storage calls run in worker threads."""
 
-    def __init__(self, client: DurableStatusClient, registry: RunRegistry, queue: CommandQueue, dataspace: Any) -> None:
+    def __init__(self, client: Starter, registry: RunRegistry, queue: CommandQueue, dataspace: Any) -> None:
         self.client = client
         self.registry = registry
         self.queue = queue
@@ -81,6 +78,9 @@ class FunctionsBackend:
     ) -> RunAccepted:
         for pid in rotate_keys:
             self.dataspace.participant(pid)  # NotFound naming it and the known ids
+        current = await asyncio.to_thread(self.registry.current, self.dataspace.name)
+        if current is not None:
+            await release_if_ended(self.registry, current.id, self.client)
         request = CommandRequest(
             action=action, dataspace=self.dataspace.name, source=source,
             rotate_keys=list(dict.fromkeys(rotate_keys)), delivery_id=delivery_id,
@@ -92,8 +92,11 @@ class FunctionsBackend:
         if record is None:
             return None
         summary = record.to_summary()
-        if record.finished and record.summary is not None:
+        if record.finished:
             return summary
+        if await release_if_ended(self.registry, run_id, self.client):
+            record = await asyncio.to_thread(self.registry.get, run_id)
+            return record.to_summary() if record else None
         # Live progress: the orchestrator's custom status.
         status = await self.client.get_status(run_id)
         progress = progress_from_custom_status(getattr(status, "custom_status", None))

@@ -7,7 +7,13 @@ to its engine through a ``CallbackCommandQueue``.
 
 from __future__ import annotations
 
-from mvd_core.commands.handler import Starter, handle_command, handle_poison, parse_command
+from mvd_core.commands.handler import (
+    Starter,
+    handle_command,
+    handle_poison,
+    parse_command,
+    release_if_ended,
+)
 from mvd_core.commands.models import (
     RUN_ID_PATTERN,
     Command,
@@ -39,6 +45,7 @@ __all__ = [
     "open_queue",
     "open_registry",
     "parse_command",
+    "release_if_ended",
     "status_url",
     "submit",
 ]

@@ -5,6 +5,7 @@ the orchestration instance already there and does nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any, Protocol
 
@@ -51,20 +52,21 @@ async def handle_command(message: str | bytes, starter: Starter, registry: RunRe
     except ValueError as exc:
         # Retrying cannot fix a malformed message: keep it as poison right away.
         poison_id = _message_id(message)
-        registry.record_poison(PoisonCommand(id=poison_id, received_at=utcnow(), reason=str(exc)))
+        poison = PoisonCommand(id=poison_id, received_at=utcnow(), reason=str(exc))
+        await asyncio.to_thread(registry.record_poison, poison)
         log.error("command %s dropped to poison: %s", poison_id, exc)
         return None
     with log_context(run_id=command.run_id):
-        record = registry.get(command.run_id)
+        record = await asyncio.to_thread(registry.get, command.run_id)
         if record is not None and record.finished:
             log.info("run already %s; command %s ignored", record.status, command.id)
             return None
         if _instance_exists(await starter.get_status(command.run_id)):
             log.info("orchestration already exists; command %s is a redelivery", command.id)
-            registry.mark_running(command.run_id)
+            await asyncio.to_thread(registry.mark_running, command.run_id)
             return None
         await starter.start_new(DATASPACE_ORCHESTRATOR, command.run_id, command.wire())
-        registry.mark_running(command.run_id)
+        await asyncio.to_thread(registry.mark_running, command.run_id)
         log.info("%s orchestration started for %s", command.action, command.dataspace)
         return command.run_id
 
@@ -100,3 +102,28 @@ def _message_id(message: str | bytes) -> str:
 
     raw = message if isinstance(message, bytes) else message.encode("utf-8", "replace")
     return "msg-" + hashlib.sha256(raw).hexdigest()[:16]
+
+
+ENDED = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
+
+
+def runtime_status_name(status: Any) -> str | None:
+    """``OrchestrationRuntimeStatus`` (or a plain string) as its name, e.g. "Running"."""
+    value = getattr(status, "runtime_status", None)
+    if value is None:
+        return None
+    return str(getattr(value, "value", value))
+
+
+async def release_if_ended(registry: RunRegistry, run_id: str, starter: Starter) -> bool:
+    """A run whose orchestration ended without recording its result (crash, terminate)
+    would hold the dataspace forever: mark it failed. True when it was released."""
+    record = await asyncio.to_thread(registry.get, run_id)
+    if record is None or record.finished or record.status == "pending":
+        return False  # pending runs are the queue's business (retries, then poison)
+    name = runtime_status_name(await starter.get_status(run_id))
+    if name not in ENDED:
+        return False
+    await asyncio.to_thread(registry.fail, run_id, f"the orchestration ended ({name}) without recording its result")
+    log.warning("run %s: orchestration %s without a summary; released", run_id, name)
+    return True

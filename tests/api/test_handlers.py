@@ -122,3 +122,21 @@ def test_unexpected_error_is_500_without_details(backend, caplog):
     assert "secret internal detail" not in json.dumps(response.body)
     assert response.body["error"].startswith("internal error")
     assert any(r.exc_info for r in caplog.records)
+
+
+def test_submit_releases_a_run_whose_orchestration_died(sqlite_registry, queue):
+    backend = make_backend(sqlite_registry, queue)
+    first = call(backend, "POST", "/api/dataspace/reset").body["runId"]
+    sqlite_registry.mark_running(first)
+    assert call(backend, "POST", "/api/dataspace/reset").body["runId"] == first  # client says Running
+
+    async def failed(instance_id):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(runtime_status="Failed", custom_status=None)
+
+    backend.client.get_status = failed
+    second = call(backend, "POST", "/api/dataspace/reset").body
+    assert second["coalesced"] is False and second["runId"] != first
+    dead = call(backend, "GET", f"/api/runs/{first}").body
+    assert dead["status"] == "failed" and "Failed" in dead["failures"][0]["reason"]

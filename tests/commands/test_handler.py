@@ -22,7 +22,8 @@ class StandInStarter:
     async def get_status(self, instance_id: str):
         if instance_id not in self.instances:
             return SimpleNamespace(runtime_status=None, custom_status=None)
-        return SimpleNamespace(runtime_status="Running", custom_status=self.instances[instance_id].get("custom"))
+        instance = self.instances[instance_id]
+        return SimpleNamespace(runtime_status=instance.get("status", "Running"), custom_status=instance.get("custom"))
 
     async def start_new(self, orchestration_function_name, instance_id=None, client_input=None):
         self.started.append((orchestration_function_name, instance_id, client_input))
@@ -85,3 +86,17 @@ def test_message_from_azure_queue_round_trips(azure_queue, sqlite_registry):
     starter = StandInStarter()
     run_id = asyncio.run(handle_command(text.encode(), starter, sqlite_registry))
     assert starter.started[0][1] == run_id
+
+
+def test_run_whose_orchestration_ended_without_summary_is_released(registry):
+    from mvd_core.commands import release_if_ended
+
+    message = _one_command(registry)
+    starter = StandInStarter()
+    run_id = asyncio.run(handle_command(message, starter, registry))
+    assert asyncio.run(release_if_ended(registry, run_id, starter)) is False  # still running
+    starter.instances[run_id]["status"] = "Terminated"
+    assert asyncio.run(release_if_ended(registry, run_id, starter)) is True
+    record = registry.get(run_id)
+    assert record.status == "failed" and "Terminated" in record.error
+    assert registry.current("ds") is None

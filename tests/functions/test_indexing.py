@@ -48,6 +48,10 @@ def test_timer_runs_at_the_blueprint_schedule():
     trigger = _binding(_functions()["nightly_reset"], "timerTrigger")
     assert trigger["schedule"] == load().schedule.reset == "0 0 0 * * *"
     assert trigger["runOnStartup"] is False
+    assert _binding(_functions()["nightly_reset"], "durableClient")["name"] == "client"
+    [timer] = [f for f in _indexed() if f.get_function_name() == "nightly_reset"]
+    retry = timer.get_settings_dict("retry_policy")
+    assert retry["strategy"] == "exponential_backoff" and int(retry["max_retry_count"]) == 5
 
 
 def test_queue_triggers():

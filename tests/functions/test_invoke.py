@@ -131,7 +131,7 @@ def test_poison_trigger_keeps_the_message_and_fails_the_run(storage):
 
 def test_timer_enqueues_a_reset(storage):
     registry, queue = storage
-    asyncio.run(user_code("nightly_reset")(timer=TimerRequest(past_due=True)))
+    asyncio.run(user_code("nightly_reset")(timer=TimerRequest(past_due=True), client=StandInStarter()))
     [text] = drain(queue)
     command = parse_command(text)
     assert command.action == "reset" and command.source == "timer"
