@@ -1,0 +1,191 @@
+"""An AKS cluster per participant, created or found through the Azure management SDKs.
+
+``begin_ensure`` makes sure the resource group exists (azure-mgmt-resource), then reads the
+managed cluster (azure-mgmt-containerservice). A missing or drifted cluster gets one
+create-or-update PUT, sent without an SDK poller (``polling=False``), so no worker waits on
+the long-running operation: ``poll`` reads the cluster's ``provisioningState`` once per call
+and the orchestrator sleeps on a durable timer in between. Throttling (429 with Retry-After)
+and 5xx answers are retried by azure-core's retry policy; anything else fails with the ARM
+error code and message. The kubeconfig comes from the admin-credentials API and stays in
+memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import yaml
+from azure.core.credentials import TokenCredential
+from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
+from kubernetes import client as k8s
+
+from mvd_core.blueprint.models import AksCluster
+from mvd_core.errors import ExternalError, MvdError
+from mvd_core.logs import get_logger
+from mvd_core.platforms.clusters.base import ClusterOperation
+from mvd_core.platforms.kubernetes.client import api_client_from_kubeconfig_dict
+from mvd_core.settings import Settings
+
+log = get_logger(__name__)
+
+IN_PROGRESS = {"Creating", "Updating", "Upgrading", "Scaling", "Starting", "Stopping", "Migrating", "Deleting"}
+
+
+def _arm_error(action: str, exc: HttpResponseError | ClientAuthenticationError) -> ExternalError:
+    code = getattr(getattr(exc, "error", None), "code", None) or ""
+    message = getattr(getattr(exc, "error", None), "message", None) or exc.reason or str(exc).splitlines()[0]
+    status = exc.status_code or 0
+    hint = ""
+    if status in (401, 403):
+        hint = " (the control plane's Azure identity lacks permission; grant it Contributor on the subscription or resource group)"
+    return ExternalError(f"{action}: Azure answered {status} {code}: {message}{hint}".replace("  ", " "))
+
+
+class AksClusterSource:
+    kind = "aks"
+    simulated = False
+
+    def __init__(self, model: AksCluster, participant_id: str, settings: Settings, *,
+                 credential: TokenCredential | None = None, base_url: str | None = None,
+                 poll_seconds: float | None = None, **client_kwargs: Any) -> None:
+        subscription = model.subscription_id or settings.azure_subscription_id
+        if not subscription:
+            raise MvdError(f"participant {participant_id!r}: cluster kind aks needs a subscription "
+                           "(cluster.subscriptionId in the blueprint or MVD_AZURE_SUBSCRIPTION_ID)")
+        self.model = model
+        self.participant_id = participant_id
+        self.subscription = subscription
+        self.base_url = base_url or settings.azure_arm_url
+        self.poll_seconds = settings.aks_poll_seconds if poll_seconds is None else poll_seconds
+        self._credential = credential
+        self._client_kwargs = client_kwargs
+        self._kubeconfig: dict[str, Any] | None = None
+
+    # --- SDK clients ------------------------------------------------------------------
+
+    def _cred(self) -> TokenCredential:
+        if self._credential is None:
+            from azure.identity import DefaultAzureCredential
+
+            self._credential = DefaultAzureCredential()
+        return self._credential
+
+    def _resources(self):  # noqa: ANN202 - SDK type
+        from azure.mgmt.resource.resources import ResourceManagementClient
+
+        return ResourceManagementClient(self._cred(), self.subscription, base_url=self.base_url, **self._client_kwargs)
+
+    def _aks(self):  # noqa: ANN202 - SDK type
+        from azure.mgmt.containerservice import ContainerServiceClient
+
+        return ContainerServiceClient(self._cred(), self.subscription, base_url=self.base_url, **self._client_kwargs)
+
+    @property
+    def _where(self) -> str:
+        return f"AKS cluster {self.model.resource_group}/{self.model.name}"
+
+    def describe(self) -> str:
+        return f"{self._where} in {self.model.location} (subscription {self.subscription})"
+
+    def _op(self, done: bool, description: str, token: str | None = None) -> ClusterOperation:
+        return ClusterOperation(done=done, kind=self.kind, simulated=False, token=token,
+                                poll_after_seconds=0.0 if done else self.poll_seconds, description=description)
+
+    # --- desired cluster --------------------------------------------------------------
+
+    def _desired(self):  # noqa: ANN202 - SDK model
+        from azure.mgmt.containerservice import models as m
+
+        return m.ManagedCluster(
+            location=self.model.location,
+            dns_prefix=f"{self.model.name}-{self.participant_id}"[:54],
+            kubernetes_version=self.model.kubernetes_version,
+            identity=m.ManagedClusterIdentity(type="SystemAssigned"),
+            agent_pool_profiles=[m.ManagedClusterAgentPoolProfile(
+                name="system", mode="System", os_type="Linux", count=self.model.node_count, vm_size=self.model.vm_size)],
+            tags={"mvd.dataspace/participant": self.participant_id, "managed-by": "mvd-control-plane"},
+        )
+
+    def _matches(self, mc: Any) -> bool:
+        pools = mc.agent_pool_profiles or []
+        system = next((p for p in pools if p.name == "system"), pools[0] if pools else None)
+        if system is None or system.count != self.model.node_count or system.vm_size != self.model.vm_size:
+            return False
+        return not self.model.kubernetes_version or mc.kubernetes_version == self.model.kubernetes_version
+
+    def _get(self, aks: Any) -> Any | None:
+        try:
+            return aks.managed_clusters.get(self.model.resource_group, self.model.name)
+        except ResourceNotFoundError:
+            return None
+
+    # --- operations -------------------------------------------------------------------
+
+    def begin_ensure(self) -> ClusterOperation:
+        rg = self.model.resource_group
+        try:
+            resources = self._resources()
+            try:
+                resources.resource_groups.get(rg)
+            except ResourceNotFoundError:
+                resources.resource_groups.create_or_update(rg, {"location": self.model.location})
+                log.info("created resource group %s", rg)
+            aks = self._aks()
+            mc = self._get(aks)
+            if mc is not None and mc.provisioning_state in IN_PROGRESS:
+                return self._op(False, f"{self.describe()}: {mc.provisioning_state.lower()}", token="ensure")
+            if mc is not None and mc.provisioning_state == "Succeeded" and self._matches(mc):
+                return self._op(True, f"{self.describe()}: ready")
+            aks.managed_clusters.begin_create_or_update(rg, self.model.name, self._desired(), polling=False)
+            log.info("%s: create-or-update sent", self._where)
+        except (HttpResponseError, ClientAuthenticationError) as exc:
+            raise _arm_error(f"ensure {self._where}", exc) from None
+        return self._op(False, f"{self.describe()}: {'creating' if mc is None else 'updating'}", token="ensure")
+
+    def poll(self, token: str) -> ClusterOperation:
+        try:
+            mc = self._get(self._aks())
+        except (HttpResponseError, ClientAuthenticationError) as exc:
+            raise _arm_error(f"poll {self._where}", exc) from None
+        if token == "delete":
+            if mc is None:
+                return self._op(True, f"{self._where}: deleted")
+            return self._op(False, f"{self._where}: deleting", token=token)
+        if mc is None:
+            raise ExternalError(f"{self._where} disappeared while it was being created")
+        state = mc.provisioning_state or "Unknown"
+        if state == "Succeeded":
+            return self._op(True, f"{self.describe()}: ready")
+        if state in IN_PROGRESS:
+            return self._op(False, f"{self.describe()}: {state.lower()}", token=token)
+        raise ExternalError(f"{self._where} ended in provisioning state {state}")
+
+    def api_client(self) -> k8s.ApiClient:
+        if self._kubeconfig is None:
+            try:
+                creds = self._aks().managed_clusters.list_cluster_admin_credentials(
+                    self.model.resource_group, self.model.name)
+            except (HttpResponseError, ClientAuthenticationError) as exc:
+                raise _arm_error(f"get the kubeconfig of {self._where}", exc) from None
+            if not creds.kubeconfigs:
+                raise ExternalError(f"{self._where}: the credentials API returned no kubeconfig")
+            value = creds.kubeconfigs[0].value
+            raw = bytes(value) if isinstance(value, (bytes, bytearray)) else base64.b64decode(value)
+            try:
+                self._kubeconfig = yaml.safe_load(raw)
+            except yaml.YAMLError:
+                raise ExternalError(f"{self._where}: the kubeconfig from Azure is not valid YAML") from None
+        return api_client_from_kubeconfig_dict(json.loads(json.dumps(self._kubeconfig)))
+
+    def delete(self) -> ClusterOperation:
+        try:
+            aks = self._aks()
+            if self._get(aks) is None:
+                return self._op(True, f"{self._where}: already absent")
+            aks.managed_clusters.begin_delete(self.model.resource_group, self.model.name, polling=False)
+        except (HttpResponseError, ClientAuthenticationError) as exc:
+            raise _arm_error(f"delete {self._where}", exc) from None
+        self._kubeconfig = None
+        return self._op(False, f"{self._where}: deleting", token="delete")

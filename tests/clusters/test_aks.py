@@ -1,0 +1,121 @@
+"""The AKS source through the real azure-mgmt SDKs against a loopback fake of ARM."""
+
+from __future__ import annotations
+
+import pytest
+
+from mvd_core.blueprint.models import AksCluster
+from mvd_core.errors import ExternalError, MvdError
+from mvd_core.platforms.clusters import open_cluster_source
+from mvd_core.platforms.clusters.aks import AksClusterSource
+from mvd_core.platforms.kubernetes import workloads as W
+from mvd_core.settings import get_settings
+from tests.clusters.arm_fake import Fault, FakeCredential
+from tests.kubernetes.objects import DATASPACE, participant_objects
+
+pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+MODEL = AksCluster(kind="aks", subscription_id="sub-1", resource_group="rg-alice", name="aks-alice", node_count=2)
+
+
+def _source(arm, model: AksCluster = MODEL) -> AksClusterSource:
+    return open_cluster_source(model, "alice", get_settings(), credential=FakeCredential(), base_url=arm.url,
+                               poll_seconds=0.5, connection_verify=False, retry_backoff_factor=0.01)
+
+
+def _poll_until_done(source, op, limit=10):
+    polls = 0
+    while not op.done:
+        assert op.token and op.poll_after_seconds == 0.5
+        assert polls < limit, "operation never finished"
+        op = source.poll(op.token)
+        polls += 1
+    return op, polls
+
+
+def test_create_takes_several_polls_then_is_idempotent(arm):
+    source = _source(arm)
+    op = source.begin_ensure()
+    assert not op.done and op.kind == "aks" and not op.simulated and "creating" in op.description
+    assert arm.count("PUT", "/resourcegroups/rg-alice") == 1
+    assert arm.count("PUT", "/managedClusters/aks-alice") == 1
+    op, polls = _poll_until_done(source, op)
+    assert polls == 3 and "ready" in op.description
+    put = arm.clusters[("rg-alice", "aks-alice")]["properties"]["agentPoolProfiles"][0]
+    assert put["count"] == 2 and put["vmSize"] == "Standard_B2s"
+    again = source.begin_ensure()
+    assert again.done
+    assert arm.count("PUT", "/managedClusters/aks-alice") == 1 and arm.count("PUT", "/resourcegroups/rg-alice") == 1
+
+
+def test_kubeconfig_from_the_credentials_api_reaches_the_cluster(arm, sim):
+    source = _source(arm)
+    _poll_until_done(source, source.begin_ensure())
+    api = source.api_client()
+    objects = participant_objects()
+    assert W.apply(api, objects).writes == len(objects)
+    W.wait_for_rollout(api, objects, timeout_seconds=30)
+    assert {W.object_key(o) for o in W.observe(api, "alice", DATASPACE)} == {W.object_key(o) for o in objects}
+    assert arm.count("POST", "listClusterAdminCredential") == 1
+    source.api_client()  # kept in memory: no second credentials call
+    assert arm.count("POST", "listClusterAdminCredential") == 1
+
+
+def test_throttling_with_retry_after_and_a_server_error_are_retried(arm):
+    arm.faults += [
+        Fault("GET", "/managedClusters/aks-alice", 429, {"Retry-After": "0.1"},
+              {"error": {"code": "TooManyRequests", "message": "slow down"}}),
+        Fault("PUT", "/managedClusters/aks-alice", 500, {}, {"error": {"code": "InternalServerError", "message": "oops"}}),
+    ]
+    source = _source(arm)
+    op = source.begin_ensure()
+    assert not op.done
+    assert arm.count("PUT", "/managedClusters/aks-alice") == 2  # the 500, then the retry
+    statuses = [s for m, p, s in arm.requests if m == "GET" and "managedClusters" in p]
+    assert statuses[:2] == [429, 404]
+    _poll_until_done(source, op)
+
+
+def test_permanent_403_fails_with_a_clear_error_and_no_retries(arm):
+    arm.forbidden_groups.add("rg-alice")
+    with pytest.raises(ExternalError) as err:
+        _source(arm).begin_ensure()
+    text = str(err.value)
+    assert "403 AuthorizationFailed" in text and "rg-alice" in text and "Contributor" in text
+    assert "fake-arm-token" not in text
+    assert len(arm.requests) == 1
+
+
+def test_failed_provisioning_is_reported(arm):
+    source = _source(arm)
+    op = source.begin_ensure()
+    arm.clusters[("rg-alice", "aks-alice")]["properties"]["provisioningState"] = "Failed"
+    arm._pending.clear()
+    with pytest.raises(ExternalError, match="provisioning state Failed"):
+        source.poll(op.token)
+
+
+def test_drifted_node_count_sends_an_update(arm):
+    source = _source(arm)
+    _poll_until_done(source, source.begin_ensure())
+    bigger = _source(arm, MODEL.model_copy(update={"node_count": 3}))
+    op = bigger.begin_ensure()
+    assert not op.done and "updating" in op.description
+    _poll_until_done(bigger, op)
+    assert arm.clusters[("rg-alice", "aks-alice")]["properties"]["agentPoolProfiles"][0]["count"] == 3
+
+
+def test_delete_is_polled_until_gone(arm):
+    source = _source(arm)
+    _poll_until_done(source, source.begin_ensure())
+    op = source.delete()
+    assert not op.done and op.token == "delete"
+    _poll_until_done(source, op)
+    assert ("rg-alice", "aks-alice") not in arm.clusters
+    assert source.delete().done
+
+
+def test_missing_subscription_is_a_user_error(monkeypatch):
+    monkeypatch.delenv("MVD_AZURE_SUBSCRIPTION_ID", raising=False)
+    model = MODEL.model_copy(update={"subscription_id": None})
+    with pytest.raises(MvdError, match="needs a subscription"):
+        open_cluster_source(model, "alice", get_settings(), credential=FakeCredential())
