@@ -153,3 +153,9 @@ def test_targets_declared_and_queue_matches_code_default():
     assert mvd["MVD_TARGETS"] == "declared"
     assert load(INFRA).locals["command_queue"] == FIELDS["MVD_COMMAND_QUEUE"].default == "mvd-commands"
     assert set(typing.get_args(FIELDS["MVD_LOG_FORMAT"].annotation)) >= {mvd["MVD_LOG_FORMAT"]}
+
+
+def test_readme_lists_every_app_setting_terraform_sets(terraform_settings):
+    readme = (INFRA / "README.md").read_text()
+    undocumented = sorted(n for n in terraform_settings if f"| `{n}` |" not in readme)
+    assert not undocumented, f"infra/README.md 'App settings it sets' does not list {undocumented}"
