@@ -132,7 +132,7 @@ class CloudflareDidHostClient:
                     "(set MVD_R2_ACCESS_KEY_ID and MVD_R2_SECRET_ACCESS_KEY)"
                 )
             endpoint = host.endpoint_url or f"https://{host.account_id}.r2.cloudflarestorage.com"
-            s3_client = boto3.client(
+            s3_client = boto3.session.Session().client(
                 "s3",
                 region_name="auto",
                 endpoint_url=endpoint,

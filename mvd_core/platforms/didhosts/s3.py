@@ -220,7 +220,8 @@ class S3DidHostClient:
         self.did = did_for(host, participant_id)
         self.url = did_to_url(self.did)
         self.description = f"S3 bucket {host.bucket}"
-        self.s3 = s3_client or boto3.client(
+        # a session of its own: the default session caches the credentials it found first
+        self.s3 = s3_client or boto3.session.Session().client(
             "s3", region_name=host.region, endpoint_url=host.endpoint_url, config=s3_config(host.endpoint_url)
         )
         self.bucket = Bucket(self.s3, host.bucket, document_path(host.path), self.description)
