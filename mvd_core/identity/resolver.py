@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from mvd_core.blueprint.models import DidHost, LocalDidHost
 from mvd_core.errors import MvdError
 from mvd_core.identity import didweb
 from mvd_core.identity.document import to_bytes, verification_keys
@@ -378,3 +379,11 @@ def verify_published(did: str, expected_document: dict[str, Any], **resolve_opti
         )
     fields = sorted(k for k in set(served) | set(expected_document) if served.get(k) != expected_document.get(k))
     raise PublishedMismatch(f"{did} serves a document that differs from the published one in: {', '.join(fields)}")
+
+
+def options_for(host: DidHost, settings: Settings) -> dict[str, Any]:
+    """Resolver options for a DID on ``host``: the settings, except that a ``local`` host is
+    the control plane's own server, usually on loopback over plain HTTP, and always reachable."""
+    if isinstance(host, LocalDidHost):
+        return {"allow_http_loopback": True, "allow_private": True}
+    return options_from(settings)
