@@ -14,6 +14,7 @@ import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 _CONTEXT_FIELDS = ("run_id", "participant", "step")
@@ -80,15 +81,26 @@ class ConsoleFormatter(logging.Formatter):
         return f"{base} [{ctx}]" if ctx else base
 
 
-def configure(level: str = "INFO", fmt: str = "console") -> None:
+def configure(level: str = "INFO", fmt: str = "console", *, console_level: str | None = None,
+              file: Path | None = None) -> None:
+    """Console records at ``console_level`` (default ``level``); with ``file``, every record
+    at ``level`` also goes there as JSON lines (the CLI keeps its terminal for progress)."""
     root = logging.getLogger("mvd")
     root.setLevel(level.upper())
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    handler = logging.StreamHandler()
-    handler.addFilter(_ContextFilter())
-    handler.setFormatter(JsonFormatter() if fmt == "json" else ConsoleFormatter())
-    root.addHandler(handler)
+        handler.close()
+    console = logging.StreamHandler()
+    console.setLevel((console_level or level).upper())
+    console.addFilter(_ContextFilter())
+    console.setFormatter(JsonFormatter() if fmt == "json" else ConsoleFormatter())
+    root.addHandler(console)
+    if file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        to_file = logging.FileHandler(file, encoding="utf-8")
+        to_file.addFilter(_ContextFilter())
+        to_file.setFormatter(JsonFormatter())
+        root.addHandler(to_file)
     root.propagate = False
 
 

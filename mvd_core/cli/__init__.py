@@ -3,7 +3,12 @@ turns errors into one readable line (no traceback reaches a user)."""
 
 from __future__ import annotations
 
+import os
+import re
 import sys
+
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 import typer
 
@@ -38,9 +43,21 @@ log = get_logger(__name__)
 def main() -> None:
     try:
         settings = get_settings()
-        configure(settings.log_level, settings.log_format)
-    except Exception as exc:  # invalid MVD_* environment
-        fail(f"invalid settings: {exc}".splitlines()[0])
+        # The terminal shows progress; the full structured log goes to $MVD_HOME/mvd.log.
+        # MVD_LOG_LEVEL set explicitly brings the records to the terminal too.
+        explicit = "MVD_LOG_LEVEL" in os.environ
+        configure(settings.log_level, settings.log_format,
+                  console_level=None if explicit else "WARNING", file=settings.home / "mvd.log")
+    except ValidationError as exc:  # invalid MVD_* environment; never echo the values
+        fields = ", ".join("MVD_" + "_".join(str(p) for p in e["loc"]).upper() + f" ({e['msg']})" for e in exc.errors())
+        fail(f"invalid settings: {fields}")
+        sys.exit(2)
+    except SettingsError as exc:  # e.g. MVD_WEBHOOK_SECRETS that is not JSON
+        field = re.search(r'field "(\w+)"', str(exc))
+        fail(f"invalid settings: MVD_{field.group(1).upper() if field else '?'} cannot be parsed (JSON expected)")
+        sys.exit(2)
+    except OSError as exc:
+        fail(f"cannot use the state directory: {exc.strerror} ({exc.filename})")
         sys.exit(2)
     try:
         app(prog_name="mvd")

@@ -89,7 +89,7 @@ def plan(
 ) -> None:
     """Show what a provision would create, change or delete in each participant's cluster."""
     dataspace, settings, chosen = load_dataspace(file, targets)
-    result = make_plan(dataspace, dataspace_dids(dataspace, settings), chosen, connect.observer(settings))
+    result = make_plan(dataspace, dataspace_dids(dataspace, settings), chosen, connect.observer(settings, dataspace.name))
     if as_json:
         print(json.dumps(result.to_json(), indent=2))
     else:

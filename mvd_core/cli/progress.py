@@ -18,24 +18,19 @@ _MARK = {"pending": ("·", "dim"), "running": ("…", "yellow"), "done": ("✓",
 
 
 def run_table(run: RunSummary) -> Group:
-    table = Table(show_header=True, header_style="bold", expand=False, box=None, padding=(0, 2))
-    table.add_column("participant")
-    table.add_column("status")
+    table = Table(show_header=True, header_style="bold", box=None, padding=(0, 2))
+    table.add_column("participant", no_wrap=True)
+    table.add_column("status", no_wrap=True)
     table.add_column("steps")
-    table.add_column("now / error", overflow="fold", max_width=70)
     for pid, progress in run.participants.items():
         steps = Text()
         for step in progress.steps:
             mark, style = _MARK.get(step.status, ("?", ""))
-            steps.append(f"{mark}{step.name} ", style=style)
-        current = next((s for s in progress.steps if s.status == "running"), None)
-        note = progress.error or (f"{current.name}…" if current else "")
+            took = f" {step.duration_ms / 1000:.1f}s" if step.status == "done" and step.duration_ms else ""
+            steps.append(f"{mark} {step.name}{took}  ", style=style)
         mark, style = _MARK.get(progress.status, ("?", ""))
-        table.add_row(pid, Text(f"{mark} {progress.status}", style=style), steps,
-                      Text(note, style="red" if progress.error else ""))
-    elapsed = ""
-    if run.duration_ms is not None:
-        elapsed = f" in {run.duration_ms / 1000:.1f}s"
+        table.add_row(pid, Text(f"{mark} {progress.status}", style=style), steps)
+    elapsed = f" in {run.duration_ms / 1000:.1f}s" if run.duration_ms is not None else ""
     head = Text.assemble((f"{run.action} ", "bold"), (run.id, "cyan"), f"  {run.status}{elapsed}")
     return Group(head, table)
 

@@ -55,14 +55,11 @@ def public_keys_for_render(settings: Settings, targets: str) -> PublicKeys:
 
 
 def observer(settings: Settings, dataspace_name: str) -> Observe:
-    """How `mvd plan` sees each participant's cluster: what it holds now, or nothing when
-    the cluster does not exist yet."""
+    """How `mvd plan` sees each participant's cluster: what it holds now."""
     from mvd_core.platforms.kubernetes import workloads
 
     def observe(participant: Participant) -> list[dict[str, Any]]:
         source = cluster_source(participant, settings)
-        if not source.exists():
-            return []
         return workloads.observe(source.api_client(), participant.id, dataspace_name)
 
     return observe

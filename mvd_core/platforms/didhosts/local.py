@@ -11,7 +11,7 @@ from typing import Any
 
 from mvd_core.blueprint.models import LocalDidHost
 from mvd_core.errors import MvdError
-from mvd_core.identity.didweb import did_for, did_to_url, document_path
+from mvd_core.identity.didweb import did_for, did_to_url
 from mvd_core.identity.document import to_bytes
 from mvd_core.logs import get_logger
 from mvd_core.platforms.didhosts import PublishResult, local_base_url
@@ -29,7 +29,8 @@ class LocalDidHostClient:
         base = local_base_url(settings)
         self.did = did_for(host, participant_id, local_base_url=base)
         self.root = dids_root(settings) / participant_id
-        self.path = self.root / document_path(host.path)
+        # served at /dids/<participant-id>/[path/]did.json, the URL its DID names
+        self.path = self.root.joinpath(*host.path, "did.json")
         # the DID's own URL (localhost stands for a loopback address, see ``did_for``)
         self.url = did_to_url(self.did, scheme="http" if base.startswith("http:") else "https")
         self.description = f"local DID directory {self.root}"
