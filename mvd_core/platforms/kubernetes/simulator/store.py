@@ -319,13 +319,13 @@ class ClusterStore:
         meta["creationTimestamp"] = old_meta.get("creationTimestamp") or _now()
         for key in ("resourceVersion", "generation", "managedFields"):
             meta.pop(key, None)
+        if existing is not None and "status" not in new and "status" in existing:
+            new["status"] = existing["status"]
+        _defaults(res, new)
         if res.has_generation:
             gen = int(old_meta.get("generation", 0))
             changed = existing is None or existing.get("spec") != new.get("spec")
             meta["generation"] = gen + 1 if changed else gen
-        if existing is not None and "status" not in new and "status" in existing:
-            new["status"] = existing["status"]
-        _defaults(res, new)
         return new
 
     def _store(self, db, cluster, res, namespace, name, existing, new) -> dict[str, Any]:
