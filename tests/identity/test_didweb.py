@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mvd_core.blueprint import load
 from mvd_core.blueprint.models import LocalDidHost
-from mvd_core.identity.didweb import InvalidDid, did_for, did_to_url
+from mvd_core.identity.didweb import InvalidDid, did_for, did_from_host_and_path, did_to_url
 
 
 def test_seed_dids():
@@ -35,3 +39,17 @@ def test_a_named_local_host_keeps_its_name():
 def test_malformed(did):
     with pytest.raises(InvalidDid):
         did_to_url(did)
+
+
+_label = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
+_host = st.lists(_label, min_size=2, max_size=4).map(".".join)
+_segment = st.from_regex(r"[A-Za-z0-9_~-][A-Za-z0-9._~-]{0,12}", fullmatch=True).filter(lambda s: s not in (".", ".."))
+
+
+@given(host=_host, port=st.none() | st.integers(1, 65535), path=st.lists(_segment, max_size=4))
+def test_did_and_url_agree(host, port, path):
+    did = did_from_host_and_path(host, port, path)
+    url = urlsplit(did_to_url(did))
+    assert url.scheme == "https" and url.hostname == host and url.port == port
+    expected = "/" + "/".join([*path, "did.json"]) if path else "/.well-known/did.json"
+    assert url.path == expected

@@ -14,6 +14,7 @@ from mvd_core.platforms.secrets import open_secret_store
 from mvd_core.platforms.secrets.azure_keyvault import AzureKeyVaultStore
 from mvd_core.settings import get_settings
 from tests.fixtures.keyvault_fake import RESOURCE, TENANT, StubCredential, fake_key_vault
+from tests.platforms.didhost_support import capture_logs  # noqa: F401 - fixture
 
 
 @pytest.fixture
@@ -98,3 +99,19 @@ def test_factory_honours_vault_url(vault):
     model = AzureKeyVault(kind="azure-key-vault", name="kv-mvd-test", vault_url=vault.url)
     store = open_secret_store(model, "p", get_settings(), credential=StubCredential())
     assert isinstance(store, AzureKeyVaultStore) and store.vault_url == vault.url
+
+
+def test_private_key_never_reaches_the_logs(vault, capture_logs):
+    """The private JWK travels to Key Vault in a request body; no logger (ours or the
+    SDK's, at DEBUG) may record it, nor may an error about the secret."""
+    store = store_for(vault)
+    keys.ensure_participant_key(store, "galactic-turbine", "EC-P256")
+    keys.rotate_participant_key(store, "galactic-turbine", "Ed25519")
+    secrets = [json.loads(v["value"])["d"] for v in vault.state.secrets[keys.secret_name("galactic-turbine")]]
+    broken = store_for(vault, StubCredential(token="wrong"))
+    with pytest.raises(ExternalError) as caught:
+        keys.public_key(broken, "galactic-turbine")
+    assert len(secrets) == 2 and capture_logs.lines
+    text = "\n".join(capture_logs.lines) + str(caught.value)
+    assert "PUT" in text or "put" in text.lower()  # the SDK's request logging was captured
+    assert not any(secret in text for secret in secrets)
