@@ -7,10 +7,12 @@ from functools import lru_cache
 from typing import Any
 
 import azure.functions as func
+from pydantic import ValidationError
 
 from mvd_core.api.backend import FunctionsBackend
 from mvd_core.api.handlers import ApiRequest, ApiResponse, Handler, error
 from mvd_core.blueprint import Dataspace, load
+from mvd_core.blueprint.models import Schedule
 from mvd_core.commands import CommandQueue, RunRegistry, open_queue, open_registry
 from mvd_core.errors import MvdError
 from mvd_core.logs import get_logger
@@ -32,6 +34,18 @@ def registry() -> RunRegistry:
 @lru_cache(maxsize=1)
 def queue() -> CommandQueue:
     return open_queue()
+
+
+def reset_schedule() -> str:
+    """The timer's NCRONTAB: ``MVD_RESET_SCHEDULE``, else the blueprint's ``schedule.reset``."""
+    override = get_settings().reset_schedule
+    if override is None:
+        return dataspace().schedule.reset
+    try:
+        return Schedule(reset=override.strip()).reset
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise MvdError(f"MVD_RESET_SCHEDULE: {reason}") from None
 
 
 def reset_caches() -> None:

@@ -1,8 +1,9 @@
-"""The nightly reset: a timer at the blueprint's ``schedule.reset`` that only enqueues.
+"""The nightly reset: a timer that only enqueues (the same path as POST /api/dataspace/reset).
 
-The schedule is read from the blueprint (``MVD_DATASPACE_FILE`` or the packaged default)
-when the app is indexed, so the timer and the blueprint cannot disagree; a blueprint that
-does not load stops indexing with its problems listed rather than running at a wrong time."""
+The schedule is fixed when the app is indexed: ``MVD_RESET_SCHEDULE`` when set (infra/ sets
+it), else the blueprint's ``schedule.reset`` (``MVD_DATASPACE_FILE`` or the packaged
+default). A schedule or blueprint that does not validate stops indexing with its problem
+named, rather than resetting at a wrong time."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from mvd_core.logs import get_logger
 log = get_logger(__name__)
 
 bp = df.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
-SCHEDULE = _runtime.dataspace().schedule.reset
+SCHEDULE = _runtime.reset_schedule()
 
 
 @bp.function_name("nightly_reset")

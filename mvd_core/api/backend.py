@@ -9,12 +9,9 @@ import asyncio
 from datetime import timedelta
 from typing import Any, Protocol, runtime_checkable
 
-from pydantic import ValidationError
-
 from mvd_core.api.models import (
     Action,
     DataspaceView,
-    ParticipantProgress,
     RunAccepted,
     RunSummary,
     Source,
@@ -45,23 +42,6 @@ class Backend(Protocol):
 
     async def remember_delivery(self, source: str, delivery_id: str, ttl: timedelta = DELIVERY_TTL) -> bool:
         """True the first time a webhook delivery id is seen for a source."""
-
-
-def progress_from_custom_status(custom_status: Any) -> dict[str, ParticipantProgress]:
-    """The orchestrator's custom status ``{"participants": {id: ParticipantProgress}}``;
-    anything unreadable counts as no progress yet."""
-    if not isinstance(custom_status, dict):
-        return {}
-    raw = custom_status.get("participants")
-    if not isinstance(raw, dict):
-        return {}
-    out: dict[str, ParticipantProgress] = {}
-    for pid, value in raw.items():
-        try:
-            out[str(pid)] = ParticipantProgress.model_validate(value)
-        except ValidationError:
-            log.warning("custom status for participant %s is not ParticipantProgress; ignored", pid)
-    return out
 
 
 class FunctionsBackend:
@@ -97,12 +77,14 @@ class FunctionsBackend:
         if await release_if_ended(self.registry, run_id, self.client):
             record = await asyncio.to_thread(self.registry.get, run_id)
             return record.to_summary() if record else None
-        # Live progress: the orchestrator's custom status.
+        # Live progress: the orchestrator's custom status, and its children's.
+        from mvd_core import service
+
         status = await self.client.get_status(run_id)
-        progress = progress_from_custom_status(getattr(status, "custom_status", None))
-        if progress:
-            summary = summary.model_copy(update={"participants": progress})
-        return summary
+        return await service.live_progress(summary, getattr(status, "custom_status", None), self._custom_status)
+
+    async def _custom_status(self, instance_id: str) -> Any:
+        return getattr(await self.client.get_status(instance_id), "custom_status", None)
 
     async def list_runs(self, limit: int) -> list[RunSummary]:
         records = await asyncio.to_thread(self.registry.list, limit, self.dataspace.name)
@@ -111,7 +93,11 @@ class FunctionsBackend:
     async def dataspace_view(self) -> DataspaceView:
         from mvd_core import service  # the lead's service layer; imported late on purpose
 
-        return await service.dataspace_view(self.dataspace, self.registry)
+        view = await service.dataspace_view(self.dataspace, self.registry)
+        if view.current_run is not None:
+            live = await self.get_run(view.current_run.id)
+            view = view.model_copy(update={"current_run": live})
+        return view
 
     async def plan(self) -> dict[str, Any]:
         from mvd_core import service

@@ -51,9 +51,14 @@ __all__ = [
 ]
 
 
+def _account_urls(account: str) -> tuple[str, str]:
+    return f"https://{account}.table.core.windows.net", f"https://{account}.queue.core.windows.net"
+
+
 def open_registry() -> RunRegistry:
-    """The registry for this process: Table Storage when ``MVD_STORAGE_CONNECTION`` is set
-    (the Functions app), else SQLite under ``MVD_HOME``."""
+    """The registry for this process: Table Storage when ``MVD_STORAGE_CONNECTION`` (a
+    connection string) or ``MVD_STORAGE_ACCOUNT`` (managed identity) is set, as on Azure;
+    else SQLite under ``MVD_HOME``."""
     from mvd_core.settings import get_settings
 
     settings = get_settings()
@@ -61,15 +66,32 @@ def open_registry() -> RunRegistry:
         from mvd_core.commands.table_registry import TableRunRegistry
 
         return TableRunRegistry(settings.storage_connection.get_secret_value())
+    if settings.storage_account:
+        from azure.identity import DefaultAzureCredential
+
+        from mvd_core.commands.table_registry import TableRunRegistry
+
+        table_url, _ = _account_urls(settings.storage_account)
+        return TableRunRegistry(account_url=table_url, credential=DefaultAzureCredential())
     return SqliteRunRegistry.in_home(settings.home)
 
 
 def open_queue() -> AzureStorageCommandQueue:
-    """The Azure command queue from settings (Functions app)."""
+    """The Azure command queue from settings (Functions app): ``MVD_STORAGE_CONNECTION``, or
+    ``MVD_STORAGE_ACCOUNT`` with the managed identity."""
     from mvd_core.errors import MvdError
     from mvd_core.settings import get_settings
 
     settings = get_settings()
-    if settings.storage_connection is None:
-        raise MvdError("MVD_STORAGE_CONNECTION is not set; the command queue needs a storage account")
-    return AzureStorageCommandQueue(settings.storage_connection.get_secret_value(), settings.command_queue)
+    if settings.storage_connection is not None:
+        return AzureStorageCommandQueue(settings.storage_connection.get_secret_value(), settings.command_queue)
+    if settings.storage_account:
+        from azure.identity import DefaultAzureCredential
+
+        _, queue_url = _account_urls(settings.storage_account)
+        return AzureStorageCommandQueue(
+            queue_name=settings.command_queue, account_url=queue_url, credential=DefaultAzureCredential()
+        )
+    raise MvdError(
+        "no command queue: set MVD_STORAGE_CONNECTION (connection string) or MVD_STORAGE_ACCOUNT (managed identity)"
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from azure.core.exceptions import AzureError, ResourceExistsError
 from azure.storage.queue import BinaryBase64DecodePolicy, BinaryBase64EncodePolicy, QueueClient
@@ -21,14 +21,27 @@ class AzureStorageCommandQueue:
     """The ``mvd-commands`` storage queue. Messages are base64 of the JSON, which is what the
     Functions queue trigger decodes by default (host.json ``messageEncoding: base64``)."""
 
-    def __init__(self, connection_string: str, queue_name: str = "mvd-commands") -> None:
+    def __init__(
+        self,
+        connection_string: str | None = None,
+        queue_name: str = "mvd-commands",
+        *,
+        account_url: str | None = None,
+        credential: Any = None,
+    ) -> None:
+        """From a connection string (Azurite, development), or an account URL and a token
+        credential (Azure: the app's managed identity)."""
+        policies = {
+            "message_encode_policy": BinaryBase64EncodePolicy(),
+            "message_decode_policy": BinaryBase64DecodePolicy(),
+        }
         try:
-            self.client = QueueClient.from_connection_string(
-                connection_string,
-                queue_name,
-                message_encode_policy=BinaryBase64EncodePolicy(),
-                message_decode_policy=BinaryBase64DecodePolicy(),
-            )
+            if connection_string is not None:
+                self.client = QueueClient.from_connection_string(connection_string, queue_name, **policies)
+            elif account_url is not None:
+                self.client = QueueClient(account_url, queue_name, credential=credential, **policies)
+            else:
+                raise MvdError("the command queue needs a storage connection string or account")
         except (ValueError, AzureError):
             raise MvdError("the storage connection string for the command queue is malformed") from None
         self.queue_name = queue_name

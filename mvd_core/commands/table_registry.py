@@ -35,26 +35,49 @@ _MAX_ATTEMPTS = 50
 
 
 class TableRunRegistry:
-    def __init__(self, connection_string: str, prefix: str = "mvd") -> None:
+    def __init__(
+        self,
+        connection_string: str | None = None,
+        prefix: str = "mvd",
+        *,
+        account_url: str | None = None,
+        credential: Any = None,
+    ) -> None:
+        """From a connection string (Azurite, development), or an account URL and a token
+        credential (Azure: the app's managed identity; the account has no keys)."""
         try:
-            self._service = TableServiceClient.from_connection_string(connection_string)
+            if connection_string is not None:
+                self._service = TableServiceClient.from_connection_string(connection_string)
+            elif account_url is not None:
+                self._service = TableServiceClient(endpoint=account_url, credential=credential)
+            else:
+                raise MvdError("the run registry needs a storage connection string or account")
         except (ValueError, AzureError):
             # The message could echo the connection string; say only what is wrong.
             raise MvdError("the storage connection string for the run registry is malformed") from None
-        self._runs = self._table(f"{prefix}runs")
-        self._poison = self._table(f"{prefix}poison")
-        self._deliveries = self._table(f"{prefix}deliveries")
+        self._names = (f"{prefix}runs", f"{prefix}poison", f"{prefix}deliveries")
+        self._runs, self._poison, self._deliveries = (self._service.get_table_client(n) for n in self._names)
+        self._ready = False
 
-    def _table(self, name: str):
-        try:
-            self._service.create_table_if_not_exists(name)
-        except AzureError as exc:
-            raise ExternalError(f"table storage: cannot create table {name!r} ({type(exc).__name__})") from None
-        return self._service.get_table_client(name)
+    @property
+    def account_url(self) -> str:
+        return self._service.url
+
+    def _ensure(self) -> None:
+        """Create the tables on first use (not in __init__: opening the registry stays offline)."""
+        if self._ready:
+            return
+        for name in self._names:
+            try:
+                self._service.create_table_if_not_exists(name)
+            except AzureError as exc:
+                raise ExternalError(f"table storage: cannot create table {name!r} ({type(exc).__name__})") from None
+        self._ready = True
 
     # -- runs -------------------------------------------------------------------------------
 
     def claim(self, dataspace: str, run_id: str, action: Action, source: Source) -> tuple[str, bool]:
+        self._ensure()
         run = {
             "PartitionKey": dataspace,
             "RowKey": run_id,
@@ -125,9 +148,11 @@ class TableRunRegistry:
         raise ExternalError(f"table storage: update of run {run_id!r} kept conflicting; try again")
 
     def add_coalesced(self, run_id: str) -> None:
+        self._ensure()
         self._update(run_id, lambda e: {"coalesced": int(e.get("coalesced", 0)) + 1})
 
     def mark_running(self, run_id: str) -> None:
+        self._ensure()
         self._update(run_id, lambda e: {"status": "running"} if e["status"] == "pending" else None)
 
     def _finish(self, run_id: str, status: str, error: str | None, summary: RunSummary | None) -> None:
@@ -145,9 +170,11 @@ class TableRunRegistry:
         self._update(run_id, change)
 
     def finish(self, run_id: str, summary: RunSummary) -> None:
+        self._ensure()
         self._finish(run_id, summary.status if summary.status in FINISHED else "completed", None, summary)
 
     def fail(self, run_id: str, reason: str) -> None:
+        self._ensure()
         self._finish(run_id, "failed", reason, None)
 
     @staticmethod
@@ -166,10 +193,12 @@ class TableRunRegistry:
         )
 
     def get(self, run_id: str) -> RunRecord | None:
+        self._ensure()
         entity = self._find(run_id)
         return self._record(entity) if entity is not None else None
 
     def list(self, limit: int = 20, dataspace: str | None = None) -> list[RunRecord]:
+        self._ensure()
         query = f"RowKey ne '{CURRENT}'"
         params: dict[str, Any] = {}
         if dataspace is not None:
@@ -180,6 +209,7 @@ class TableRunRegistry:
         return records[:limit]
 
     def current(self, dataspace: str) -> RunRecord | None:
+        self._ensure()
         pointer = self._get_entity(dataspace, CURRENT)
         if pointer is None:
             return None
@@ -189,6 +219,7 @@ class TableRunRegistry:
     # -- poison and deliveries --------------------------------------------------------------
 
     def record_poison(self, poison: PoisonCommand) -> None:
+        self._ensure()
         entity = {
             "PartitionKey": "poison",
             "RowKey": _key(poison.id),
@@ -202,6 +233,7 @@ class TableRunRegistry:
             pass
 
     def list_poison(self, limit: int = 20) -> list[PoisonCommand]:
+        self._ensure()
         rows = [
             PoisonCommand(id=e["command_id"], received_at=datetime.fromisoformat(e["received_at"]), reason=e["reason"])
             for e in self._poison.query_entities("PartitionKey eq 'poison'")
@@ -209,6 +241,7 @@ class TableRunRegistry:
         return sorted(rows, key=lambda p: p.received_at, reverse=True)[:limit]
 
     def remember_delivery(self, source: str, delivery_id: str, ttl: timedelta = DELIVERY_TTL) -> bool:
+        self._ensure()
         now = utcnow()
         entity = {"PartitionKey": _key(source), "RowKey": _key(delivery_id), "expires_at": (now + ttl).isoformat()}
         try:
