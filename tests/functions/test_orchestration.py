@@ -105,3 +105,29 @@ def _register():
     app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
     app.register_functions(make_blueprint())
     return app.get_functions()
+
+
+def test_real_dataspace_orchestrator_schedules_indexed_functions():
+    """The dataspace orchestrator, started by the queue trigger's input (a Command), asks for
+    functions that the app indexes with the matching trigger."""
+    from datetime import UTC, datetime
+
+    from mvd_core.commands import Command, new_run_id
+    from tests.functions.support import by_name
+
+    functions = by_name()
+    run_id = new_run_id("mvd")
+    command = Command(id="c0ffee", run_id=run_id, action="reset", dataspace="mvd", source="api",
+                      requested_at=datetime.now(UTC)).wire()
+    context = json.dumps({
+        "history": [_event(12), _event(0, Name=wf.DATASPACE_ORCHESTRATOR, Version="", Input=json.dumps(command))],
+        "input": json.dumps(command), "instanceId": run_id, "isReplaying": False, "parentInstanceId": None,
+    })
+    result = json.loads(functions[wf.DATASPACE_ORCHESTRATOR].get_user_function()(context))
+    assert result["isDone"] is False
+    scheduled = [a for group in result["actions"] for a in group]
+    assert scheduled
+    for action in scheduled:
+        name = action["functionName"]
+        trigger = json.loads(functions[name].get_function_json())["bindings"][0]["type"]
+        assert trigger in {"activityTrigger", "orchestrationTrigger"}, name
