@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     r2_access_key_id: SecretStr | None = Field(None, description="R2 S3-API access key id.")
     r2_secret_access_key: SecretStr | None = Field(None, description="R2 S3-API secret key.")
     sim_ready_delay: float = Field(0.2, description="Seconds until a simulated Deployment is ready / Job completes.")
+    sim_error_rate: float = Field(0.0, ge=0.0, le=1.0, description="Share of simulated-cluster API requests answered with an injected 500/503 (fault testing).")
+    sim_latency_seconds: float = Field(0.0, ge=0.0, description="Latency added to every simulated-cluster API request (fault testing).")
     log_level: str = Field("INFO", description="Log level.")
     log_format: Literal["console", "json"] = Field("console", description="Log record format.")
 

@@ -84,3 +84,16 @@ def test_kubeconfig_errors_name_the_problem(sim, tmp_path):
     with pytest.raises(MvdError, match="cannot be read"):
         open_cluster_source(KubeconfigCluster(kind="kubeconfig", context="x", path=str(tmp_path / "broken")), "a",
                             get_settings()).begin_ensure()
+
+
+def test_settings_inject_faults_into_the_embedded_simulator(monkeypatch):
+    monkeypatch.setenv("MVD_SIM_ERROR_RATE", "0.2")
+    monkeypatch.setenv("MVD_SIM_READY_DELAY", "0")
+    get_settings.cache_clear()
+    source = open_cluster_source(SimulatedCluster(), "alice", get_settings())
+    source.begin_ensure()
+    api, objects = source.api_client(), participant_objects()
+    W.apply(api, objects)
+    W.wait_for_rollout(api, objects, timeout_seconds=60)
+    assert shared_simulator().requests("alice")["fault"] > 0
+    assert W.rollout_status(api, objects).ready and W.apply(api, objects).writes == 0

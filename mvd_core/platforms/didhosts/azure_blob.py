@@ -45,6 +45,7 @@ class AzureBlobError(ExternalError):
 def _reason(exc: AzureError) -> str:
     if isinstance(exc, HttpResponseError) and exc.status_code is not None:
         code = exc.error_code or getattr(exc.error, "code", None)
+        code = getattr(code, "value", code)  # the SDK hands out StorageErrorCode enums
         return f"HTTP {exc.status_code}" + (f" {code}" if code else "")
     return type(exc).__name__
 
@@ -74,20 +75,30 @@ class AzureBlobDidHostClient:
         self.blob = self.container.get_blob_client(self.key)
 
     def _fail(self, action: str, exc: AzureError) -> AzureBlobError:
-        if isinstance(exc, ClientAuthenticationError):
+        if isinstance(exc, ClientAuthenticationError) or getattr(exc, "status_code", None) in (401, 403):
             return AzureBlobError(f"{self.description}: not authorized to {action} ({_reason(exc)})")
         return AzureBlobError(redact(f"{self.description}: could not {action} ({_reason(exc)})"))
 
     def _ensure_static_website(self) -> None:
         try:
             props = self.service.get_service_properties()
-            website = props.get("static_website")
-            if website is not None and website.enabled:
+        except HttpResponseError as exc:
+            if exc.status_code == 403:
+                # a data-plane role may upload blobs without reading account settings;
+                # the website is then the operator's (Terraform's) business
+                log.warning("%s: cannot check the static website setting (%s); uploading anyway", self.description, _reason(exc))
                 return
+            raise self._fail("read its service properties", exc) from None
+        except AzureError as exc:
+            raise self._fail("read its service properties", exc) from None
+        website = props.get("static_website")
+        if website is not None and website.enabled:
+            return
+        try:
             self.service.set_service_properties(static_website=StaticWebsite(enabled=True))
-            log.info("enabled the static website of storage account %s", self.host.storage_account)
         except AzureError as exc:
             raise self._fail("enable its static website", exc) from None
+        log.info("enabled the static website of storage account %s", self.host.storage_account)
 
     def _ensure_container(self) -> None:
         try:

@@ -43,6 +43,7 @@ CREATE INDEX IF NOT EXISTS tombstones_rv ON tombstones (cluster, resource, rv);
 
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 FAIL_ANNOTATION = "sim.mvd.dataspace/fail"
+TOMBSTONE_WINDOW = 10_000
 
 
 @dataclass
@@ -373,6 +374,8 @@ class ClusterStore:
                    (cluster, resource, namespace, name))
         db.execute("INSERT INTO tombstones (cluster, resource, namespace, name, body, rv) VALUES (?, ?, ?, ?, ?, ?)",
                    (cluster, resource, namespace, name, json.dumps(obj), rv))
+        # Keep a bounded window of deletions for watchers (a real server compacts its history too).
+        db.execute("DELETE FROM tombstones WHERE cluster = ? AND rv < ?", (cluster, rv - TOMBSTONE_WINDOW))
 
 
 def _same(existing: dict[str, Any], new: dict[str, Any], owners) -> bool:
