@@ -89,3 +89,10 @@ def test_host_json():
     queues = host["extensions"]["queues"]
     assert queues["maxDequeueCount"] == 5 and queues["messageEncoding"] == "base64"
     assert host["extensions"]["http"]["routePrefix"] == "api"
+
+
+def test_publish_package_leaves_out_local_state_and_tools():
+    ignored = {line.strip() for line in (REPO / ".funcignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")}
+    assert {".venv", "node_modules", "tests", ".mvd", "infra", "local.settings.json"} <= ignored
+    assert not ignored & {"mvd_core", "blueprints", "function_app.py", "host.json", "requirements.txt"}
