@@ -99,3 +99,18 @@ def test_delivery_ids_are_remembered_per_source_until_expiry(registry):
     assert registry.remember_delivery("github", "d-2", ttl=timedelta(seconds=-1)) is True
     # expired: the same id is new again
     assert registry.remember_delivery("github", "d-2") is True
+
+
+def test_concurrent_deliveries_with_one_id_are_taken_once(registry):
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    barrier = Barrier(10)
+
+    def deliver(_):
+        barrier.wait()
+        return registry.remember_delivery("github", "same-id")
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(deliver, range(10)))
+    assert results.count(True) == 1
