@@ -154,8 +154,10 @@ def ensure_participant_key(store: SecretStore, participant_id: str, key_type: Ke
     """
     jwk = _load(store, participant_id)
     if jwk is None:
-        jwk = generate_private_jwk(key_type)
-        store.set(secret_name(participant_id), json.dumps(jwk, sort_keys=True))
+        generated = generate_private_jwk(key_type)
+        store.set(secret_name(participant_id), json.dumps(generated, sort_keys=True))
+        # read back: if two runs raced, both return the key that was stored last
+        jwk = _load(store, participant_id) or generated
         log.info("generated %s signing key %s for %s in %s", key_type, jwk["kid"], participant_id, store.description)
     elif key_type_of(jwk) != key_type:
         log.warning(

@@ -254,5 +254,18 @@ def test_azure_unreachable_account_is_an_external_error(monkeypatch):
     client = open_did_host(host, "p", get_settings(), service=service_client(host, get_settings(), retry_total=0))
     with pytest.raises(ExternalError) as caught:
         client.publish(document(client.did))
-    assert "Azure static website of storage account mvdtest: could not enable its static website" in str(caught.value)
+    assert "Azure static website of storage account mvdtest: could not read its service properties" in str(caught.value)
     assert "c2VjcmV0LWtleQ" not in str(caught.value)
+
+
+def test_azure_wrong_key_is_not_authorized_and_does_not_echo_the_key(azurite, monkeypatch):
+    wrong = azurite.connection_string.replace(azurite.account_key, "d3Jvbmcta2V5LXZhbHVl")
+    monkeypatch.setenv("MVD_AZURE_STORAGE_CONNECTION_STRING", wrong)
+    get_settings.cache_clear()
+    host = AzureBlobDidHost(kind="azure-blob", storage_account="mvdtest", domain="x.example", path=["wrong-key"])
+    client = open_did_host(host, "p", get_settings())
+    with pytest.raises(ExternalError) as caught:
+        client.publish(document(client.did))
+    message = str(caught.value)
+    assert "Azure static website of storage account mvdtest: not authorized to" in message and "HTTP 403" in message
+    assert "d3Jvbmcta2V5LXZhbHVl" not in message and azurite.account_key not in message
