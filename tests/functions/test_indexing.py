@@ -22,13 +22,15 @@ def _binding(fn: dict, type_: str) -> dict:
     return binding
 
 
+# host.json's routePrefix is "", so these are the paths after the host name.
 EXPECTED_HTTP = {
-    "dataspace_command": ("dataspace/{action}", ["POST"], "FUNCTION"),
-    "dataspace_view": ("dataspace", ["GET"], "FUNCTION"),
-    "dataspace_plan": ("dataspace/plan", ["GET"], "FUNCTION"),
-    "runs_list": ("runs", ["GET"], "FUNCTION"),
-    "run_status": ("runs/{id}", ["GET"], "FUNCTION"),
-    "webhook": ("webhooks/{source}", ["POST"], "ANONYMOUS"),
+    "dataspace_command": ("api/dataspace/{action}", ["POST"], "FUNCTION"),
+    "dataspace_view": ("api/dataspace", ["GET"], "FUNCTION"),
+    "dataspace_plan": ("api/dataspace/plan", ["GET"], "FUNCTION"),
+    "runs_list": ("api/runs", ["GET"], "FUNCTION"),
+    "run_status": ("api/runs/{id}", ["GET"], "FUNCTION"),
+    "webhook": ("api/webhooks/{source}", ["POST"], "ANONYMOUS"),
+    "dashboard": ("{root:maxlength(0)?}", ["GET"], "ANONYMOUS"),
 }
 
 
@@ -39,7 +41,21 @@ def test_http_functions(name):
     route, methods, auth = EXPECTED_HTTP[name]
     assert (trigger["route"], trigger["methods"], trigger["authLevel"]) == (route, methods, auth)
     assert _binding(fn, "http")["direction"] == "OUT"
-    assert _binding(fn, "durableClient")["name"] == "client"
+    if name != "dashboard":
+        assert _binding(fn, "durableClient")["name"] == "client"
+
+
+def test_api_routes_match_the_shared_handlers():
+    """Both hosts answer the same paths: the Functions routes are the handlers' ROUTES."""
+    from mvd_core.api.handlers import ROUTES
+
+    functions = _functions()
+    indexed = set()
+    for name, (route, methods, _) in EXPECTED_HTTP.items():
+        if name != "dashboard":
+            indexed |= {(m, "/" + route) for m in methods}
+            assert _binding(functions[name], "httpTrigger")["route"] == route
+    assert indexed == {(method, path) for method, path, _ in ROUTES}
 
 
 def test_timer_runs_at_the_blueprint_schedule():
@@ -88,7 +104,7 @@ def test_host_json():
     assert host["extensions"]["durableTask"]["hubName"] == "mvdcontrolplane"
     queues = host["extensions"]["queues"]
     assert queues["maxDequeueCount"] == 5 and queues["messageEncoding"] == "base64"
-    assert host["extensions"]["http"]["routePrefix"] == "api"
+    assert host["extensions"]["http"]["routePrefix"] == ""  # "/" is the dashboard
 
 
 def test_publish_package_leaves_out_local_state_and_tools():

@@ -164,3 +164,14 @@ def test_missing_storage_is_a_json_error(monkeypatch):
     finally:
         _runtime.reset_caches()
     assert status == 503 and "MVD_STORAGE_CONNECTION" in body["error"]
+
+
+def test_dashboard_page_is_served_inline():
+    from mvd_core.api.dashboard import page_html
+
+    response = by_name()["dashboard"].get_user_function()(req=http("GET", "/"))
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    page = response.get_body().decode("utf-8")
+    assert page == page_html()
+    assert "/static/app.js" not in page and "<script>" in page
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
