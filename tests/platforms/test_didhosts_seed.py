@@ -4,11 +4,15 @@ HTTP, compared, and republished without a single write."""
 
 from __future__ import annotations
 
+import json
+import urllib.request
+
 import pydid
 import pytest
 from azure.storage.blob import BlobServiceClient
 
 from mvd_core.blueprint.models import LocalVault
+from mvd_core.errors import MvdError
 from mvd_core.identity import keys
 from mvd_core.identity.didweb import did_to_url
 from mvd_core.identity.document import build_did_document, verification_keys
@@ -152,8 +156,6 @@ def test_no_private_key_material_in_files_logs_or_errors(seeded, capture_logs, a
 
     # every failure path that touches keys or hosts, collected as messages
     errors: list[str] = []
-    from mvd_core.errors import MvdError
-
     def failing(fn):
         try:
             fn()
@@ -164,15 +166,13 @@ def test_no_private_key_material_in_files_logs_or_errors(seeded, capture_logs, a
             raise AssertionError("expected an MvdError")
 
     private_jwks = {}
-    import json as _json
-
     for pid in clients:
         store = open_secret_store(LocalVault(), pid, settings)
-        private_jwks[pid] = _json.loads(store.get(keys.secret_name(pid)))
+        private_jwks[pid] = json.loads(store.get(keys.secret_name(pid)))
     failing(lambda: build_did_document("did:web:x.example", private_jwks["space-enforcer"], **service_urls("x")))
     tampered = {**private_jwks["galactic-turbine"], "d": private_jwks["interstellar-assembly"]["d"]}
     gt_store = open_secret_store(LocalVault(), "galactic-turbine", settings)
-    gt_store.set(keys.secret_name("galactic-turbine"), _json.dumps(tampered))
+    gt_store.set(keys.secret_name("galactic-turbine"), json.dumps(tampered))
     failing(lambda: keys.public_key(gt_store, "galactic-turbine"))
     failing(lambda: verify_published(clients["space-enforcer"].did, docs["interstellar-assembly"], routes=routes, **LOOPBACK))
 
@@ -182,8 +182,8 @@ def test_no_private_key_material_in_files_logs_or_errors(seeded, capture_logs, a
     haystacks = {
         "log records": "\n".join(capture_logs.lines),
         "errors": "\n".join(errors),
-        "served documents": _json.dumps(served),
-        "published documents": _json.dumps(docs),
+        "served documents": json.dumps(served),
+        "published documents": json.dumps(docs),
         "files outside the vault": "\n".join(published_files),
     }
     assert capture_logs.lines, "logging was captured"
@@ -194,8 +194,6 @@ def test_no_private_key_material_in_files_logs_or_errors(seeded, capture_logs, a
 
 
 def test_content_type_and_cache_headers_on_every_host(seeded):
-    import urllib.request
-
     settings, clients, counters, routes, service = seeded
     docs = documents_for(settings, clients)
     for pid, client in clients.items():
