@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
-from azure.core.exceptions import AzureError, ResourceExistsError
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError
 from azure.storage.queue import BinaryBase64DecodePolicy, BinaryBase64EncodePolicy, QueueClient
 
 from mvd_core.commands.models import Command
@@ -54,6 +54,11 @@ class AzureStorageCommandQueue:
             self.client.create_queue()
         except ResourceExistsError:
             pass
+        except HttpResponseError as exc:
+            if exc.status_code != 403:
+                raise ExternalError(f"queue {self.queue_name!r}: cannot create it ({exc.status_code})") from None
+            # An identity allowed to send but not to create: the Functions host creates the
+            # queue for its trigger; sending says clearly if it is really missing.
         except AzureError as exc:
             raise ExternalError(f"queue {self.queue_name!r}: cannot create it ({type(exc).__name__})") from None
         self._created = True
