@@ -94,7 +94,11 @@ def test_deploy_reset_and_history(start_server, page: Page):
     for pid in PARTICIPANTS:
         row = run_row(page, pid)
         expect(row.locator(".pill")).to_have_text("done")
-        expect(row.locator('.chip[data-status="done"]')).to_have_count(len(PROVISION_STEPS))
+        expect(row.locator(".chip")).to_have_count(len(PROVISION_STEPS))
+        for step in ("cluster", "vault", "did", "workloads", "rollout", "prune"):
+            expect(row.locator(f'.chip[data-step="{step}"]')).to_have_attribute("data-status", "done")
+        # the default blueprint declares no seed jobs
+        expect(row.locator('.chip[data-step="seed"]')).to_have_attribute("data-status", re.compile("done|skipped"))
         expect(row.locator(".chip-dur").first).to_have_text(re.compile(r"\d+(\.\d)? (ms|s)"))
     seen = page.evaluate("window.__seen")
     assert any(s.endswith((":pending", ":running")) for s in seen), seen  # live, not only the end state
@@ -105,8 +109,7 @@ def test_deploy_reset_and_history(start_server, page: Page):
         expect(card(page, pid).locator(".pill")).to_have_text("deployed")
         # the view re-checks resolution within seconds (the server caches it briefly)
         expect(card(page, pid).locator("[data-resolves]")).to_have_attribute("data-resolves", "yes", timeout=30_000)
-    shot(page, "03-deployed")
-    shot(page, "readme-dashboard", full_page=False)  # 1280x900: docs/dashboard.png comes from this
+    shot(page, "03-deployed")  # docs/dashboard.png is a copy of this one
 
     # Reset: the token is kept for the session, so no dialog this time.
     page.get_by_role("button", name="Reset").click()
@@ -134,6 +137,11 @@ def test_deploy_reset_and_history(start_server, page: Page):
     expect(detail.locator('.chip[data-step="restart"][data-status="done"]')).to_have_count(len(PARTICIPANTS))
     expect(detail).to_contain_text(reset_id)
     shot(page, "04-history")
+    # The same page, with a run and an opened history entry, at 375 px: nothing overflows.
+    page.set_viewport_size({"width": 375, "height": 812})
+    expect(page.locator("#history-title")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    shot(page, "04-history-narrow")
     assert [(r["action"], r["source"], r["status"]) for r in server.runs()] == [
         ("reset", "button", "completed"), ("provision", "button", "completed")]
 
@@ -164,7 +172,8 @@ def test_a_failing_step_shows_its_error(start_server, page: Page):
     for pid in ("galactic-turbine", "interstellar-assembly"):  # one failing does not stop the others
         expect(run_row(page, pid)).to_have_attribute("data-status", "done")
     expect(card(page, "space-enforcer").locator(".pill")).to_have_text("failed at did")
-    expect(page.locator("#message")).to_contain_text("Deploy failed")
+    expect(page.get_by_role("alert")).to_contain_text("Deploy failed")
+    expect(page.get_by_role("alert")).to_contain_text("space-enforcer at did")
     expect(page.locator("#history > li.history-item").first).to_have_attribute("data-status", "failed", timeout=10_000)
     shot(page, "05-step-failed")
 

@@ -237,6 +237,7 @@
     if (state.posting || runGoing()) return;
     const label = ACTION_LABEL[action];
     const trigger = document.activeElement;
+    const byKeyboard = Boolean(trigger && trigger.matches && trigger.matches(":focus-visible"));
     if (action === "teardown" && !(await confirmTeardown())) {
       say("Teardown cancelled.");
       if (trigger) trigger.focus();
@@ -260,7 +261,8 @@
       say(accepted.coalesced
         ? `A run was already going (${accepted.runId}); showing it instead of starting another.`
         : `${label} started: run ${accepted.runId}.`);
-      $("run-title").focus();
+      // The clicked button is now disabled; a keyboard user continues at the run's progress.
+      if (byKeyboard) $("run-title").focus();
     } catch (err) {
       if (err.status === 401 || err.status === 403) {
         storeToken("");
@@ -331,9 +333,10 @@
         h("dt", {}, "Catalog"),
         h("dd", { "data-field": "catalog", "data-catalog": rt.catalog }, catalog),
         h("dt", {}, "Cluster"),
-        h("dd", { "data-field": "cluster" }, p.clusterKind,
-          p.simulated && !/simulated/i.test(p.clusterKind) ? " " : null,
-          p.simulated ? h("span", { class: "badge", title: "An embedded simulated Kubernetes cluster, not a real one" }, "simulated") : null),
+        h("dd", { "data-field": "cluster" }, p.simulated
+          ? [h("span", { class: "badge" }, "simulated"),
+             p.clusterKind === "simulated" ? " embedded Kubernetes API, not a real cluster" : ` ${p.clusterKind}`]
+          : p.clusterKind),
         h("dt", {}, "DID host"),
         h("dd", {}, didHost),
         h("dt", {}, "DID"),
@@ -559,7 +562,16 @@
     const run = await api(`/api/runs/${encodeURIComponent(state.watchId)}`);
     state.watched = run;
     if (isTerminal(run)) {
-      say(`${ACTION_LABEL[run.action] || run.action} ${run.status === "completed" ? "completed" : "failed"} (run ${run.id}).`);
+      const label = ACTION_LABEL[run.action] || run.action;
+      if (run.status === "completed") say(`${label} completed (run ${run.id}).`);
+      else {
+        const failed = Object.values(run.participants || {}).filter((p) => p.status === "failed");
+        const where = failed.map((p) => {
+          const step = (p.steps || []).find((s) => s.status === "failed");
+          return step ? `${p.participant} at ${step.name}` : p.participant;
+        });
+        alertUser(`${label} failed (run ${run.id})${where.length ? `: ${where.join(", ")}` : ""}. The errors are under “Last run”.`);
+      }
       state.watchId = null;
       await refreshAll();  // DIDs resolve (or not) now; the history has the outcome
       state.watched = state.runs.find((r) => r.id === run.id) || run;
