@@ -58,6 +58,7 @@ def wait_for_run_end(page: Page, status: str) -> str:
     return panel.get_attribute("data-run-id") or ""
 
 
+@pytest.mark.timeout(900)  # two full runs on a shared runner
 def test_deploy_reset_and_history(start_server, page: Page):
     server = start_server(ready_delay=0.5)
     open_dashboard(page, server)
