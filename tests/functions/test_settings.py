@@ -65,7 +65,7 @@ def _index_in_subprocess(env: dict[str, str]) -> subprocess.CompletedProcess[str
         "print(json.dumps(fns['nightly_reset']['bindings']))\n"
     )
     return subprocess.run([sys.executable, "-c", code], cwd=REPO, env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_timer_schedule_follows_settings_and_blueprint_at_indexing(tmp_path):
