@@ -93,6 +93,17 @@ def _parse(path: str) -> _Route:
     return route
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return  # a client that went away (e.g. a stopped watch) is not an error
+        super().handle_error(request, client_address)
+
+
 class SimulatorServer:
     """A loopback HTTP server hosting every simulated cluster of one state directory."""
 
@@ -105,8 +116,7 @@ class SimulatorServer:
         self._counts_lock = threading.Lock()
         self.changed = threading.Condition()
         handler = type("Handler", (_Handler,), {"sim": self})
-        self._httpd = ThreadingHTTPServer((host, port), handler)
-        self._httpd.daemon_threads = True
+        self._httpd = _QuietServer((host, port), handler)
         self._thread: threading.Thread | None = None
 
     @property
