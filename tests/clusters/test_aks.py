@@ -119,3 +119,12 @@ def test_missing_subscription_is_a_user_error(monkeypatch):
     model = MODEL.model_copy(update={"subscription_id": None})
     with pytest.raises(MvdError, match="needs a subscription"):
         open_cluster_source(model, "alice", get_settings(), credential=FakeCredential())
+
+
+def test_kubeconfig_of_a_cluster_not_created_yet_is_cluster_missing(arm):
+    from mvd_core.platforms.clusters import ClusterMissing
+
+    source = _source(arm)
+    arm.resource_groups["rg-alice"] = {"name": "rg-alice", "location": "westeurope"}
+    with pytest.raises(ClusterMissing, match="does not exist yet"):
+        source.api_client()

@@ -97,3 +97,9 @@ def test_settings_inject_faults_into_the_embedded_simulator(monkeypatch):
     W.wait_for_rollout(api, objects, timeout_seconds=60)
     assert shared_simulator().requests("alice")["fault"] > 0
     assert W.rollout_status(api, objects).ready and W.apply(api, objects).writes == 0
+
+
+def test_plan_before_provision_sees_an_empty_simulated_cluster():
+    source = open_cluster_source(SimulatedCluster(), "nobody-yet", get_settings())
+    assert W.observe(source.api_client(), "nobody-yet", DATASPACE) == []
+    assert W.delete_namespace(source.api_client(), "nobody-yet") is False

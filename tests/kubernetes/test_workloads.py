@@ -176,3 +176,15 @@ def test_unknown_kind_and_rejected_objects_are_user_errors(sim, api):
     bad["spec"]["template"]["metadata"]["labels"] = {"other": "labels"}
     with pytest.raises(ExternalError, match=r"422 .*selector. does not match template .labels."):
         W.apply(api, [bad])
+
+
+def test_retries_are_bounded_and_the_error_names_the_call(tmp_path, monkeypatch):
+    from mvd_core.platforms.kubernetes import client as kc
+
+    monkeypatch.setattr(kc, "MAX_ATTEMPTS", 3)
+    with SimulatorServer(tmp_path / "down.db", faults=Faults(error_rate=1.0, seed=3)) as sim:
+        sim.store.ensure_cluster("alice")
+        api = api_client_for_url(sim.cluster_url("alice"))
+        with pytest.raises(ExternalError, match=r"read Namespace/alice: 50[03] injected fault"):
+            W.apply(api, participant_objects()[:1])
+        assert sim.requests("alice")["fault"] == 3

@@ -24,7 +24,7 @@ from kubernetes import client as k8s
 from mvd_core.blueprint.models import AksCluster
 from mvd_core.errors import ExternalError, MvdError
 from mvd_core.logs import get_logger
-from mvd_core.platforms.clusters.base import ClusterOperation
+from mvd_core.platforms.clusters.base import ClusterMissing, ClusterOperation
 from mvd_core.platforms.kubernetes.client import api_client_from_kubeconfig_dict
 from mvd_core.settings import Settings
 
@@ -167,6 +167,8 @@ class AksClusterSource:
             try:
                 creds = self._aks().managed_clusters.list_cluster_admin_credentials(
                     self.model.resource_group, self.model.name)
+            except ResourceNotFoundError:
+                raise ClusterMissing(f"{self._where} does not exist yet") from None
             except (HttpResponseError, ClientAuthenticationError) as exc:
                 raise _arm_error(f"get the kubeconfig of {self._where}", exc) from None
             if not creds.kubeconfigs:

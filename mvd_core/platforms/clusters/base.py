@@ -12,6 +12,12 @@ from typing import Protocol, runtime_checkable
 from kubernetes import client as k8s
 from pydantic import BaseModel
 
+from mvd_core.errors import NotFound
+
+
+class ClusterMissing(NotFound):
+    """The cluster does not exist (yet): a plan shows everything as to be created."""
+
 
 class ClusterOperation(BaseModel):
     done: bool

@@ -39,6 +39,7 @@ class SimulatedClusterSource:
         return self.begin_ensure() if token != "delete" else self._op()
 
     def api_client(self) -> k8s.ApiClient:
+        # A cluster not created yet answers 404 to everything, so observe() sees it as empty.
         return api_client_for_url(self.server.cluster_url(self.name))
 
     def delete(self) -> ClusterOperation:

@@ -90,12 +90,13 @@ def _retry_after(exc: ApiException) -> float | None:
         return None
 
 
-def call(fn: Callable[..., T], *args: Any, what: str, missing_ok: bool = False, attempts: int = MAX_ATTEMPTS,
+def call(fn: Callable[..., T], *args: Any, what: str, missing_ok: bool = False, attempts: int | None = None,
          **kwargs: Any) -> T | None:
     """``fn(*args, **kwargs)`` with bounded retries of throttling, server errors and lost connections.
 
     With ``missing_ok`` a 404 returns None. Any other failure is an ``ExternalError`` naming ``what``.
     """
+    attempts = attempts or MAX_ATTEMPTS
     for attempt in range(1, attempts + 1):
         try:
             return fn(*args, **kwargs)
