@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 from urllib.parse import urlsplit
 
 
@@ -79,7 +80,7 @@ class FakeDurableHost:
             "requiredQueryStringParameters": "",
         })
 
-    def __enter__(self) -> FakeDurableHost:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 
