@@ -97,7 +97,11 @@ class AzureBlobDidHostClient:
         try:
             self.service.set_service_properties(static_website=StaticWebsite(enabled=True))
         except AzureError as exc:
-            raise self._fail("enable its static website", exc) from None
+            raise AzureBlobError(
+                f"{self.description}: the static website is off and could not be switched on ({_reason(exc)}); "
+                f"enable it once with `az storage blob service-properties update --account-name "
+                f"{self.host.storage_account} --static-website --auth-mode login`"
+            ) from None
         log.info("enabled the static website of storage account %s", self.host.storage_account)
 
     def _ensure_container(self) -> None:
