@@ -30,6 +30,7 @@ from typing import Any, TextIO
 from mvd_core.engine import history as h
 from mvd_core.engine.models import TERMINAL_STATUSES, InstanceStatus, RuntimeStatus
 from mvd_core.engine.replay import (
+    HistoryCache,
     ReplayResult,
     ScheduleActivity,
     ScheduleSubOrchestration,
@@ -86,6 +87,7 @@ class Engine:
         self._timer_flag = False
         self._status_cond = threading.Condition()
         self._status_version = 0
+        self._history_cache = HistoryCache()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -360,6 +362,8 @@ class Engine:
                 input_json=row.input,
                 past=past,
                 new=new,
+                cache=self._history_cache,
+                cache_key=(row.instance_id, row.generation),
             )
         except UnsupportedAction as exc:
             return ReplayResult(done=True, failed=True, error=str(exc))

@@ -11,6 +11,8 @@ event in the history yet is a new decision, with exactly the id the next replay 
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +29,7 @@ from azure.durable_functions.models.actions.CreateTimerAction import CreateTimer
 from azure.durable_functions.models.actions.NoOpAction import NoOpAction
 from azure.durable_functions.models.actions.WaitForExternalEventAction import WaitForExternalEventAction
 from azure.durable_functions.models.DurableOrchestrationContext import DurableOrchestrationContext
+from azure.durable_functions.models.history import HistoryEvent
 from azure.durable_functions.models.ReplaySchema import ReplaySchema
 from azure.durable_functions.models.Task import AtomicTask, RetryAbleTask, TaskBase
 
@@ -78,6 +81,32 @@ class UnsupportedAction(Exception):
     """The orchestrator used a Durable Functions API the local engine does not host."""
 
 
+class HistoryCache:
+    """The SDK's parsed ``HistoryEvent`` objects of recent runs, so a replay parses only new events.
+
+    Parsing dominates replay cost (the SDK runs dateutil on every timestamp), and a run's played
+    history only ever grows at the end; the SDK never mutates these objects. Keyed by
+    ``(instance_id, generation)``: a restarted or continued-as-new run gets a new generation.
+    """
+
+    def __init__(self, max_runs: int = 512) -> None:
+        self._runs: OrderedDict[tuple[str, int], list[HistoryEvent]] = OrderedDict()
+        self._max_runs = max_runs
+        self._lock = threading.Lock()
+
+    def played(self, key: tuple[str, int], past: list[Event]) -> list[HistoryEvent]:
+        with self._lock:
+            cached = self._runs.pop(key, [])
+        if len(cached) > len(past):
+            cached = []
+        parsed = cached + [HistoryEvent(**{**e, "IsPlayed": True}) for e in past[len(cached):]]
+        with self._lock:
+            self._runs[key] = parsed
+            while len(self._runs) > self._max_runs:
+                self._runs.popitem(last=False)
+        return parsed
+
+
 def replay(
     fn: Any,
     *,
@@ -86,11 +115,15 @@ def replay(
     input_json: str | None,
     past: list[Event],
     new: list[Event],
+    cache: HistoryCache | None = None,
+    cache_key: tuple[str, int] | None = None,
 ) -> ReplayResult:
     """Replay ``fn`` over ``past`` (already played) + ``new`` events and return what it decided."""
     events = [{**e, "IsPlayed": True} for e in past] + [{**e, "IsPlayed": False} for e in new]
     body = {
-        "history": events,
+        # The context only reads the first OrchestratorStarted and ExecutionStarted itself; the
+        # replay runs over ``_histories``, which we fill from the cache below.
+        "history": events[:2],
         "instanceId": instance_id,
         "isReplaying": False,
         "parentInstanceId": parent_instance_id,
@@ -98,6 +131,11 @@ def replay(
         "upperSchemaVersion": ReplaySchema.V2.value,
     }
     context = DurableOrchestrationContext.from_json(json.dumps(body))
+    if cache is not None and cache_key is not None:
+        played = cache.played(cache_key, past)
+    else:
+        played = [HistoryEvent(**e) for e in events[: len(past)]]
+    context._histories = played + [HistoryEvent(**e) for e in events[len(past):]]
     result = ReplayResult()
     try:
         state = json.loads(Orchestrator(fn).handle(context))

@@ -117,6 +117,9 @@ class Store:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
+        # Writers in this process queue on a lock instead of on SQLite's busy handler, which
+        # sleeps in growing steps; other processes still serialise through BEGIN IMMEDIATE.
+        self._write_lock = threading.Lock()
         self.conn().executescript(_SCHEMA)
 
     def conn(self) -> sqlite3.Connection:
@@ -147,13 +150,14 @@ class Store:
     def tx(self) -> Iterator[sqlite3.Connection]:
         """A write transaction holding the database write lock from its first statement."""
         conn = self.conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:

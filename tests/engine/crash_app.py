@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,6 +25,14 @@ PARTICIPANTS = ["alpha", "beta", "gamma", "delta"]
 STEPS = ["ensure_cluster", "ensure_vault", "publish_did", "apply", "verify", "seed", "prune"]
 INSTANCE_ID = "dataspace-demo"
 RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=10, max_number_of_attempts=4)
+_out = threading.Lock()
+
+
+def say(line: str) -> None:
+    """One whole line per write: worker threads print concurrently."""
+    with _out:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
 
 
 def reset(ctx: df.DurableOrchestrationContext):
@@ -51,7 +60,7 @@ def reset_participant(ctx: df.DurableOrchestrationContext):
 def make_step(effects_db: Path):
     def step(args: dict[str, str]) -> str:
         key = f"{args['participant']}/{args['step']}"
-        print(f"start {key}", flush=True)
+        say(f"start {key}")
         conn = sqlite3.connect(effects_db, timeout=30, isolation_level=None)
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -59,13 +68,13 @@ def make_step(effects_db: Path):
             conn.execute("INSERT INTO runs (key) VALUES (?)", (key,))
             if args["step"] == "verify" and runs == 0:
                 conn.execute("COMMIT")
-                print(f"fail {key}", flush=True)
+                say(f"fail {key}")
                 raise ConnectionError(f"{key} not ready yet")
             conn.execute("INSERT OR IGNORE INTO effects (key) VALUES (?)", (key,))
             conn.execute("COMMIT")
         finally:
             conn.close()
-        print(f"done {key}", flush=True)
+        say(f"done {key}")
         return key
 
     return step
@@ -90,10 +99,10 @@ def main(engine_db: Path, effects_db: Path) -> int:
     )
     engine.start()
     _, created = engine.start_singleton("reset", INSTANCE_ID, {"participants": PARTICIPANTS})
-    print(f"created {created}", flush=True)
+    say(f"created {created}")
     status = engine.wait_for_completion(INSTANCE_ID, 120)
     engine.stop()
-    print("final " + status.model_dump_json(), flush=True)
+    say("final " + status.model_dump_json())
     return 0
 
 

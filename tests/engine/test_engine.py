@@ -224,3 +224,27 @@ def test_instances_survive_an_engine_restart(tmp_path: Path, calls: Calls) -> No
 def test_workers_must_be_positive(tmp_path: Path) -> None:
     with pytest.raises(MvdError, match="at least one worker"):
         Engine(tmp_path / "x.db", {}, {}, workers=0)
+
+
+def test_start_singleton_is_race_free_across_processes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    db = tmp_path / "shared.db"
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "tests.engine.singleton_app", str(db)], cwd=root,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    for p in procs:
+        assert p.stdout.readline().strip() == "ready"
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    flags = []
+    for p in procs:
+        out, _ = p.communicate(timeout=120)
+        assert p.returncode == 0
+        flags += out.split()
+    assert sorted(flags) == ["False"] * 19 + ["True"]
