@@ -103,3 +103,29 @@ def test_plan_before_provision_sees_an_empty_simulated_cluster():
     source = open_cluster_source(SimulatedCluster(), "nobody-yet", get_settings())
     assert W.observe(source.api_client(), "nobody-yet", DATASPACE) == []
     assert W.delete_namespace(source.api_client(), "nobody-yet") is False
+
+
+def test_a_second_process_sees_the_same_simulated_clusters():
+    import json
+    import os
+    import subprocess
+    import sys
+
+    settings = get_settings()
+    source = open_cluster_source(SimulatedCluster(), "alice", settings)
+    source.begin_ensure()
+    objects = participant_objects()
+    W.apply(source.api_client(), objects)
+    code = (
+        "import json\n"
+        "from mvd_core.blueprint.models import SimulatedCluster\n"
+        "from mvd_core.platforms.clusters import open_cluster_source\n"
+        "from mvd_core.platforms.kubernetes import workloads as W\n"
+        "from mvd_core.settings import get_settings\n"
+        "s = open_cluster_source(SimulatedCluster(), 'alice', get_settings())\n"
+        f"print(json.dumps(sorted(W.object_key(o) for o in W.observe(s.api_client(), 'alice', {DATASPACE!r}))))\n"
+    )
+    env = {**os.environ, "MVD_HOME": str(settings.home)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == sorted(W.object_key(o) for o in objects)
