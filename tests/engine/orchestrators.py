@@ -162,3 +162,19 @@ ORCHESTRATORS = {
     "replay_aware": replay_aware,
     "uses_entity": uses_entity,
 }
+
+
+def three_events(ctx: df.DurableOrchestrationContext):
+    a = yield ctx.wait_for_external_event("a")
+    b = yield ctx.wait_for_external_event("b")
+    c = yield ctx.wait_for_external_event("c")
+    return [a, b, c]
+
+
+def one_activity(ctx: df.DurableOrchestrationContext):
+    result = yield ctx.call_activity(ctx.get_input()["activity"], ctx.get_input().get("arg"))
+    return result
+
+
+ORCHESTRATORS["three_events"] = three_events
+ORCHESTRATORS["one_activity"] = one_activity

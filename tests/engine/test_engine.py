@@ -248,3 +248,54 @@ def test_start_singleton_is_race_free_across_processes(tmp_path: Path) -> None:
         assert p.returncode == 0
         flags += out.split()
     assert sorted(flags) == ["False"] * 19 + ["True"]
+
+
+def test_pending_events_are_batched_into_one_replay(tmp_path: Path, calls: Calls) -> None:
+    eng = Engine(tmp_path / "batch.db", ORCHESTRATORS, make_activities(calls))
+    iid = eng.start_new("three_events")
+    for name in ("a", "b", "c"):
+        eng.raise_event(iid, name, name.upper())
+    assert eng.run_until_idle(WAIT)
+    status = eng.get_status(iid, show_history=True)
+    assert status.output == ["A", "B", "C"]
+    # Start and all three events went through a single replay.
+    assert _types(status.history).count(T.ORCHESTRATOR_STARTED) == 1
+
+
+def test_an_activity_in_flight_at_a_crash_runs_again_and_completes_once(tmp_path: Path) -> None:
+    db = tmp_path / "inflight.db"
+    entered = threading.Event()
+    release = threading.Event()
+    runs: list[str] = []
+
+    def stuck(arg: str) -> str:
+        runs.append("first")
+        entered.set()
+        release.wait(WAIT)
+        return "from the dead engine"
+
+    def quick(arg: str) -> str:
+        runs.append("second")
+        return "from the new engine"
+
+    first = Engine(db, ORCHESTRATORS, {"work": stuck})
+    first.start()
+    iid = first.start_new("one_activity", {"activity": "work"})
+    assert entered.wait(WAIT)
+    old_threads = list(first._threads)
+    first.stop(timeout=0.05)  # the worker is still inside the activity, as if the process died
+    second = Engine(db, ORCHESTRATORS, {"work": quick})
+    second.start()
+    try:
+        status = second.wait_for_completion(iid, WAIT)
+        release.set()  # the old worker finishes late: its result must be dropped
+        for thread in old_threads:
+            thread.join(WAIT)
+        assert not any(t.is_alive() for t in old_threads)
+        assert second.run_until_idle(WAIT)
+    finally:
+        second.stop()
+    assert status.output == "from the new engine"
+    assert runs == ["first", "second"]
+    history = second.get_status(iid, show_history=True).history
+    assert _types(history).count(T.TASK_COMPLETED) == 1
