@@ -24,7 +24,15 @@ from mvd_core.platforms.didhosts.s3 import POLICY_SID, S3DidHostClient
 from mvd_core.settings import get_settings
 from tests.fixtures.cloudflare_fake import fake_cloudflare
 from tests.fixtures.loopback import serve
-from tests.platforms.didhost_support import Requests, aws_env, moto_client, prepare_r2_bucket, r2_env, service_urls
+from tests.platforms.didhost_support import (  # noqa: F401 - capture_logs is a fixture
+    Requests,
+    aws_env,
+    capture_logs,
+    moto_client,
+    prepare_r2_bucket,
+    r2_env,
+    service_urls,
+)
 
 LOOPBACK = {"allow_http_loopback": True, "allow_private": True}
 
@@ -269,3 +277,48 @@ def test_azure_wrong_key_is_not_authorized_and_does_not_echo_the_key(azurite, mo
     message = str(caught.value)
     assert "Azure static website of storage account mvdtest: not authorized to" in message and "HTTP 403" in message
     assert "d3Jvbmcta2V5LXZhbHVl" not in message and azurite.account_key not in message
+
+
+def _sas_service(azurite, *, service: bool = True, **permissions) -> BlobServiceClient:
+    from datetime import UTC, datetime, timedelta
+
+    from azure.storage.blob import AccountSasPermissions, ResourceTypes, generate_account_sas
+
+    sas = generate_account_sas(
+        azurite.account_name, azurite.account_key,
+        resource_types=ResourceTypes(service=service, container=True, object=True),
+        permission=AccountSasPermissions(**permissions),
+        expiry=datetime.now(UTC) + timedelta(hours=1),
+    )
+    return BlobServiceClient(azurite.blob_endpoint, credential=sas)
+
+
+def test_azure_website_off_and_not_ours_to_switch_on_says_how(azurite):
+    from azure.storage.blob import StaticWebsite
+
+    admin = BlobServiceClient.from_connection_string(azurite.connection_string)
+    admin.set_service_properties(static_website=StaticWebsite(enabled=False))
+    try:
+        host = AzureBlobDidHost(kind="azure-blob", storage_account="mvdtest", domain="x.example", path=["off"])
+        client = open_did_host(host, "p", get_settings(), service=_sas_service(azurite, read=True, list=True))
+        with pytest.raises(ExternalError) as caught:
+            client.publish(document(client.did))
+        message = str(caught.value)
+        assert "the static website is off and could not be switched on (HTTP 403" in message
+        assert "az storage blob service-properties update --account-name mvdtest --static-website" in message
+        assert "sig=" not in message
+    finally:
+        admin.set_service_properties(static_website=StaticWebsite(enabled=True))
+
+
+def test_azure_role_without_account_settings_still_uploads(azurite, capture_logs):
+    """A data-plane role limited to blobs cannot read service properties: upload anyway."""
+    host = AzureBlobDidHost(kind="azure-blob", storage_account="mvdtest", domain="x.example", path=["blob-only"])
+    sas = _sas_service(azurite, service=False, read=True, write=True, create=True, list=True, delete=True)
+    client = open_did_host(host, "p", get_settings(), service=sas)
+    doc = document(client.did)
+    assert client.publish(doc).written
+    assert client.publish(doc).written is False
+    admin = BlobServiceClient.from_connection_string(azurite.connection_string)
+    assert admin.get_blob_client("$web", "blob-only/did.json").download_blob().readall() == to_bytes(doc)
+    assert any("cannot check the static website setting (HTTP 403" in line for line in capture_logs.lines)
