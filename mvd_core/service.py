@@ -26,7 +26,7 @@ _RESOLVE_CACHE_SECONDS = 10.0
 _resolved: dict[str, tuple[float, bool, str | None]] = {}
 
 
-def _resolves(did: str, settings: Settings) -> tuple[bool, str | None]:
+def _resolves(participant: Participant, did: str, settings: Settings) -> tuple[bool, str | None]:
     """Whether a DID resolves right now (cached briefly: the dashboard polls)."""
     from mvd_core.identity.resolver import resolve
 
@@ -34,7 +34,7 @@ def _resolves(did: str, settings: Settings) -> tuple[bool, str | None]:
     if cached and time.monotonic() - cached[0] < _RESOLVE_CACHE_SECONDS:
         return cached[1], cached[2]
     try:
-        resolve(did, **{**connect.resolve_options(settings), "timeout": 2.0})
+        resolve(did, **{**connect.resolve_options(participant, settings), "timeout": 2.0})
         result: tuple[bool, str | None] = (True, None)
     except MvdError as exc:
         result = (False, exc.message)
@@ -68,7 +68,8 @@ async def dataspace_view(dataspace: Dataspace, registry: RunRegistry, *, check_d
     dids = dataspace_dids(dataspace, settings)
     views = [_participant_view(p, declared.get(p.id, p), dids[p.id], settings) for p in dataspace.participants]
     if check_dids:
-        checks = await asyncio.gather(*(asyncio.to_thread(_resolves, v.did, settings) for v in views))
+        checks = await asyncio.gather(*(asyncio.to_thread(_resolves, p, v.did, settings)
+                                        for p, v in zip(dataspace.participants, views, strict=True)))
         views = [v.model_copy(update={"resolves": ok, "resolve_error": why}) for v, (ok, why) in zip(views, checks, strict=True)]
     current = await asyncio.to_thread(registry.current, dataspace.name)
     runs = await asyncio.to_thread(registry.list, 1, dataspace.name)

@@ -12,7 +12,7 @@ from pydantic_settings import SettingsError
 
 import typer
 
-from mvd_core.cli import blueprint, run
+from mvd_core.cli import blueprint, clusters, did, run
 from mvd_core.cli.console import fail
 from mvd_core.errors import MvdError
 from mvd_core.logs import configure, get_logger
@@ -36,6 +36,8 @@ app.command()(run.teardown)
 app.command(name="rotate-keys")(run.rotate_keys)
 app.command()(run.status)
 app.command()(run.runs)
+app.add_typer(did.app, name="did")
+app.add_typer(clusters.app, name="clusters")
 
 log = get_logger(__name__)
 

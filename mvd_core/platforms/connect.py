@@ -29,29 +29,20 @@ def cluster_source(participant: Participant, settings: Settings) -> Any:
     return open_cluster_source(participant.cluster, participant.id, settings)
 
 
-def resolve_options(settings: Settings) -> dict[str, Any]:
-    """How the control plane resolves DIDs it publishes: embedded targets serve them over
-    plain HTTP on loopback, so that is allowed there and only there."""
-    from mvd_core.identity.resolver import options_from
+def resolve_options(participant: Participant, settings: Settings) -> dict[str, Any]:
+    """How the control plane resolves a participant's DID: a ``local`` host is its own server
+    (loopback, plain HTTP); every other host gets the resolver's strict settings."""
+    from mvd_core.identity.resolver import options_for
 
-    options = options_from(settings)
-    if settings.targets == "embedded":
-        options.update(allow_http_loopback=True, allow_private=True)
-    return options
+    return options_for(participant.identity.host, settings)
 
 
 def public_keys_for_render(settings: Settings, targets: str) -> PublicKeys:
     """Embedded targets: the file vault's key, created once if missing (render is then
     stable across runs). Declared targets: read the key if there is one, create nothing."""
-    from mvd_core.identity import keys
+    from mvd_core.identity.keys import participant_public_key
 
-    def public_key(participant: Participant) -> dict[str, Any] | None:
-        store = secret_store(participant, settings)
-        if targets == "embedded":
-            return keys.ensure_participant_key(store, participant.id, participant.identity.key_type)
-        return keys.public_key(store, participant.id)
-
-    return public_key
+    return lambda participant: participant_public_key(participant, settings, create=targets == "embedded")
 
 
 def observer(settings: Settings, dataspace_name: str) -> Observe:

@@ -120,7 +120,7 @@ def publish_did(data: dict[str, Any]) -> dict[str, Any]:
         did = work.dids[p.id]
         document = did_document(work.dataspace, p, did, jwk)
         result = connect.did_host(p, work.settings).publish(document)
-        verify_published(did, document, **connect.resolve_options(work.settings))
+        verify_published(did, document, **connect.resolve_options(p, work.settings))
         state = "published" if result.written else "unchanged"
         return {"did": did, "url": result.url, "written": result.written,
                 "detail": f"{state} at {result.url}, resolves"}
@@ -218,7 +218,7 @@ def verify_dataspace(data: dict[str, Any]) -> dict[str, Any]:
             continue
         with log_context(participant=p.id, step="verify"):
             try:
-                served = resolve(dids[p.id], **connect.resolve_options(settings))
+                served = resolve(dids[p.id], **connect.resolve_options(p, settings))
                 jwk = keys.public_key(connect.secret_store(p, settings), p.id)
                 if jwk is None or jwk["kid"] not in [k.get("kid") for k in verification_keys(served)]:
                     problems[p.id] = f"{dids[p.id]} does not serve the key in the vault"
