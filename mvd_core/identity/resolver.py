@@ -27,7 +27,7 @@ import ssl
 import time
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 from mvd_core.blueprint.models import DidHost, LocalDidHost
 from mvd_core.errors import MvdError
@@ -152,6 +152,16 @@ def _addresses(host: str, port: int, allow_private: bool) -> list[str]:
     return [str(ip) for ip in found]
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _port(parts: SplitResult, url: str) -> int | None:
+    try:
+        return parts.port
+    except ValueError:
+        raise MalformedDid(f"invalid port in {url}") from None
+
+
 class _PinnedHTTPConnection(http.client.HTTPConnection):
     def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
         super().__init__(host, port, timeout=timeout)
@@ -209,8 +219,12 @@ class _Fetcher:
                     raise HttpStatusError(f"GET {url} answered HTTP {status}, not 200")
                 return url, body, content_type
             target = urlsplit(urljoin(url, location))
-            same_origin = (target.hostname, target.port) == (origin.hostname, origin.port)
-            if not same_origin or (origin.scheme == "https" and target.scheme != "https"):
+            same_origin = (target.hostname, _port(target, location) or _DEFAULT_PORTS.get(target.scheme)) == (
+                origin.hostname, _port(origin, url) or _DEFAULT_PORTS.get(origin.scheme)
+            )
+            if same_origin and origin.scheme == "https" and target.scheme != "https":
+                raise RedirectRefused(f"GET {url} redirects from HTTPS to {target.scheme}: refusing the downgrade")
+            if not same_origin:
                 where = target.netloc or location
                 raise RedirectRefused(
                     f"GET {url} redirects to another host ({target.scheme}://{where}); "
@@ -223,11 +237,10 @@ class _Fetcher:
         parts = urlsplit(url)
         host = parts.hostname or ""
         scheme = parts.scheme
-        try:
-            port = parts.port or (443 if scheme == "https" else 80)
-        except ValueError:
-            raise MalformedDid(f"invalid port in {url}") from None
-        addresses = _addresses(host, port, self.allow_private)
+        if scheme not in ("http", "https"):
+            raise InsecureScheme(f"refusing scheme {scheme!r} in {url}")
+        explicit_port = _port(parts, url)
+        addresses = _addresses(host, explicit_port or 443, self.allow_private)
         loopback = all(_ip(a).is_loopback for a in addresses)  # type: ignore[union-attr]
         if scheme == "https" and loopback and self.allow_http_loopback:
             scheme = "http"  # the setting: loopback hosts (a local server) speak plain HTTP
@@ -237,8 +250,7 @@ class _Fetcher:
                 f"refusing plain HTTP to {host}: did:web needs HTTPS "
                 "(plain HTTP is allowed only for loopback hosts with MVD_ALLOW_HTTP_LOOPBACK=true)"
             )
-        if scheme not in ("http", "https"):
-            raise InsecureScheme(f"refusing scheme {scheme!r} in {url}")
+        port = explicit_port or (443 if scheme == "https" else 80)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         last_error: OSError | None = None
         for address in addresses:

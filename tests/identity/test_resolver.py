@@ -225,3 +225,13 @@ def test_verify_published(site):
         verify_published(d, stale, **LOOPBACK_OK)
     with pytest.raises(PublishedMismatch, match="differs from the published one in: service"):
         verify_published(d, {**doc, "service": []}, **LOOPBACK_OK)
+
+
+def test_https_redirect_to_plain_http_on_the_same_host_is_refused(tmp_path):
+    tls = self_signed_tls(tmp_path / "tls")
+    s = Site()
+    with serve(handler_for(s), tls=tls) as url:
+        port = int(url.rsplit(":", 1)[1])
+        s.pages["/down/did.json"] = (302, {"Location": f"http://localhost:{port}/plain/did.json"}, b"")
+        with pytest.raises(RedirectRefused, match="redirects from HTTPS to http: refusing the downgrade"):
+            resolve(f"did:web:localhost%3A{port}:down", allow_private=True, ssl_context=tls.client_context())
