@@ -146,7 +146,9 @@ def test_rollout_timeout_names_the_object_and_its_conditions(tmp_path):
         W.apply(api, objects)
         with pytest.raises(W.RolloutTimeout) as err:
             W.wait_for_rollout(api, objects, timeout_seconds=1)
-        assert "Deployment/alice/connector" in str(err.value) and "not yet observed" in str(err.value)
+        text = str(err.value)
+        assert "Deployment/alice/connector: 0/1 updated, 0/1 available" in text
+        assert "Available=False MinimumReplicasUnavailable" in text and "Progressing=True ReplicaSetUpdated" in text
 
 
 def test_failed_seed_job_fails_the_wait_with_its_condition(sim, api):

@@ -337,8 +337,10 @@ class ClusterStore:
             spec_changed = existing is None or existing["metadata"].get("generation") != new["metadata"].get("generation")
             if spec_changed:
                 ready_at = time.time() + self.ready_delay
-                if existing is None:
-                    new["status"] = {"active": 1, "startTime": _now()} if res.plural == "jobs" else {}
+                if res.plural == "deployments":
+                    new["status"] = _progressing_status(new, existing)
+                elif existing is None:
+                    new["status"] = {"active": 1, "startTime": _now()}
             else:
                 row = db.execute("SELECT ready_at FROM objects WHERE cluster = ? AND resource = ? AND namespace = ? "
                                  "AND name = ?", (cluster, res.plural, namespace, name)).fetchone()
@@ -463,6 +465,34 @@ def _defaults(res: Resource, obj: dict[str, Any]) -> None:
     elif res.plural == "jobs" and isinstance(spec, dict):
         spec.setdefault("backoffLimit", 6)
         spec.setdefault("completions", 1)
+
+
+def _progressing_status(obj: dict[str, Any], existing: dict[str, Any] | None) -> dict[str, Any]:
+    """What the deployment controller reports as soon as it sees a new generation."""
+    now = _now()
+    replicas = int((obj.get("spec") or {}).get("replicas", 1))
+    before = (existing or {}).get("status") or {}
+    available = int(before.get("availableReplicas", 0))
+    status: dict[str, Any] = {
+        "observedGeneration": obj["metadata"].get("generation", 1),
+        "replicas": max(replicas, int(before.get("replicas", 0))),
+        "updatedReplicas": 0,
+        "conditions": [
+            {"type": "Available", "status": "True" if available else "False",
+             "reason": "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable",
+             "message": "Deployment has minimum availability." if available
+             else "Deployment does not have minimum availability.",
+             "lastUpdateTime": now, "lastTransitionTime": now},
+            {"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated",
+             "message": f'ReplicaSet "{obj["metadata"]["name"]}" is progressing.',
+             "lastUpdateTime": now, "lastTransitionTime": now},
+        ],
+    }
+    if available:
+        status.update(readyReplicas=available, availableReplicas=available)
+    if replicas - available > 0:
+        status["unavailableReplicas"] = replicas - available
+    return status
 
 
 def _ready_status(resource: str, obj: dict[str, Any]) -> dict[str, Any]:
