@@ -24,7 +24,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "dashboard"
 TOKEN = "dashboard-test-token-5f0c2a"
-STARTUP_TIMEOUT = 60.0
+STARTUP_TIMEOUT = 120.0  # a loaded 2-core runner imports slowly
 VIEWPORT = {"width": 1280, "height": 900}
 
 
@@ -47,7 +47,7 @@ class MvdServe:
         return (self.home / "serve.log").read_text("utf-8", errors="replace")
 
 
-def _stop(server: MvdServe) -> None:
+def stop(server: MvdServe) -> None:
     if server.process.poll() is None:
         server.process.send_signal(signal.SIGINT)  # lets the engine stop cleanly
         try:
@@ -57,42 +57,58 @@ def _stop(server: MvdServe) -> None:
             server.process.wait(timeout=5)
 
 
+def launch(tmp_path_factory: pytest.TempPathFactory, *, prepare: Callable[[Path], None] | None = None,
+           ready_delay: float = 0.3) -> MvdServe:
+    """`mvd serve` on a fresh state directory and a free port, answering /healthz.
+    ``prepare(home)`` runs on the state directory before the server starts."""
+    home = tmp_path_factory.mktemp("mvd-serve")
+    if prepare is not None:
+        prepare(home)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MVD_")}
+    env.update(MVD_HOME=str(home), MVD_PORT=str(port), MVD_API_TOKEN=TOKEN,
+               MVD_SIM_READY_DELAY=str(ready_delay))
+    log = (home / "serve.log").open("wb")
+    process = subprocess.Popen([sys.executable, "-m", "mvd_core", "serve"], env=env, cwd=home,
+                               stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    server = MvdServe(url=f"http://127.0.0.1:{port}", home=home, token=TOKEN, process=process)
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"mvd serve exited with {process.returncode}:\n{server.log()[-3000:]}")
+        try:
+            if server.get("/healthz").status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            stop(server)
+            pytest.fail(f"mvd serve did not answer /healthz within {STARTUP_TIMEOUT:.0f}s:\n{server.log()[-3000:]}")
+        time.sleep(0.1)
+
+
 @pytest.fixture
 def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., MvdServe]]:
-    """``start_server(prepare=None, ready_delay=0.3)`` runs `mvd serve` until the test ends.
-    ``prepare(home)`` runs on the fresh state directory before the server starts."""
+    """``start_server(prepare=None, ready_delay=0.3)``: a server of the test's own, for tests
+    that start runs; stopped when the test ends."""
     started: list[MvdServe] = []
 
-    def start(*, prepare: Callable[[Path], None] | None = None, ready_delay: float = 0.3) -> MvdServe:
-        home = tmp_path_factory.mktemp("mvd-serve")
-        if prepare is not None:
-            prepare(home)
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MVD_")}
-        env.update(MVD_HOME=str(home), MVD_PORT=str(port), MVD_API_TOKEN=TOKEN,
-                   MVD_SIM_READY_DELAY=str(ready_delay))
-        log = (home / "serve.log").open("wb")
-        process = subprocess.Popen([sys.executable, "-m", "mvd_core", "serve"], env=env, cwd=home,
-                                   stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        server = MvdServe(url=f"http://127.0.0.1:{port}", home=home, token=TOKEN, process=process)
-        started.append(server)
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"mvd serve exited with {process.returncode}:\n{server.log()[-3000:]}")
-            try:
-                if server.get("/healthz").status_code == 200:
-                    return server
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"mvd serve did not answer /healthz within {STARTUP_TIMEOUT:.0f}s:\n{server.log()[-3000:]}")
-            time.sleep(0.1)
+    def start(**kwargs) -> MvdServe:
+        started.append(launch(tmp_path_factory, **kwargs))
+        return started[-1]
 
     yield start
     for server in started:
-        _stop(server)
+        stop(server)
+
+
+@pytest.fixture(scope="session")
+def idle_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MvdServe]:
+    """One server shared by the tests that start no run (they assert that none did)."""
+    server = launch(tmp_path_factory)
+    yield server
+    stop(server)
 
 
 @pytest.fixture(scope="session")

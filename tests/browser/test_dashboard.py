@@ -179,8 +179,8 @@ def test_a_failing_step_shows_its_error(start_server, page: Page):
     shot(page, "05-step-failed")
 
 
-def test_a_wrong_token_is_refused(start_server, page: Page):
-    server = start_server()
+def test_a_wrong_token_is_refused(idle_server, page: Page):
+    server = idle_server
     open_dashboard(page, server)
     page.get_by_role("button", name="Deploy").click()
     enter_token(page, "not-the-token")
@@ -232,8 +232,8 @@ def test_teardown_asks_for_confirmation(start_server, page: Page):
     assert [(r["action"], r["source"]) for r in server.runs()] == [("teardown", "button")]
 
 
-def test_keyboard_and_narrow_screen(start_server, chromium):
-    server = start_server()
+def test_keyboard_and_narrow_screen(idle_server, chromium):
+    server = idle_server
     context = chromium.new_context(viewport={"width": 375, "height": 812})
     page = context.new_page()
     errors: list[str] = []

@@ -18,9 +18,9 @@ def test_page_html_inlines_both_assets():
 
 
 @pytest.mark.browser
-def test_inline_page_works_against_the_api(start_server, page: Page):
+def test_inline_page_works_against_the_api(idle_server, page: Page):
     """Served from another path on the same origin, it renders from /api alone."""
-    server = start_server()
+    server = idle_server
     requested: list[str] = []
     page.on("request", lambda r: requested.append(r.url))
     page.route(f"{server.url}/api/dashboard",
