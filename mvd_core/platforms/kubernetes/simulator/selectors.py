@@ -36,19 +36,20 @@ def label_matcher(selector: str | None) -> Callable[[dict[str, str]], bool]:
         if m := _SET.match(term):
             key, op, values = m.group(1), m.group(2), {v.strip() for v in m.group(3).split(",") if v.strip()}
             if op == "in":
-                checks.append(lambda l, k=key, v=values: l.get(k) in v)
+                checks.append(lambda labels, k=key, v=values: labels.get(k) in v)
             else:
-                checks.append(lambda l, k=key, v=values: l.get(k) not in v)
+                checks.append(lambda labels, k=key, v=values: labels.get(k) not in v)
         elif "!=" in term:
             key, value = (s.strip() for s in term.split("!=", 1))
-            checks.append(lambda l, k=key, v=value: l.get(k) != v)
+            checks.append(lambda labels, k=key, v=value: labels.get(k) != v)
         elif "=" in term:
             key, value = (s.strip() for s in term.replace("==", "=").split("=", 1))
-            checks.append(lambda l, k=key, v=value: l.get(k) == v)
+            checks.append(lambda labels, k=key, v=value: labels.get(k) == v)
         elif term.startswith("!"):
-            checks.append(lambda l, k=term[1:].strip(): k not in l)
+            absent = term[1:].strip()
+            checks.append(lambda labels, k=absent: k not in labels)
         elif re.match(r"^[A-Za-z0-9./_-]+$", term):
-            checks.append(lambda l, k=term: k in l)
+            checks.append(lambda labels, k=term: k in labels)
         else:
             raise ApiError(400, "BadRequest", f"unable to parse requirement: {term!r}")
     return lambda labels: all(check(labels) for check in checks)

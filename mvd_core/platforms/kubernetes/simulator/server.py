@@ -288,7 +288,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(201, obj)
             return
         if route.name is None:
-            raise ApiError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource")
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
         name = route.name
         if method == "GET":
             self.sim.count(cluster, f"get {res.plural}{sub}")
