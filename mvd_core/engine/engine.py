@@ -322,10 +322,15 @@ class Engine:
 
     def _run_episode(self, instance_id: str) -> None:
         store = self._store
+        played: list[Any] = []
         with store.read() as conn:
             row = store.get_instance(conn, instance_id)
             inbox = store.inbox(conn, instance_id)
-            past = store.history(conn, instance_id) if row is not None else []
+            past: list[h.Event] = []
+            if row is not None and row.status not in TERMINAL_STATUSES:
+                past, played = self._history_cache.load(
+                    (instance_id, row.generation), lambda n: store.history(conn, instance_id, n)
+                )
         consumed = [r.id for r in inbox]
         if row is None or row.status in TERMINAL_STATUSES:
             with store.tx() as conn:
@@ -347,10 +352,10 @@ class Engine:
             return
         new = [h.orchestrator_started(h.utcnow()), *starts, *(e for e in fresh if e["EventType"] != h.EXECUTION_STARTED)]
         with log_context(run_id=instance_id):
-            result = self._replay(row, past, new)
+            result = self._replay(row, past, played, new)
             self._commit_episode(row, len(past), new, consumed, result)
 
-    def _replay(self, row: InstanceRow, past: list[h.Event], new: list[h.Event]) -> ReplayResult:
+    def _replay(self, row: InstanceRow, past: list[h.Event], played: list[Any], new: list[h.Event]) -> ReplayResult:
         fn = self._orchestrators.get(row.name)
         if fn is None:
             return ReplayResult(done=True, failed=True, error=f"no orchestrator named {row.name!r} is registered")
@@ -362,8 +367,7 @@ class Engine:
                 input_json=row.input,
                 past=past,
                 new=new,
-                cache=self._history_cache,
-                cache_key=(row.instance_id, row.generation),
+                played=played,
             )
         except UnsupportedAction as exc:
             return ReplayResult(done=True, failed=True, error=str(exc))
@@ -389,6 +393,7 @@ class Engine:
             ):
                 # Terminated or restarted while we replayed: what we read is void.
                 store.delete_inbox(conn, consumed)
+                self._history_cache.forget((row.instance_id, row.generation))
                 return
             events = list(new)
             for d in result.decisions:

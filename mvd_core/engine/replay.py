@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -90,21 +91,29 @@ class HistoryCache:
     """
 
     def __init__(self, max_runs: int = 512) -> None:
-        self._runs: OrderedDict[tuple[str, int], list[HistoryEvent]] = OrderedDict()
+        self._runs: OrderedDict[tuple[str, int], tuple[list[Event], list[HistoryEvent]]] = OrderedDict()
         self._max_runs = max_runs
         self._lock = threading.Lock()
 
-    def played(self, key: tuple[str, int], past: list[Event]) -> list[HistoryEvent]:
+    def load(
+        self, key: tuple[str, int], fetch_from: Callable[[int], list[Event]]
+    ) -> tuple[list[Event], list[HistoryEvent]]:
+        """The run's history as stored events and parsed (played) SDK events; ``fetch_from(n)``
+        reads the stored events from sequence number ``n`` on."""
         with self._lock:
-            cached = self._runs.pop(key, [])
-        if len(cached) > len(past):
-            cached = []
-        parsed = cached + [HistoryEvent(**{**e, "IsPlayed": True}) for e in past[len(cached):]]
+            events, parsed = self._runs.pop(key, ([], []))
+        more = fetch_from(len(events))
+        events = events + more
+        parsed = parsed + [HistoryEvent(**{**e, "IsPlayed": True}) for e in more]
         with self._lock:
-            self._runs[key] = parsed
+            self._runs[key] = (events, parsed)
             while len(self._runs) > self._max_runs:
                 self._runs.popitem(last=False)
-        return parsed
+        return events, parsed
+
+    def forget(self, key: tuple[str, int]) -> None:
+        with self._lock:
+            self._runs.pop(key, None)
 
 
 def replay(
@@ -115,14 +124,16 @@ def replay(
     input_json: str | None,
     past: list[Event],
     new: list[Event],
-    cache: HistoryCache | None = None,
-    cache_key: tuple[str, int] | None = None,
+    played: list[HistoryEvent] | None = None,
 ) -> ReplayResult:
-    """Replay ``fn`` over ``past`` (already played) + ``new`` events and return what it decided."""
+    """Replay ``fn`` over ``past`` (already played) + ``new`` events and return what it decided.
+
+    ``played``, when given, is ``past`` already parsed into SDK events (see ``HistoryCache``).
+    """
     events = [{**e, "IsPlayed": True} for e in past] + [{**e, "IsPlayed": False} for e in new]
     body = {
         # The context only reads the first OrchestratorStarted and ExecutionStarted itself; the
-        # replay runs over ``_histories``, which we fill from the cache below.
+        # replay runs over ``_histories``, which we set below from the parsed events.
         "history": events[:2],
         "instanceId": instance_id,
         "isReplaying": False,
@@ -131,9 +142,7 @@ def replay(
         "upperSchemaVersion": ReplaySchema.V2.value,
     }
     context = DurableOrchestrationContext.from_json(json.dumps(body))
-    if cache is not None and cache_key is not None:
-        played = cache.played(cache_key, past)
-    else:
+    if played is None:
         played = [HistoryEvent(**e) for e in events[: len(past)]]
     context._histories = played + [HistoryEvent(**e) for e in events[len(past):]]
     result = ReplayResult()

@@ -187,8 +187,10 @@ class Store:
         return [InstanceRow(**dict(r)) for r in rows]
 
     @staticmethod
-    def history(conn: sqlite3.Connection, instance_id: str) -> list[Event]:
-        rows = conn.execute("SELECT event FROM history WHERE instance_id = ? ORDER BY seq", (instance_id,))
+    def history(conn: sqlite3.Connection, instance_id: str, from_seq: int = 0) -> list[Event]:
+        rows = conn.execute(
+            "SELECT event FROM history WHERE instance_id = ? AND seq >= ? ORDER BY seq", (instance_id, from_seq)
+        )
         return [json.loads(r[0]) for r in rows]
 
     @staticmethod
