@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError
-from azure.storage.queue import BinaryBase64DecodePolicy, BinaryBase64EncodePolicy, QueueClient
 
 from mvd_core.commands.models import Command
 from mvd_core.errors import ExternalError, MvdError
@@ -31,6 +30,9 @@ class AzureStorageCommandQueue:
     ) -> None:
         """From a connection string (Azurite, development), or an account URL and a token
         credential (Azure: the app's managed identity)."""
+        # imported here: the local host never needs the storage SDK, and it is slow to import
+        from azure.storage.queue import BinaryBase64DecodePolicy, BinaryBase64EncodePolicy, QueueClient
+
         policies = {
             "message_encode_policy": BinaryBase64EncodePolicy(),
             "message_decode_policy": BinaryBase64DecodePolicy(),
