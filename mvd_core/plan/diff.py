@@ -1,12 +1,14 @@
 """Desired vs observed: what an apply would create, update (and which fields), delete.
 
 Only fields the control plane declares are compared, so server-filled fields (status,
-defaults, managedFields, resourceVersion) never count as drift; a hand edit of a declared
-field does, even when the spec-hash annotation was left alone.
+defaults, managedFields, resourceVersion, annotations others add) never count as drift; a
+hand edit of a declared field does, even when the spec-hash annotation was left alone.
+``workloads.apply`` uses the same comparison to decide what to write.
 """
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -14,7 +16,7 @@ from pydantic import BaseModel, Field
 from mvd_core.plan import labels as L
 from mvd_core.plan.render import object_key
 
-_IGNORED_META = {"annotations", "resourceVersion", "uid", "generation", "creationTimestamp", "managedFields"}
+HIDDEN = "(hidden)"
 
 
 class FieldChange(BaseModel):
@@ -50,6 +52,18 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def as_stored(desired: dict[str, Any]) -> dict[str, Any]:
+    """What the API server stores for ``desired``, without status: a Secret's stringData
+    becomes base64 ``data``."""
+    out = {k: v for k, v in desired.items() if k != "status"}
+    if out.get("kind") == "Secret" and out.get("stringData"):
+        data = dict(out.get("data") or {})
+        for key, value in out.pop("stringData").items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
+        out["data"] = data
+    return out
+
+
 def field_changes(desired: Any, observed: Any, path: str = "") -> list[FieldChange]:
     """Paths where ``observed`` differs from ``desired``, looking only at what desired sets."""
     if isinstance(desired, dict):
@@ -57,8 +71,6 @@ def field_changes(desired: Any, observed: Any, path: str = "") -> list[FieldChan
             return [FieldChange(path=path or ".", observed=observed, desired=desired)]
         changes: list[FieldChange] = []
         for key, value in desired.items():
-            if path == "metadata" and key in _IGNORED_META:
-                continue
             sub = f"{path}.{key}" if path else key
             changes += field_changes(value, observed.get(key), sub)
         return changes
@@ -90,7 +102,9 @@ def diff_objects(desired: list[dict[str, Any]], observed: list[dict[str, Any]], 
         if current is None:
             result.create.append(key)
             continue
-        changes = field_changes({k: v for k, v in obj.items() if k != "status"}, current)
+        changes = field_changes(as_stored(obj), current)
+        if obj["kind"] == "Secret":  # a plan never shows secret values
+            changes = [FieldChange(path=c.path, observed=HIDDEN, desired=HIDDEN) for c in changes]
         if changes:
             result.update.append(Update(key=key, fields=changes))
         else:

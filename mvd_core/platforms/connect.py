@@ -46,11 +46,16 @@ def public_keys_for_render(settings: Settings, targets: str) -> PublicKeys:
 
 
 def observer(settings: Settings, dataspace_name: str) -> Observe:
-    """How `mvd plan` sees each participant's cluster: what it holds now."""
+    """How `mvd plan` sees each participant's cluster: what it holds now (nothing when the
+    cluster does not exist yet)."""
+    from mvd_core.platforms.clusters import ClusterMissing
     from mvd_core.platforms.kubernetes import workloads
 
     def observe(participant: Participant) -> list[dict[str, Any]]:
-        source = cluster_source(participant, settings)
-        return workloads.observe(source.api_client(), participant.id, dataspace_name)
+        try:
+            api = cluster_source(participant, settings).api_client()
+        except ClusterMissing:
+            return []
+        return workloads.observe(api, participant.id, dataspace_name)
 
     return observe

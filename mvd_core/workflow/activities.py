@@ -141,14 +141,18 @@ def apply_workloads(data: dict[str, Any]) -> dict[str, Any]:
 
 @activity("restart_runtimes")
 def restart_runtimes(data: dict[str, Any]) -> dict[str, Any]:
-    """Restart every runtime (their state is in memory): a pod-template annotation set to the run id."""
+    """Restart every runtime (their state is in memory), then re-run the seed jobs that
+    loaded it; both once per run id, so a retry writes nothing more."""
     from mvd_core.platforms.kubernetes import workloads
 
     work = Work(data)
     with work.context("restart"):
-        deployments = [o for o in work.desired() if o["kind"] == "Deployment"]
-        restarted = workloads.restart(work.api(), deployments, work.run_id)
-        return {"restarted": restarted, "detail": f"{len(deployments)} runtime(s) restarted"}
+        api, desired = work.api(), work.desired()
+        deployments = [o for o in desired if o["kind"] == "Deployment"]
+        workloads.restart(api, deployments, work.run_id)
+        jobs = workloads.rerun_jobs(api, desired, work.run_id)
+        detail = f"{len(deployments)} runtime(s) restarted" + (f", {len(jobs)} seed job(s) re-run" if jobs else "")
+        return {"detail": detail}
 
 
 @activity("check_rollout")
@@ -187,10 +191,15 @@ def prune_workloads(data: dict[str, Any]) -> dict[str, Any]:
 def delete_workloads(data: dict[str, Any]) -> dict[str, Any]:
     from mvd_core.platforms.kubernetes import workloads
 
+    from mvd_core.platforms.clusters import ClusterMissing
+
     work = Work(data)
     with work.context("workloads"):
-        source = connect.cluster_source(work.participant, work.settings)
-        deleted = workloads.delete_namespace(source.api_client(), work.participant.id)
+        try:
+            api = work.api()
+        except ClusterMissing:
+            return {"detail": "no cluster, nothing to delete"}
+        deleted = workloads.delete_namespace(api, work.participant.id)
         return {"detail": f"namespace {work.participant.id} deleted" if deleted else "namespace already gone"}
 
 

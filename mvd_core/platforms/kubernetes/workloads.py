@@ -10,7 +10,6 @@ while a hand edit of a declared field is repaired. Every call goes through
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import time
@@ -27,6 +26,8 @@ from pydantic import BaseModel, Field
 from mvd_core.errors import ExternalError, MvdError
 from mvd_core.logs import get_logger
 from mvd_core.plan import labels as L
+from mvd_core.plan.diff import as_stored, field_changes
+from mvd_core.plan.render import object_key
 from mvd_core.platforms.kubernetes.client import call
 
 log = get_logger(__name__)
@@ -105,13 +106,6 @@ class RolloutFailed(ExternalError):
 # --- object helpers ---------------------------------------------------------------------
 
 
-def object_key(obj: dict[str, Any]) -> str:
-    """``Kind/namespace/name`` (``Kind/name`` when cluster-scoped)."""
-    meta = obj["metadata"]
-    ns = meta.get("namespace")
-    return f"{obj['kind']}/{ns}/{meta['name']}" if ns else f"{obj['kind']}/{meta['name']}"
-
-
 def _kind(obj_or_kind: dict[str, Any] | str) -> _Kind:
     kind = obj_or_kind if isinstance(obj_or_kind, str) else obj_or_kind.get("kind", "")
     if kind not in KINDS:
@@ -177,18 +171,6 @@ def observe(api_client: k8s.ApiClient, participant_id: str, dataspace_name: str)
     return _sorted(found)
 
 
-def _normalized(desired: dict[str, Any]) -> dict[str, Any]:
-    """What the API server stores for ``desired``: a Secret's stringData becomes base64 data."""
-    if desired.get("kind") != "Secret" or not desired.get("stringData"):
-        return desired
-    out = {k: v for k, v in desired.items() if k != "stringData"}
-    data = dict(out.get("data") or {})
-    for key, value in desired["stringData"].items():
-        data[key] = base64.b64encode(str(value).encode()).decode()
-    out["data"] = data
-    return out
-
-
 def drift(desired: dict[str, Any], observed: dict[str, Any] | None) -> list[str]:
     """Paths of declared fields whose observed value differs (server-filled fields are ignored).
 
@@ -196,26 +178,7 @@ def drift(desired: dict[str, Any], observed: dict[str, Any] | None) -> list[str]
     """
     if observed is None:
         return ["(missing)"]
-    out: list[str] = []
-
-    def walk(d: Any, o: Any, path: str) -> None:
-        if isinstance(d, dict):
-            if not isinstance(o, dict):
-                out.append(path or ".")
-                return
-            for key, value in d.items():
-                walk(value, o.get(key), f"{path}.{key}" if path else key)
-        elif isinstance(d, list):
-            if not isinstance(o, list) or len(o) != len(d):
-                out.append(path)
-                return
-            for i, (dv, ov) in enumerate(zip(d, o, strict=True)):
-                walk(dv, ov, f"{path}[{i}]")
-        elif d != o:
-            out.append(path)
-
-    walk({k: v for k, v in _normalized(desired).items() if k != "status"}, observed, "")
-    return out
+    return [change.path for change in field_changes(as_stored(desired), observed)]
 
 
 def _apply_one(api_client: k8s.ApiClient, obj: dict[str, Any], field_manager: str) -> dict[str, Any]:
