@@ -1,6 +1,6 @@
 """Engine benchmark: activities per second, and wall time / peak RSS of a reset.
 
-    uv run python -m benchmarks.engine [--sequential 100] [--fan-out 1000] [--workers 4]
+    uv run python benchmarks/engine.py [--sequential 100] [--fan-out 1000] [--workers 4]
 
 Every case runs in a fresh subprocess so its peak RSS is its own. Prints a table; the README
 quotes it next to Durable Functions' published figures (about 5 sequential and 100 fan-out
@@ -10,7 +10,6 @@ activities per second per instance).
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import subprocess
 import sys
@@ -54,7 +53,9 @@ def _sequential(ctx: Any):
 
 
 def _fan_out(ctx: Any):
-    results = yield ctx.task_all([ctx.call_activity("noop", i) for i in range(ctx.get_input()["n"])])
+    results = yield ctx.task_all(
+        [ctx.call_activity("noop", i) for i in range(ctx.get_input()["n"])]
+    )
     return len(results)
 
 
@@ -83,12 +84,16 @@ def _run_activities(orchestrator: str, n: int, workers: int) -> tuple[float, int
 
 def measure_sequential(n: int, workers: int) -> Figures:
     seconds, count = _run_activities("sequential", n, workers)
-    return Figures(case="sequential", size=n, seconds=seconds, activities=count, peak_rss_mb=_peak_rss_mb())
+    return Figures(
+        case="sequential", size=n, seconds=seconds, activities=count, peak_rss_mb=_peak_rss_mb()
+    )
 
 
 def measure_fan_out(n: int, workers: int) -> Figures:
     seconds, count = _run_activities("fan_out", n, workers)
-    return Figures(case="fan-out", size=n, seconds=seconds, activities=count, peak_rss_mb=_peak_rss_mb())
+    return Figures(
+        case="fan-out", size=n, seconds=seconds, activities=count, peak_rss_mb=_peak_rss_mb()
+    )
 
 
 # -- reset of N synthetic participants ------------------------------------------------------
@@ -103,7 +108,9 @@ def measure_reset(n: int, workers: int) -> Figures:
     ``Figures(case="reset", size=n, seconds=..., activities=<activities run>, peak_rss_mb=_peak_rss_mb())``.
     Until then this returns a row marked "not measured".
     """
-    return Figures(case="reset", size=n, seconds=0.0, activities=0, peak_rss_mb=0.0, note="not measured yet")
+    return Figures(
+        case="reset", size=n, seconds=0.0, activities=0, peak_rss_mb=0.0, note="not measured yet"
+    )
 
 
 # -- harness ----------------------------------------------------------------------------------
@@ -120,9 +127,13 @@ def _peak_rss_mb() -> float:
 
 
 def _run_case_in_subprocess(case: str, size: int, workers: int) -> Figures:
+    script = Path(__file__).resolve()
     out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.engine", "--one", case, str(size), "--workers", str(workers)],
-        check=True, capture_output=True, text=True,
+        [sys.executable, str(script), "--one", case, str(size), "--workers", str(workers)],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=script.parents[1],
     ).stdout
     return Figures.model_validate_json(out.strip().splitlines()[-1])
 
@@ -133,7 +144,9 @@ def _table(rows: list[Figures]) -> str:
     for r in rows:
         df_figure = DURABLE_FUNCTIONS_FIGURES.get(r.case)
         if r.note:
-            lines.append(f"| {r.case:<10} | {r.size:>5} | {r.note:>8} | {'':>10} | {'':>8} | {'':>11} | {'':>23} |")
+            lines.append(
+                f"| {r.case:<10} | {r.size:>5} | {r.note:>8} | {'':>10} | {'':>8} | {'':>11} | {'':>23} |"
+            )
             continue
         lines.append(
             f"| {r.case:<10} | {r.size:>5} | {r.seconds:>8.2f} | {r.activities:>10} | {r.per_second:>8.1f} |"
@@ -144,7 +157,9 @@ def _table(rows: list[Figures]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sequential", type=int, default=100, help="activities in the sequential chain")
+    parser.add_argument(
+        "--sequential", type=int, default=100, help="activities in the sequential chain"
+    )
     parser.add_argument("--fan-out", type=int, default=1000, help="activities in the fan-out")
     parser.add_argument("--workers", type=int, default=4, help="engine worker threads")
     parser.add_argument("--one", nargs=2, metavar=("CASE", "SIZE"), help=argparse.SUPPRESS)
@@ -153,7 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         case, size = args.one
         print(CASES[case](int(size), args.workers).model_dump_json())
         return 0
-    plan = [("sequential", args.sequential), ("fan-out", args.fan_out)] + [("reset", n) for n in RESET_SIZES]
+    plan = [("sequential", args.sequential), ("fan-out", args.fan_out)] + [
+        ("reset", n) for n in RESET_SIZES
+    ]
     rows = [_run_case_in_subprocess(case, size, args.workers) for case, size in plan]
     print(_table(rows))
     return 0

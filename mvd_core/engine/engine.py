@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Self, TextIO
 
 from mvd_core.engine import history as h
 from mvd_core.engine.models import TERMINAL_STATUSES, InstanceStatus, RuntimeStatus
@@ -132,7 +132,7 @@ class Engine:
         self._release_lock()
         log.info("engine stopped")
 
-    def __enter__(self) -> Engine:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -160,14 +160,14 @@ class Engine:
 
     # -- client API ------------------------------------------------------------------------
 
-    def start_new(self, name: str, input: Any = None, instance_id: str | None = None) -> str:  # noqa: A002
+    def start_new(self, name: str, input: Any = None, instance_id: str | None = None) -> str:
         """Start an orchestration; an existing id is reused only when its run has ended."""
         iid, created = self._create(name, instance_id or uuid.uuid4().hex, input)
         if not created:
             raise Conflict(f"orchestration instance {iid!r} is already running")
         return iid
 
-    def start_singleton(self, name: str, instance_id: str, input: Any = None) -> tuple[str, bool]:  # noqa: A002
+    def start_singleton(self, name: str, instance_id: str, input: Any = None) -> tuple[str, bool]:
         """Start ``instance_id`` unless a run with that id is pending or running.
 
         Returns ``(instance_id, created)``. The check and the insert happen in one
@@ -176,7 +176,7 @@ class Engine:
         """
         return self._create(name, instance_id, input)
 
-    def _create(self, name: str, instance_id: str, input: Any) -> tuple[str, bool]:  # noqa: A002
+    def _create(self, name: str, instance_id: str, input: Any) -> tuple[str, bool]:
         if name not in self._orchestrators:
             raise NotFound(f"no orchestrator named {name!r} is registered")
         if not instance_id or len(instance_id) > 256:
@@ -259,7 +259,9 @@ class Engine:
             if row is None:
                 raise NotFound(f"no orchestration instance {instance_id!r}")
             if row.status in TERMINAL_STATUSES:
-                raise Conflict(f"orchestration instance {instance_id!r} has already ended ({row.status})")
+                raise Conflict(
+                    f"orchestration instance {instance_id!r} has already ended ({row.status})"
+                )
             self._store.push_inbox(conn, instance_id, row.generation, h.event_raised(name, payload))
         self._kick_dispatcher()
 
@@ -336,7 +338,9 @@ class Engine:
             with store.tx() as conn:
                 store.delete_inbox(conn, consumed)
             return
-        completed = {e.get(_COMPLETIONS[e["EventType"]]) for e in past if e["EventType"] in _COMPLETIONS}
+        completed = {
+            e.get(_COMPLETIONS[e["EventType"]]) for e in past if e["EventType"] in _COMPLETIONS
+        }
         fresh: list[h.Event] = []
         for r in inbox:
             key = _COMPLETIONS.get(r.event["EventType"])
@@ -350,15 +354,23 @@ class Engine:
             with store.tx() as conn:
                 store.delete_inbox(conn, consumed)
             return
-        new = [h.orchestrator_started(h.utcnow()), *starts, *(e for e in fresh if e["EventType"] != h.EXECUTION_STARTED)]
+        new = [
+            h.orchestrator_started(h.utcnow()),
+            *starts,
+            *(e for e in fresh if e["EventType"] != h.EXECUTION_STARTED),
+        ]
         with log_context(run_id=instance_id):
             result = self._replay(row, past, played, new)
             self._commit_episode(row, len(past), new, consumed, result)
 
-    def _replay(self, row: InstanceRow, past: list[h.Event], played: list[Any], new: list[h.Event]) -> ReplayResult:
+    def _replay(
+        self, row: InstanceRow, past: list[h.Event], played: list[Any], new: list[h.Event]
+    ) -> ReplayResult:
         fn = self._orchestrators.get(row.name)
         if fn is None:
-            return ReplayResult(done=True, failed=True, error=f"no orchestrator named {row.name!r} is registered")
+            return ReplayResult(
+                done=True, failed=True, error=f"no orchestrator named {row.name!r} is registered"
+            )
         try:
             return replay(
                 fn,
@@ -371,12 +383,19 @@ class Engine:
             )
         except UnsupportedAction as exc:
             return ReplayResult(done=True, failed=True, error=str(exc))
-        except Exception as exc:  # the SDK itself choked on the history: fail the run, keep the engine up
+        except Exception as exc:  # the SDK choked on the history: fail the run, not the engine
             log.exception("replay failed")
-            return ReplayResult(done=True, failed=True, error=f"replay failed: {type(exc).__name__}: {exc}")
+            return ReplayResult(
+                done=True, failed=True, error=f"replay failed: {type(exc).__name__}: {exc}"
+            )
 
     def _commit_episode(
-        self, row: InstanceRow, seq: int, new: list[h.Event], consumed: list[int], result: ReplayResult
+        self,
+        row: InstanceRow,
+        seq: int,
+        new: list[h.Event],
+        consumed: list[int],
+        result: ReplayResult,
     ) -> None:
         store = self._store
         now = h.utcnow()
@@ -400,20 +419,31 @@ class Engine:
                 if isinstance(d, ScheduleActivity):
                     events.append(h.task_scheduled(d.event_id, d.name, d.input_json))
                     work_items.append(
-                        store.add_work_item(conn, row.instance_id, row.generation, d.event_id, d.name, d.input_json)
+                        store.add_work_item(
+                            conn, row.instance_id, row.generation, d.event_id, d.name, d.input_json
+                        )
                     )
                 elif isinstance(d, ScheduleTimer):
                     fire_at = d.fire_at if d.fire_at.tzinfo else d.fire_at.replace(tzinfo=UTC)
                     events.append(h.timer_created(d.event_id, fire_at))
                     store.add_timer(
-                        conn, row.instance_id, row.generation, d.event_id, fire_at.timestamp(), h.iso(fire_at)
+                        conn,
+                        row.instance_id,
+                        row.generation,
+                        d.event_id,
+                        fire_at.timestamp(),
+                        h.iso(fire_at),
                     )
                     timers = True
                 elif isinstance(d, ScheduleSubOrchestration):
                     child_id = d.instance_id or f"{row.instance_id}:{d.event_id:04d}"
-                    events.append(h.sub_orchestration_created(d.event_id, d.name, child_id, d.input_json))
+                    events.append(
+                        h.sub_orchestration_created(d.event_id, d.name, child_id, d.input_json)
+                    )
                     self._create_child(conn, row, d, child_id, now_iso)
-            custom_status = None if result.custom_status is None else json.dumps(result.custom_status)
+            custom_status = (
+                None if result.custom_status is None else json.dumps(result.custom_status)
+            )
             if result.continue_as_new:
                 self._continue_as_new(conn, row, result, custom_status, now_iso)
             elif result.done:
@@ -425,17 +455,31 @@ class Engine:
                 store.drop_pending_work(conn, row.instance_id)
                 status = RuntimeStatus.FAILED if result.failed else RuntimeStatus.COMPLETED
                 store.update_instance(
-                    conn, row.instance_id, now_iso, status=status.value, output=output, error=error,
+                    conn,
+                    row.instance_id,
+                    now_iso,
+                    status=status.value,
+                    output=output,
+                    error=error,
                     custom_status=custom_status,
                 )
                 self._notify_parent(conn, row, output, error)
-                log.info("orchestration %s %s%s", row.name, status.value.lower(), f": {error}" if error else "")
+                log.info(
+                    "orchestration %s %s%s",
+                    row.name,
+                    status.value.lower(),
+                    f": {error}" if error else "",
+                )
             else:
                 events.append(h.orchestrator_completed())
                 store.append_history(conn, row.instance_id, seq, events)
                 store.delete_inbox(conn, consumed)
                 store.update_instance(
-                    conn, row.instance_id, now_iso, status=RuntimeStatus.RUNNING.value, custom_status=custom_status
+                    conn,
+                    row.instance_id,
+                    now_iso,
+                    status=RuntimeStatus.RUNNING.value,
+                    custom_status=custom_status,
                 )
         for item_id in work_items:
             self._queue.put(item_id)
@@ -446,44 +490,78 @@ class Engine:
         self._notify_status()
 
     def _continue_as_new(
-        self, conn: Any, row: InstanceRow, result: ReplayResult, custom_status: str | None, now_iso: str
+        self,
+        conn: Any,
+        row: InstanceRow,
+        result: ReplayResult,
+        custom_status: str | None,
+        now_iso: str,
     ) -> None:
         store = self._store
         store.purge_run(conn, row.instance_id)
         generation = row.generation + 1
         store.update_instance(
-            conn, row.instance_id, now_iso, status=RuntimeStatus.RUNNING.value, input=result.new_input_json,
-            custom_status=custom_status, generation=generation,
+            conn,
+            row.instance_id,
+            now_iso,
+            status=RuntimeStatus.RUNNING.value,
+            input=result.new_input_json,
+            custom_status=custom_status,
+            generation=generation,
         )
-        store.push_inbox(conn, row.instance_id, generation, h.execution_started(row.name, result.new_input_json))
+        store.push_inbox(
+            conn, row.instance_id, generation, h.execution_started(row.name, result.new_input_json)
+        )
 
     def _create_child(
-        self, conn: Any, parent: InstanceRow, d: ScheduleSubOrchestration, child_id: str, now_iso: str
+        self,
+        conn: Any,
+        parent: InstanceRow,
+        d: ScheduleSubOrchestration,
+        child_id: str,
+        now_iso: str,
     ) -> None:
         store = self._store
         existing = store.get_instance(conn, child_id)
         if existing is not None and existing.status not in TERMINAL_STATUSES:
             # An orphan of an earlier run of the parent: the new parent run owns the id now.
-            self._terminate_in_tx(conn, existing, f"replaced by a new run of {parent.instance_id}", now_iso,
-                                  notify_parent=False)
+            self._terminate_in_tx(
+                conn,
+                existing,
+                f"replaced by a new run of {parent.instance_id}",
+                now_iso,
+                notify_parent=False,
+            )
         # An unknown orchestrator name is created anyway: the child fails through the normal
         # path and the parent sees a sub-orchestration failure, as in Durable Functions.
         store.create_instance(
-            conn, instance_id=child_id, name=d.name, input_json=d.input_json, now=now_iso,
+            conn,
+            instance_id=child_id,
+            name=d.name,
+            input_json=d.input_json,
+            now=now_iso,
             start_event=h.execution_started(d.name, d.input_json),
             parent=(parent.instance_id, d.event_id, parent.generation),
         )
 
-    def _notify_parent(self, conn: Any, row: InstanceRow, output: str | None, error: str | None) -> None:
+    def _notify_parent(
+        self, conn: Any, row: InstanceRow, output: str | None, error: str | None
+    ) -> None:
         if row.parent_instance_id is None or row.parent_event_id is None:
             return
         parent = self._store.get_instance(conn, row.parent_instance_id)
-        if parent is None or parent.status in TERMINAL_STATUSES or parent.generation != row.parent_generation:
+        if (
+            parent is None
+            or parent.status in TERMINAL_STATUSES
+            or parent.generation != row.parent_generation
+        ):
             return
         if error is None:
             event = h.sub_orchestration_completed(row.parent_event_id, output)
         else:
-            event = h.sub_orchestration_failed(row.parent_event_id, error, f"in sub-orchestration '{row.instance_id}'")
+            event = h.sub_orchestration_failed(
+                row.parent_event_id, error, f"in sub-orchestration '{row.instance_id}'"
+            )
         self._store.push_inbox(conn, parent.instance_id, parent.generation, event)
 
     def _terminate_in_tx(
@@ -492,17 +570,29 @@ class Engine:
         store = self._store
         reason = redact(reason)
         store.append_history(
-            conn, row.instance_id, store.history_length(conn, row.instance_id), [h.execution_terminated(reason)]
+            conn,
+            row.instance_id,
+            store.history_length(conn, row.instance_id),
+            [h.execution_terminated(reason)],
         )
         store.drop_pending_work(conn, row.instance_id)
         store.update_instance(
-            conn, row.instance_id, now_iso, status=RuntimeStatus.TERMINATED.value, output=json.dumps(reason),
+            conn,
+            row.instance_id,
+            now_iso,
+            status=RuntimeStatus.TERMINATED.value,
+            output=json.dumps(reason),
             error=f"terminated: {reason}",
         )
         for child in store.children(conn, row.instance_id, row.generation):
             if child.status not in TERMINAL_STATUSES:
-                self._terminate_in_tx(conn, child, f"parent {row.instance_id} terminated: {reason}", now_iso,
-                                      notify_parent=False)
+                self._terminate_in_tx(
+                    conn,
+                    child,
+                    f"parent {row.instance_id} terminated: {reason}",
+                    now_iso,
+                    notify_parent=False,
+                )
         if notify_parent:
             self._notify_parent(conn, row, None, f"terminated: {reason}")
         with log_context(run_id=row.instance_id):
@@ -523,20 +613,27 @@ class Engine:
                 if self._store.complete_work_item(item, event):
                     self._kick_dispatcher()
                     self._notify_status()
-            except Exception:  # storage trouble: the item stays queued for the next start
+            except Exception:  # storage trouble: the item stays claimed, reruns on next start
                 log.exception("worker error on work item %s", item_id)
 
     def _run_activity(self, item: WorkItem) -> h.Event:
         with log_context(run_id=item.instance_id, step=item.name):
             fn = self._activities.get(item.name)
             if fn is None:
-                return h.task_failed(item.event_id, f"no activity named {item.name!r} is registered", "")
+                return h.task_failed(
+                    item.event_id, f"no activity named {item.name!r} is registered", ""
+                )
             try:
                 result = fn(None if item.input is None else json.loads(item.input))
                 result_json = json.dumps(result)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any activity error becomes TaskFailed
                 reason = redact(f"{type(exc).__name__}: {exc}")
-                log.warning("activity %s failed (attempt %d): %s", item.name, item.dispatch_count, reason)
+                log.warning(
+                    "activity %s failed (dispatch %d of this work item): %s",
+                    item.name,
+                    item.dispatch_count,
+                    reason,
+                )
                 return h.task_failed(item.event_id, reason, f"in activity '{item.name}'")
             return h.task_completed(item.event_id, result_json)
 
@@ -574,7 +671,7 @@ def _loads(text: str | None) -> Any:
 
 
 def _parse_ts(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return datetime.fromisoformat(text)
 
 
 def _status(row: InstanceRow, events: list[h.Event] | None) -> InstanceStatus:

@@ -43,7 +43,9 @@ def execution_started(name: str, input_json: str | None) -> Event:
 
 def execution_completed(result_json: str | None, failed: bool, error: str | None) -> Event:
     status = "Failed" if failed else "Completed"
-    return _event(T.EXECUTION_COMPLETED, OrchestrationStatus=status, Result=result_json, FailureDetails=error)
+    return _event(
+        T.EXECUTION_COMPLETED, OrchestrationStatus=status, Result=result_json, FailureDetails=error
+    )
 
 
 def execution_terminated(reason: str) -> Event:
@@ -70,16 +72,31 @@ def timer_fired(timer_id: int, fire_at: str) -> Event:
     return _event(T.TIMER_FIRED, TimerId=timer_id, FireAt=fire_at)
 
 
-def sub_orchestration_created(event_id: int, name: str, instance_id: str, input_json: str | None) -> Event:
-    return _event(T.SUB_ORCHESTRATION_INSTANCE_CREATED, event_id, Name=name, InstanceId=instance_id, Input=input_json)
+def sub_orchestration_created(
+    event_id: int, name: str, instance_id: str, input_json: str | None
+) -> Event:
+    return _event(
+        T.SUB_ORCHESTRATION_INSTANCE_CREATED,
+        event_id,
+        Name=name,
+        InstanceId=instance_id,
+        Input=input_json,
+    )
 
 
 def sub_orchestration_completed(scheduled_id: int, result_json: str | None) -> Event:
-    return _event(T.SUB_ORCHESTRATION_INSTANCE_COMPLETED, TaskScheduledId=scheduled_id, Result=result_json)
+    return _event(
+        T.SUB_ORCHESTRATION_INSTANCE_COMPLETED, TaskScheduledId=scheduled_id, Result=result_json
+    )
 
 
 def sub_orchestration_failed(scheduled_id: int, reason: str, details: str) -> Event:
-    return _event(T.SUB_ORCHESTRATION_INSTANCE_FAILED, TaskScheduledId=scheduled_id, Reason=reason, Details=details)
+    return _event(
+        T.SUB_ORCHESTRATION_INSTANCE_FAILED,
+        TaskScheduledId=scheduled_id,
+        Reason=reason,
+        Details=details,
+    )
 
 
 def event_raised(name: str, input_json: str | None) -> Event:

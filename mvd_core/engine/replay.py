@@ -21,14 +21,20 @@ from typing import Any
 from azure.durable_functions import Orchestrator
 from azure.durable_functions.models.actions.ActionType import ActionType
 from azure.durable_functions.models.actions.CallActivityAction import CallActivityAction
-from azure.durable_functions.models.actions.CallActivityWithRetryAction import CallActivityWithRetryAction
-from azure.durable_functions.models.actions.CallSubOrchestratorAction import CallSubOrchestratorAction
+from azure.durable_functions.models.actions.CallActivityWithRetryAction import (
+    CallActivityWithRetryAction,
+)
+from azure.durable_functions.models.actions.CallSubOrchestratorAction import (
+    CallSubOrchestratorAction,
+)
 from azure.durable_functions.models.actions.CallSubOrchestratorWithRetryAction import (
     CallSubOrchestratorWithRetryAction,
 )
 from azure.durable_functions.models.actions.CreateTimerAction import CreateTimerAction
 from azure.durable_functions.models.actions.NoOpAction import NoOpAction
-from azure.durable_functions.models.actions.WaitForExternalEventAction import WaitForExternalEventAction
+from azure.durable_functions.models.actions.WaitForExternalEventAction import (
+    WaitForExternalEventAction,
+)
 from azure.durable_functions.models.DurableOrchestrationContext import DurableOrchestrationContext
 from azure.durable_functions.models.history import HistoryEvent
 from azure.durable_functions.models.ReplaySchema import ReplaySchema
@@ -91,7 +97,9 @@ class HistoryCache:
     """
 
     def __init__(self, max_runs: int = 512) -> None:
-        self._runs: OrderedDict[tuple[str, int], tuple[list[Event], list[HistoryEvent]]] = OrderedDict()
+        self._runs: OrderedDict[tuple[str, int], tuple[list[Event], list[HistoryEvent]]] = (
+            OrderedDict()
+        )
         self._max_runs = max_runs
         self._lock = threading.Lock()
 
@@ -144,18 +152,22 @@ def replay(
     context = DurableOrchestrationContext.from_json(json.dumps(body))
     if played is None:
         played = [HistoryEvent(**e) for e in events[: len(past)]]
-    context._histories = played + [HistoryEvent(**e) for e in events[len(past):]]
+    context._histories = played + [HistoryEvent(**e) for e in events[len(past) :]]
     result = ReplayResult()
     try:
         state = json.loads(Orchestrator(fn).handle(context))
-    except Exception as exc:  # the orchestrator raised: the SDK wraps it with the state attached
+    except Exception as exc:  # noqa: BLE001 - the orchestrator raised: the SDK wraps it with the state attached
         text = str(exc)
         state = {}
         if _OUT_OF_PROC_LABEL in text:
             state = json.loads(text.split(_OUT_OF_PROC_LABEL, 1)[1])
         cause = exc.__cause__ or exc
         result.done = result.failed = True
-        result.error = f"{type(cause).__name__}: {cause}" if not _is_task_failure(cause) else str(cause).strip()
+        result.error = (
+            f"{type(cause).__name__}: {cause}"
+            if not _is_task_failure(cause)
+            else str(cause).strip()
+        )
         result.custom_status = state.get("customStatus")
         return result
 
@@ -205,7 +217,9 @@ def _decide(task: TaskBase, event_id: int, now: datetime) -> Decision | None:
             return None
         if action.metadata == _RETRY_TIMER:
             # Durable's default backoff coefficient is 1: every retry waits the first interval.
-            delay = timedelta(milliseconds=parent.retry_options.first_retry_interval_in_milliseconds)
+            delay = timedelta(
+                milliseconds=parent.retry_options.first_retry_interval_in_milliseconds
+            )
             return ScheduleTimer(event_id, now + delay)
         if action.metadata == _RESCHEDULED:
             original = parent.actions[0] if isinstance(parent.actions, list) else parent.actions
@@ -222,5 +236,9 @@ def _call(action: Any, event_id: int) -> Decision:
     if isinstance(action, (CallActivityAction, CallActivityWithRetryAction)):
         return ScheduleActivity(event_id, action.function_name, action.input_)
     if isinstance(action, (CallSubOrchestratorAction, CallSubOrchestratorWithRetryAction)):
-        return ScheduleSubOrchestration(event_id, action.function_name, action._input, action.instance_id)
-    raise UnsupportedAction(f"the local engine does not host {type(action).__name__} (task {event_id})")
+        return ScheduleSubOrchestration(
+            event_id, action.function_name, action._input, action.instance_id
+        )
+    raise UnsupportedAction(
+        f"the local engine does not host {type(action).__name__} (task {event_id})"
+    )

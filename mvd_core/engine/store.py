@@ -125,7 +125,9 @@ class Store:
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=60.0, check_same_thread=False)
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, timeout=60.0, check_same_thread=False
+            )
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA busy_timeout=60000")
             conn.execute("PRAGMA journal_mode=WAL")
@@ -173,28 +175,36 @@ class Store:
 
     @staticmethod
     def get_instance(conn: sqlite3.Connection, instance_id: str) -> InstanceRow | None:
-        row = conn.execute("SELECT * FROM instances WHERE instance_id = ?", (instance_id,)).fetchone()
+        row = conn.execute(
+            "SELECT * FROM instances WHERE instance_id = ?", (instance_id,)
+        ).fetchone()
         return InstanceRow(**dict(row)) if row else None
 
     @staticmethod
     def list_instances(conn: sqlite3.Connection, name: str | None, limit: int) -> list[InstanceRow]:
         if name is None:
-            rows = conn.execute("SELECT * FROM instances ORDER BY created_at DESC LIMIT ?", (limit,))
+            rows = conn.execute(
+                "SELECT * FROM instances ORDER BY created_at DESC LIMIT ?", (limit,)
+            )
         else:
             rows = conn.execute(
-                "SELECT * FROM instances WHERE name = ? ORDER BY created_at DESC LIMIT ?", (name, limit)
+                "SELECT * FROM instances WHERE name = ? ORDER BY created_at DESC LIMIT ?",
+                (name, limit),
             )
         return [InstanceRow(**dict(r)) for r in rows]
 
     @staticmethod
     def history(conn: sqlite3.Connection, instance_id: str, from_seq: int = 0) -> list[Event]:
         rows = conn.execute(
-            "SELECT event FROM history WHERE instance_id = ? AND seq >= ? ORDER BY seq", (instance_id, from_seq)
+            "SELECT event FROM history WHERE instance_id = ? AND seq >= ? ORDER BY seq",
+            (instance_id, from_seq),
         )
         return [json.loads(r[0]) for r in rows]
 
     @staticmethod
-    def append_history(conn: sqlite3.Connection, instance_id: str, start_seq: int, events: list[Event]) -> None:
+    def append_history(
+        conn: sqlite3.Connection, instance_id: str, start_seq: int, events: list[Event]
+    ) -> None:
         conn.executemany(
             "INSERT INTO history (instance_id, seq, event) VALUES (?, ?, ?)",
             [(instance_id, start_seq + i, json.dumps(e)) for i, e in enumerate(events)],
@@ -202,7 +212,9 @@ class Store:
 
     @staticmethod
     def history_length(conn: sqlite3.Connection, instance_id: str) -> int:
-        row = conn.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM history WHERE instance_id = ?", (instance_id,))
+        row = conn.execute(
+            "SELECT COALESCE(MAX(seq) + 1, 0) FROM history WHERE instance_id = ?", (instance_id,)
+        )
         return int(row.fetchone()[0])
 
     @staticmethod
@@ -217,7 +229,9 @@ class Store:
         parent: tuple[str, int, int] | None = None,
     ) -> int:
         """Create (or recreate, wiping the old run) an instance in Pending; returns its generation."""
-        old = conn.execute("SELECT generation FROM instances WHERE instance_id = ?", (instance_id,)).fetchone()
+        old = conn.execute(
+            "SELECT generation FROM instances WHERE instance_id = ?", (instance_id,)
+        ).fetchone()
         generation = 0 if old is None else int(old[0]) + 1
         Store.purge_run(conn, instance_id)
         parent_id, parent_event, parent_gen = parent if parent else (None, None, None)
@@ -225,7 +239,17 @@ class Store:
             "INSERT OR REPLACE INTO instances (instance_id, name, status, input, output, custom_status, error,"
             " created_at, updated_at, parent_instance_id, parent_event_id, parent_generation, generation)"
             " VALUES (?, ?, 'Pending', ?, NULL, NULL, NULL, ?, ?, ?, ?, ?, ?)",
-            (instance_id, name, input_json, now, now, parent_id, parent_event, parent_gen, generation),
+            (
+                instance_id,
+                name,
+                input_json,
+                now,
+                now,
+                parent_id,
+                parent_event,
+                parent_gen,
+                generation,
+            ),
         )
         Store.push_inbox(conn, instance_id, generation, start_event)
         return generation
@@ -233,18 +257,20 @@ class Store:
     @staticmethod
     def purge_run(conn: sqlite3.Connection, instance_id: str) -> None:
         for table in ("history", "inbox", "work_items", "timers"):
-            conn.execute(f"DELETE FROM {table} WHERE instance_id = ?", (instance_id,))  # noqa: S608
+            conn.execute(f"DELETE FROM {table} WHERE instance_id = ?", (instance_id,))
 
     @staticmethod
     def drop_pending_work(conn: sqlite3.Connection, instance_id: str) -> None:
         for table in ("inbox", "work_items", "timers"):
-            conn.execute(f"DELETE FROM {table} WHERE instance_id = ?", (instance_id,))  # noqa: S608
+            conn.execute(f"DELETE FROM {table} WHERE instance_id = ?", (instance_id,))
 
     @staticmethod
-    def update_instance(conn: sqlite3.Connection, instance_id: str, now: str, **fields: Any) -> None:
+    def update_instance(
+        conn: sqlite3.Connection, instance_id: str, now: str, **fields: Any
+    ) -> None:
         cols = ", ".join(f"{k} = ?" for k in fields)
         conn.execute(
-            f"UPDATE instances SET {cols}, updated_at = ? WHERE instance_id = ?",  # noqa: S608
+            f"UPDATE instances SET {cols}, updated_at = ? WHERE instance_id = ?",
             (*fields.values(), now, instance_id),
         )
 
@@ -259,7 +285,9 @@ class Store:
     # -- inbox -----------------------------------------------------------------------------
 
     @staticmethod
-    def push_inbox(conn: sqlite3.Connection, instance_id: str, generation: int, event: Event) -> None:
+    def push_inbox(
+        conn: sqlite3.Connection, instance_id: str, generation: int, event: Event
+    ) -> None:
         conn.execute(
             "INSERT INTO inbox (instance_id, generation, event) VALUES (?, ?, ?)",
             (instance_id, generation, json.dumps(event)),
@@ -267,12 +295,17 @@ class Store:
 
     @staticmethod
     def instances_with_inbox(conn: sqlite3.Connection) -> list[str]:
-        rows = conn.execute("SELECT instance_id, MIN(id) AS first FROM inbox GROUP BY instance_id ORDER BY first")
+        rows = conn.execute(
+            "SELECT instance_id, MIN(id) AS first FROM inbox GROUP BY instance_id ORDER BY first"
+        )
         return [r[0] for r in rows]
 
     @staticmethod
     def inbox(conn: sqlite3.Connection, instance_id: str) -> list[InboxRow]:
-        rows = conn.execute("SELECT id, generation, event FROM inbox WHERE instance_id = ? ORDER BY id", (instance_id,))
+        rows = conn.execute(
+            "SELECT id, generation, event FROM inbox WHERE instance_id = ? ORDER BY id",
+            (instance_id,),
+        )
         return [InboxRow(r[0], r[1], json.loads(r[2])) for r in rows]
 
     @staticmethod
@@ -283,7 +316,12 @@ class Store:
 
     @staticmethod
     def add_work_item(
-        conn: sqlite3.Connection, instance_id: str, generation: int, event_id: int, name: str, input_json: str | None
+        conn: sqlite3.Connection,
+        instance_id: str,
+        generation: int,
+        event_id: int,
+        name: str,
+        input_json: str | None,
     ) -> int:
         cur = conn.execute(
             "INSERT INTO work_items (instance_id, generation, event_id, name, input) VALUES (?, ?, ?, ?, ?)",
@@ -319,7 +357,12 @@ class Store:
 
     @staticmethod
     def add_timer(
-        conn: sqlite3.Connection, instance_id: str, generation: int, event_id: int, fire_at: float, fire_at_iso: str
+        conn: sqlite3.Connection,
+        instance_id: str,
+        generation: int,
+        event_id: int,
+        fire_at: float,
+        fire_at_iso: str,
     ) -> None:
         conn.execute(
             "INSERT INTO timers (instance_id, generation, event_id, fire_at, fire_at_iso) VALUES (?, ?, ?, ?, ?)",

@@ -10,7 +10,6 @@ activity key). The ``verify`` step fails on its first execution, to exercise ret
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import sys
 import threading
@@ -38,10 +37,14 @@ def say(line: str) -> None:
 def reset(ctx: df.DurableOrchestrationContext):
     participants = ctx.get_input()["participants"]
     ctx.set_custom_status({"phase": "participants"})
-    results = yield ctx.task_all([
-        ctx.call_sub_orchestrator("reset_participant", {"participant": p}, instance_id=f"{ctx.instance_id}:{p}")
-        for p in participants
-    ])
+    results = yield ctx.task_all(
+        [
+            ctx.call_sub_orchestrator(
+                "reset_participant", {"participant": p}, instance_id=f"{ctx.instance_id}:{p}"
+            )
+            for p in participants
+        ]
+    )
     summary = yield ctx.call_activity("step", {"participant": "dataspace", "step": "summary"})
     return {"participants": results, "summary": summary}
 
@@ -52,7 +55,9 @@ def reset_participant(ctx: df.DurableOrchestrationContext):
     for step in STEPS:
         if step == "verify":
             yield ctx.create_timer(ctx.current_utc_datetime + timedelta(milliseconds=5))
-        yield ctx.call_activity_with_retry("step", RETRY, {"participant": participant, "step": step})
+        yield ctx.call_activity_with_retry(
+            "step", RETRY, {"participant": participant, "step": step}
+        )
         done.append(step)
     return {"participant": participant, "steps": done}
 
@@ -83,7 +88,9 @@ def make_step(effects_db: Path):
 def init_effects(effects_db: Path) -> None:
     conn = sqlite3.connect(effects_db)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("CREATE TABLE IF NOT EXISTS runs (n INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL)")
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS runs (n INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL)"
+    )
     conn.execute("CREATE TABLE IF NOT EXISTS effects (key TEXT PRIMARY KEY)")
     conn.commit()
     conn.close()

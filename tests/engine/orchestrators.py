@@ -40,11 +40,15 @@ def fan_out(ctx: df.DurableOrchestrationContext):
 
 def with_retry(ctx: df.DurableOrchestrationContext):
     args = ctx.get_input()
-    options = df.RetryOptions(first_retry_interval_in_milliseconds=args["interval_ms"],
-                              max_number_of_attempts=args["attempts"])
+    options = df.RetryOptions(
+        first_retry_interval_in_milliseconds=args["interval_ms"],
+        max_number_of_attempts=args["attempts"],
+    )
     try:
-        value = yield ctx.call_activity_with_retry("flaky", options, {"key": args["key"], "fail": args["fail"]})
-    except Exception as exc:
+        value = yield ctx.call_activity_with_retry(
+            "flaky", options, {"key": args["key"], "fail": args["fail"]}
+        )
+    except Exception as exc:  # noqa: BLE001 - a failed task surfaces as a bare Exception
         return {"error": str(exc)}
     return {"value": value}
 
@@ -52,7 +56,7 @@ def with_retry(ctx: df.DurableOrchestrationContext):
 def catches_failure(ctx: df.DurableOrchestrationContext):
     try:
         yield ctx.call_activity("boom", "kaput")
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a failed task surfaces as a bare Exception
         recovered = yield ctx.call_activity("add", {"a": 1, "b": 1})
         return {"caught": str(exc), "recovered": recovered}
     return {"caught": None}
@@ -72,7 +76,7 @@ def parent(ctx: df.DurableOrchestrationContext):
     ]
     try:
         results = yield ctx.task_all(tasks)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a failed task surfaces as a bare Exception
         ctx.set_custom_status({"phase": "failed"})
         return {"error": str(exc)}
     ctx.set_custom_status({"phase": "done"})

@@ -17,8 +17,11 @@ def main(db: Path) -> None:
     sys.stdin.readline()
     results: list[bool] = []
     threads = [
-        threading.Thread(target=lambda: results.append(
-            engine.start_singleton("timer_then_event", "dataspace", {"timer_ms": 60_000})[1]))
+        threading.Thread(
+            target=lambda: results.append(
+                engine.start_singleton("timer_then_event", "dataspace", {"timer_ms": 60_000})[1]
+            )
+        )
         for _ in range(5)
     ]
     for t in threads:

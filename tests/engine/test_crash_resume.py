@@ -3,6 +3,7 @@ each activity's side effect applied exactly once and no finished activity ever r
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import selectors
@@ -27,8 +28,18 @@ KILL_POINTS = [("start", 1), ("done", 3), ("start", 4), ("done", 4), ("start", 3
 def _spawn(tmp: Path, n: int) -> subprocess.Popen[str]:
     stderr = open(tmp / f"engine-{n}.log", "w")  # noqa: SIM115 - closed by the process exiting
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.engine.crash_app", str(tmp / "engine.db"), str(tmp / "effects.db")],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True, bufsize=1,
+        [
+            sys.executable,
+            "-m",
+            "tests.engine.crash_app",
+            str(tmp / "engine.db"),
+            str(tmp / "effects.db"),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+        bufsize=1,
         env={**os.environ, "MVD_LOG_LEVEL": "WARNING"},
     )
 
@@ -73,7 +84,9 @@ def _completed_in_history(tmp: Path) -> set[str]:
     """Activity keys whose TaskCompleted is in some instance's persisted history."""
     conn = sqlite3.connect(tmp / "engine.db")
     try:
-        rows = conn.execute("SELECT instance_id, event FROM history ORDER BY instance_id, seq").fetchall()
+        rows = conn.execute(
+            "SELECT instance_id, event FROM history ORDER BY instance_id, seq"
+        ).fetchall()
     finally:
         conn.close()
     scheduled: dict[tuple[str, int], str] = {}
@@ -93,7 +106,9 @@ def test_sigkill_mid_reset_resumes_without_rerunning_finished_activities(tmp_pat
     for n, (prefix, count) in enumerate(KILL_POINTS):
         proc = _spawn(tmp_path, n)
         lines = _read_until(proc, prefix, count, timeout=60)
-        assert not any(line.startswith("final ") for line in lines), f"the run finished before kill {n}"
+        assert not any(line.startswith("final ") for line in lines), (
+            f"the run finished before kill {n}"
+        )
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
         snapshots.append((_completed_in_history(tmp_path), _runs(tmp_path)))
@@ -121,7 +136,7 @@ def test_sigkill_mid_reset_resumes_without_rerunning_finished_activities(tmp_pat
     # Progress was made across kills (the kills did interrupt the work) and every activity ran;
     # verify ran exactly once more than its designed failure unless a kill hit it mid-flight.
     assert 0 < len(snapshots[-1][0]) < len(ALL_KEYS)
-    assert all(a[0] <= b[0] for a, b in zip(snapshots, snapshots[1:], strict=False))
+    assert all(a[0] <= b[0] for a, b in itertools.pairwise(snapshots))
     assert set(runs) == ALL_KEYS
     reruns = {k: c for k, c in runs.items() if c > (2 if k.endswith("/verify") else 1)}
     assert len(reruns) <= len(KILL_POINTS) * 4  # at most the in-flight activities of each kill

@@ -44,7 +44,9 @@ def test_sequential_activities_chain_results(engine: Engine, calls: Calls) -> No
     assert all(count == 1 for count in calls.counts.values()) and len(calls.counts) == 6
     history = engine.get_status(iid, show_history=True).history
     assert _types(history).count(T.TASK_SCHEDULED) == 6
-    assert _types(history).count(T.ORCHESTRATOR_STARTED) == 7  # one replay per completion + the start
+    assert (
+        _types(history).count(T.ORCHESTRATOR_STARTED) == 7
+    )  # one replay per completion + the start
 
 
 def test_fan_out_returns_results_in_order(engine: Engine) -> None:
@@ -52,26 +54,47 @@ def test_fan_out_returns_results_in_order(engine: Engine) -> None:
     status = engine.wait_for_completion(iid, WAIT)
     assert status.runtime_status is RuntimeStatus.COMPLETED
     assert status.output == [2 * i for i in range(25)]
-    scheduled = [e["EventId"] for e in engine.get_status(iid, show_history=True).history
-                 if e["EventType"] == T.TASK_SCHEDULED]
+    scheduled = [
+        e["EventId"]
+        for e in engine.get_status(iid, show_history=True).history
+        if e["EventType"] == T.TASK_SCHEDULED
+    ]
     assert scheduled == list(range(25))
 
 
-def test_retry_reschedules_after_a_durable_timer_until_success(engine: Engine, calls: Calls) -> None:
+def test_retry_reschedules_after_a_durable_timer_until_success(
+    engine: Engine, calls: Calls
+) -> None:
     iid = engine.start_new("with_retry", {"key": "k1", "fail": 2, "attempts": 4, "interval_ms": 30})
     status = engine.wait_for_completion(iid, WAIT)
     assert status.output == {"value": "k1 ok after 3"}
     assert calls.counts["flaky:k1"] == 3
-    types = [t for t in _types(engine.get_status(iid, show_history=True).history)
-             if t in (T.TASK_SCHEDULED, T.TASK_FAILED, T.TASK_COMPLETED, T.TIMER_CREATED, T.TIMER_FIRED)]
+    types = [
+        t
+        for t in _types(engine.get_status(iid, show_history=True).history)
+        if t in (T.TASK_SCHEDULED, T.TASK_FAILED, T.TASK_COMPLETED, T.TIMER_CREATED, T.TIMER_FIRED)
+    ]
     # The shape Durable Functions writes: each failure is followed by a backoff timer, then a new schedule.
-    assert types == [T.TASK_SCHEDULED, T.TASK_FAILED, T.TIMER_CREATED, T.TIMER_FIRED,
-                     T.TASK_SCHEDULED, T.TASK_FAILED, T.TIMER_CREATED, T.TIMER_FIRED,
-                     T.TASK_SCHEDULED, T.TASK_COMPLETED]
+    assert types == [
+        T.TASK_SCHEDULED,
+        T.TASK_FAILED,
+        T.TIMER_CREATED,
+        T.TIMER_FIRED,
+        T.TASK_SCHEDULED,
+        T.TASK_FAILED,
+        T.TIMER_CREATED,
+        T.TIMER_FIRED,
+        T.TASK_SCHEDULED,
+        T.TASK_COMPLETED,
+    ]
 
 
-def test_retry_gives_up_after_max_attempts_with_the_activity_error(engine: Engine, calls: Calls) -> None:
-    iid = engine.start_new("with_retry", {"key": "k2", "fail": 99, "attempts": 3, "interval_ms": 10})
+def test_retry_gives_up_after_max_attempts_with_the_activity_error(
+    engine: Engine, calls: Calls
+) -> None:
+    iid = engine.start_new(
+        "with_retry", {"key": "k2", "fail": 99, "attempts": 3, "interval_ms": 10}
+    )
     status = engine.wait_for_completion(iid, WAIT)
     assert status.runtime_status is RuntimeStatus.COMPLETED
     assert calls.counts["flaky:k2"] == 3
@@ -182,7 +205,9 @@ def test_start_singleton_is_race_free_across_threads(engine: Engine) -> None:
 
     def request() -> None:
         barrier.wait()
-        results.append(engine.start_singleton("timer_then_event", "dataspace", {"timer_ms": 60_000}))
+        results.append(
+            engine.start_singleton("timer_then_event", "dataspace", {"timer_ms": 60_000})
+        )
 
     threads = [threading.Thread(target=request) for _ in range(20)]
     for t in threads:
@@ -233,8 +258,13 @@ def test_start_singleton_is_race_free_across_processes(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[2]
     db = tmp_path / "shared.db"
     procs = [
-        subprocess.Popen([sys.executable, "-m", "tests.engine.singleton_app", str(db)], cwd=root,
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.engine.singleton_app", str(db)],
+            cwd=root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(4)
     ]
     for p in procs:
