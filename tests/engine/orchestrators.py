@@ -182,3 +182,29 @@ def one_activity(ctx: df.DurableOrchestrationContext):
 
 ORCHESTRATORS["three_events"] = three_events
 ORCHESTRATORS["one_activity"] = one_activity
+
+
+def fan_out_retries(ctx: df.DurableOrchestrationContext):
+    """Retry timers and new tasks interleave: the sequence numbers must line up on every replay."""
+    options = df.RetryOptions(first_retry_interval_in_milliseconds=15, max_number_of_attempts=3)
+    keys = ctx.get_input()["keys"]
+    first = yield ctx.task_all(
+        [
+            ctx.call_activity_with_retry("flaky", options, {"key": k, "fail": i % 3})
+            for i, k in enumerate(keys)
+        ]
+    )
+    after = yield ctx.call_activity("add", {"a": len(first), "b": 0})
+    try:
+        yield ctx.task_all(
+            [
+                ctx.call_activity_with_retry("flaky", options, {"key": "never", "fail": 99}),
+                ctx.call_activity_with_retry("flaky", options, {"key": "late", "fail": 2}),
+            ]
+        )
+    except Exception as exc:  # noqa: BLE001 - a failed task surfaces as a bare Exception
+        return {"first": first, "after": after, "error": str(exc)}
+    return {"first": first, "after": after, "error": None}
+
+
+ORCHESTRATORS["fan_out_retries"] = fan_out_retries

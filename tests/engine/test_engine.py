@@ -329,3 +329,18 @@ def test_an_activity_in_flight_at_a_crash_runs_again_and_completes_once(tmp_path
     assert runs == ["first", "second"]
     history = second.get_status(iid, show_history=True).history
     assert _types(history).count(T.TASK_COMPLETED) == 1
+
+
+def test_fan_out_of_retried_activities_keeps_task_ids_consistent(
+    engine: Engine, calls: Calls
+) -> None:
+    keys = [f"f{i}" for i in range(7)]
+    status = engine.wait_for_completion(engine.start_new("fan_out_retries", {"keys": keys}), WAIT)
+    assert status.runtime_status is RuntimeStatus.COMPLETED, status.error
+    assert status.output["first"] == [f"{k} ok after {i % 3 + 1}" for i, k in enumerate(keys)]
+    assert status.output["after"] == 7
+    assert "attempt 3 of never failed" in status.output["error"]
+    assert calls.counts["flaky:never"] == 3
+    history = engine.get_status(status.instance_id, show_history=True).history
+    ids = [e["EventId"] for e in history if e["EventType"] in (T.TASK_SCHEDULED, T.TIMER_CREATED)]
+    assert len(ids) == len(set(ids))  # every scheduled task got its own sequence number
