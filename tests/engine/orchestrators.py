@@ -208,3 +208,15 @@ def fan_out_retries(ctx: df.DurableOrchestrationContext):
 
 
 ORCHESTRATORS["fan_out_retries"] = fan_out_retries
+
+
+def counter(ctx: df.DurableOrchestrationContext):
+    n = ctx.get_input()["n"]
+    value = yield ctx.call_activity("add", {"a": n, "b": 1})
+    if value < 3:
+        ctx.continue_as_new({"n": value})
+        return None
+    return value
+
+
+ORCHESTRATORS["counter"] = counter

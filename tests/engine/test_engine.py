@@ -344,3 +344,12 @@ def test_fan_out_of_retried_activities_keeps_task_ids_consistent(
     history = engine.get_status(status.instance_id, show_history=True).history
     ids = [e["EventId"] for e in history if e["EventType"] in (T.TASK_SCHEDULED, T.TIMER_CREATED)]
     assert len(ids) == len(set(ids))  # every scheduled task got its own sequence number
+
+
+def test_continue_as_new_restarts_with_fresh_history(engine: Engine, calls: Calls) -> None:
+    status = engine.wait_for_completion(engine.start_new("counter", {"n": 0}), WAIT)
+    assert status.runtime_status is RuntimeStatus.COMPLETED
+    assert status.output == 3 and status.input == {"n": 2}
+    assert [k for k in calls.counts] == ["add:0:1", "add:1:1", "add:2:1"]
+    history = engine.get_status(status.instance_id, show_history=True).history
+    assert _types(history).count(T.TASK_SCHEDULED) == 1  # only the last generation's history
