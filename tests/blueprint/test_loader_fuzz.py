@@ -48,7 +48,7 @@ def test_mutated_seed(data):
     _parses_or_explains("\n".join(lines))
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=12, deadline=None)
 @given(st.sampled_from(["[", "{", "- "]), st.integers(100, 3000))
 def test_deep_nesting(opener, depth):
     _parses_or_explains(opener * depth)

@@ -103,7 +103,7 @@ def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[
         stop(server)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def idle_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MvdServe]:
     """One server shared by the tests that start no run (they assert that none did)."""
     server = launch(tmp_path_factory)
@@ -111,7 +111,7 @@ def idle_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MvdServe]:
     stop(server)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium():
     if not CHROMIUM.is_file():
         pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's package "
