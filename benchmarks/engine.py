@@ -99,18 +99,69 @@ def measure_fan_out(n: int, workers: int) -> Figures:
 # -- reset of N synthetic participants ------------------------------------------------------
 
 
-def measure_reset(n: int, workers: int) -> Figures:
-    """TODO(lead): reset of ``n`` synthetic participants on simulated targets with zero delay.
+def _synthetic_blueprint(n: int) -> str:
+    """``n`` participants cycling through the seed's three shapes (ids stay DNS labels)."""
+    import yaml
 
-    Build a blueprint with ``n`` participants, run the real ``dataspace`` orchestrator (reset
-    command) on an ``Engine`` with the workflow registry's orchestrators/activities and
-    ``MVD_SIM_READY_DELAY=0``, wait for completion, and return
-    ``Figures(case="reset", size=n, seconds=..., activities=<activities run>, peak_rss_mb=_peak_rss_mb())``.
-    Until then this returns a row marked "not measured".
-    """
-    return Figures(
-        case="reset", size=n, seconds=0.0, activities=0, peak_rss_mb=0.0, note="not measured yet"
-    )
+    from mvd_core.blueprint import load
+
+    seed = load()
+    participants = []
+    for i in range(n):
+        shape = seed.participants[i % len(seed.participants)]
+        data = shape.model_dump(mode="json", by_alias=True, exclude_none=True)
+        data.update(id=f"p{i:04d}-{shape.id}"[:63], displayName=f"{shape.display_name} #{i}")
+        participants.append(data)
+    return yaml.safe_dump({"apiVersion": "mvd/v1", "kind": "Dataspace", "name": "bench",
+                           "participants": participants}, sort_keys=False)
+
+
+def measure_reset(n: int, workers: int) -> Figures:
+    """Wall time of a reset of ``n`` synthetic participants on the embedded targets
+    (simulated clusters with zero readiness delay, file vaults, local DIDs served over HTTP),
+    after a provision that is not timed. Peak RSS covers the whole case."""
+    import json
+    import os
+    import socket
+    import sqlite3
+
+    from azure.durable_functions.models.history import HistoryEventType
+
+    home = Path(tempfile.mkdtemp(prefix="mvd-bench-reset-"))
+    blueprint = home / "dataspace.yaml"
+    blueprint.write_text(_synthetic_blueprint(n), "utf-8")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    os.environ.update(MVD_HOME=str(home), MVD_DATASPACE_FILE=str(blueprint), MVD_PORT=str(port),
+                      MVD_SIM_READY_DELAY="0", MVD_TARGETS="embedded", MVD_API_TOKEN="bench")
+
+    from mvd_core.host.local import LocalHost
+    from mvd_core.server import Server
+    from mvd_core.settings import get_settings
+
+    host = LocalHost(get_settings(), workers=workers)
+    server = Server(host, "bench")
+    server.start()
+    host.start()
+    try:
+        provision = host.submit("provision", "cli")
+        run = host.wait(provision.run_id, timeout=3600)
+        if run is None or run.status != "completed":
+            return Figures(case="reset", size=n, seconds=0, activities=0, peak_rss_mb=_peak_rss_mb(),
+                           note="provision failed")
+        started = time.perf_counter()
+        reset = host.submit("reset", "cli")
+        run = host.wait(reset.run_id, timeout=3600)
+        seconds = time.perf_counter() - started
+    finally:
+        host.stop()
+        server.stop()
+    with sqlite3.connect(home / "engine.db") as db:
+        events = db.execute("SELECT event FROM history WHERE instance_id LIKE ?", (f"{reset.run_id}%",)).fetchall()
+    activities = sum(1 for (e,) in events if json.loads(e)["EventType"] == HistoryEventType.TASK_COMPLETED)
+    note = "" if run is not None and run.status == "completed" else f"reset {run.status if run else 'lost'}"
+    return Figures(case="reset", size=n, seconds=seconds, activities=activities, peak_rss_mb=_peak_rss_mb(), note=note)
 
 
 # -- harness ----------------------------------------------------------------------------------
@@ -162,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--fan-out", type=int, default=1000, help="activities in the fan-out")
     parser.add_argument("--workers", type=int, default=4, help="engine worker threads")
+    parser.add_argument("--reset-sizes", type=int, nargs="*", default=list(RESET_SIZES),
+                        help="participant counts for the reset case")
     parser.add_argument("--one", nargs=2, metavar=("CASE", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
@@ -169,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         print(CASES[case](int(size), args.workers).model_dump_json())
         return 0
     plan = [("sequential", args.sequential), ("fan-out", args.fan_out)] + [
-        ("reset", n) for n in RESET_SIZES
+        ("reset", n) for n in args.reset_sizes
     ]
     rows = [_run_case_in_subprocess(case, size, args.workers) for case, size in plan]
     print(_table(rows))

@@ -134,9 +134,10 @@ def _env_name(prop: str) -> str:
     return prop.upper().replace(".", "_")
 
 
-def participants_list(dataspace: Dataspace, dids: dict[str, str]) -> dict[str, str]:
-    """participant id -> DID, for every participant of the baseline."""
-    return {p.id: dids[p.id] for p in sorted(dataspace.participants, key=lambda p: p.id)}
+def participants_list(dids: dict[str, str]) -> dict[str, str]:
+    """participant id -> DID, for every participant of the baseline (``dids`` names them all,
+    so a participant renders from its own slice of the blueprint)."""
+    return dict(sorted(dids.items()))
 
 
 def render_participant(dataspace: Dataspace, participant: Participant, dids: dict[str, str]) -> list[dict[str, Any]]:
@@ -150,7 +151,7 @@ def render_participant(dataspace: Dataspace, participant: Participant, dids: dic
         _configmap(dataspace, participant, connector_cm, CONNECTOR,
                    {_env_name(k): v for k, v in connector_properties(dataspace, participant, did).items()}),
         _configmap(dataspace, participant, PARTICIPANTS_CONFIGMAP, CATALOG,
-                   {"participants.json": json.dumps(participants_list(dataspace, dids), indent=2, sort_keys=True)}),
+                   {"participants.json": json.dumps(participants_list(dids), indent=2, sort_keys=True)}),
         _deployment(dataspace, participant, CONNECTOR, images.connector, rt.connector.replicas, connector_cm),
         _service(dataspace, participant, CONNECTOR),
         _deployment(dataspace, participant, DATA_PLANE, images.data_plane, rt.data_plane.replicas, None),

@@ -26,6 +26,15 @@ def child_instance_id(run_id: str, participant: str) -> str:
     return f"{run_id}--{participant}"
 
 
+def participant_slice(baseline: dict[str, Any], participant: str) -> dict[str, Any]:
+    """The baseline a participant's steps need: the dataspace with only that participant,
+    and every DID (for the participant list). Keeps each activity's input, and so the
+    history, independent of the number of participants."""
+    dataspace = baseline["dataspace"]
+    own = [p for p in dataspace["participants"] if p["id"] == participant]
+    return {"dataspace": {**dataspace, "participants": own}, "dids": baseline["dids"]}
+
+
 def _wait(context: Any, seconds: float) -> Any:
     return context.create_timer(context.current_utc_datetime + timedelta(seconds=seconds))
 
@@ -52,7 +61,7 @@ def dataspace_orchestrator(context: Any):  # type: ignore[no-untyped-def]
     tasks = [
         context.call_sub_orchestrator(
             PARTICIPANT_ORCHESTRATOR,
-            {"command": command, "baseline": baseline, "participant": pid},
+            {"command": command, "baseline": participant_slice(baseline, pid), "participant": pid},
             child_instance_id(run_id, pid),
         )
         for pid in ids

@@ -45,10 +45,16 @@ class Plane:
 
 @pytest.fixture
 def plane(tmp_path, monkeypatch) -> Iterator[Plane]:
+    yield from run_plane(monkeypatch)
+
+
+def run_plane(monkeypatch, dataspace_file: Path | None = None) -> Iterator[Plane]:
     from mvd_core.host.local import LocalHost
     from mvd_core.platforms.kubernetes.simulator import stop_shared_simulators
     from mvd_core.server import Server
 
+    if dataspace_file is not None:
+        monkeypatch.setenv("MVD_DATASPACE_FILE", str(dataspace_file))
     port = free_port()
     monkeypatch.setenv("MVD_PORT", str(port))
     monkeypatch.setenv("MVD_API_TOKEN", TOKEN)

@@ -53,7 +53,9 @@ class Activities:
             return summary
 
         return {
-            "load_baseline": step("load_baseline", lambda d: {"participants": PARTICIPANTS, "dataspace": {}, "dids": {}}),
+            "load_baseline": step("load_baseline", lambda d: {
+                "participants": PARTICIPANTS, "dids": {},
+                "dataspace": {"participants": [{"id": p} for p in PARTICIPANTS]}}),
             "begin_cluster": step("begin_cluster", {"done": self.cluster_polls == 0, "pollAfterSeconds": 0.01,
                                                     "token": "op", "description": "simulated"}),
             "poll_cluster": poll,
@@ -140,3 +142,19 @@ def test_one_participant_failing_does_not_stop_the_others(tmp_path):
         assert result["children"][p].custom_status["status"] == "done"
         assert acts.calls[("prune_workloads", p)] == 1
     assert acts.calls[("prune_workloads", "beta")] == 0
+
+
+def test_each_participant_gets_only_its_own_slice_of_the_baseline(tmp_path):
+    seen: dict[str, list[str]] = {}
+    acts = Activities()
+    table = acts.table()
+    original = table["ensure_key"]
+
+    def ensure_key(data):
+        seen[data["participant"]] = [p["id"] for p in data["baseline"]["dataspace"]["participants"]]
+        return original(data)
+
+    table["ensure_key"] = ensure_key
+    acts.table = lambda: table  # type: ignore[method-assign]
+    run(tmp_path, acts)
+    assert seen == {p: [p] for p in PARTICIPANTS}
