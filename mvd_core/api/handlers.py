@@ -118,8 +118,9 @@ async def post_command(request: ApiRequest, backend: Backend) -> ApiResponse:
     """POST /api/dataspace/{action}: 202 with the run (a new one, or the one already going)."""
     action = _action(request)
     rotate = _rotate_keys(_json_body(request, MAX_COMMAND_BODY))
-    # The dashboard marks its clicks; everything else calling the API is "api".
-    source = "button" if (webhooks.header(request.headers, "X-MVD-Source") or "").lower() == "button" else "api"
+    # The dashboard marks its clicks and the CLI its commands; any other caller is "api".
+    claimed = (webhooks.header(request.headers, "X-MVD-Source") or "").lower()
+    source = claimed if claimed in ("button", "cli") else "api"
     accepted = await backend.submit(action, source, rotate)  # type: ignore[arg-type]
     return ApiResponse(202, accepted.wire(), {"Location": accepted.status_url})
 

@@ -27,7 +27,7 @@ class RemoteControlPlane:
     """A `mvd serve` (or the Functions app) over its HTTP API."""
 
     def __init__(self, base_url: str, token: str | None) -> None:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers = {"X-MVD-Source": "cli", **({"Authorization": f"Bearer {token}"} if token else {})}
         self.description = base_url
         self._http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=30.0)
 

@@ -8,6 +8,7 @@ import threading
 from typing import Annotated, Optional
 
 import typer
+from rich.text import Text
 
 from mvd_core.cli.client import InProcessControlPlane, connect
 from mvd_core.cli.console import out
@@ -71,16 +72,18 @@ def status(api: ApiOption = None, as_json: Annotated[bool, typer.Option("--json"
     for p in view.participants:
         cluster = "simulated cluster" if p.simulated else f"{p.cluster_kind} cluster"
         rt = p.runtimes
-        resolves = {True: "[green]resolves[/]", False: f"[red]does not resolve[/] ({p.resolve_error})", None: "?"}[p.resolves]
+        resolves = {True: Text("resolves", "green"), None: Text("?"),
+                    False: Text(f"does not resolve ({p.resolve_error})", "red")}[p.resolves]
         host = p.did_host if p.did_host == p.declared_did_host else f"{p.declared_did_host}, served locally"
-        out.print(f"  [bold]{p.display_name}[/] ({p.id}) {cluster}: connector x{rt.connector_replicas}, "
-                  f"data plane x{rt.data_plane_replicas}, catalog {rt.catalog}, UI {'on' if rt.connector_ui else 'off'}")
-        out.print(f"    {p.did}  [{host}]  {resolves}")
+        out.print(Text.assemble("  ", (p.display_name, "bold"), f" ({p.id}) {cluster}: connector x{rt.connector_replicas}, "
+                                f"data plane x{rt.data_plane_replicas}, catalog {rt.catalog}, "
+                                f"UI {'on' if rt.connector_ui else 'off'}"))
+        out.print(Text.assemble(f"    {p.did}  ({host})  ", resolves))
     for label, run in (("running", view.current_run), ("last run", view.last_run)):
         if run:
             out.print(f"  {label}: {run.action} {run.id} {run.status} ({run.source})")
     for poison in view.poison:
-        out.print(f"  [red]poison command[/] {poison.id}: {poison.reason}")
+        out.print(Text.assemble(("  poison command ", "red"), f"{poison.id}: {poison.reason}"))
 
 
 def runs(api: ApiOption = None, limit: Annotated[int, typer.Option(min=1, max=200)] = 20) -> None:
@@ -140,10 +143,10 @@ def up(once: Annotated[bool, typer.Option("--once", help="Exit after the provisi
         accepted = host.submit("provision", "cli")
         run = follow(cp, accepted.run_id)
         for p in cp.dataspace().participants:
-            mark = "[green]✓ resolves[/]" if p.resolves else f"[red]✗ {p.resolve_error}[/]"
-            out.print(f"  {p.display_name:32} {p.did}  {mark}")
-        out.print(f"Dashboard: [bold]{base_url(host.settings)}/[/]")
+            mark = Text("✓ resolves", "green") if p.resolves else Text(f"✗ {p.resolve_error}", "red")
+            out.print(Text.assemble(f"  {p.display_name:32} {p.did}  ", mark))
         if once:
+            out.print(f"Dashboard was: {base_url(host.settings)}/ (stopped: --once)")
             if run.status != "completed":
                 raise typer.Exit(1)
             return
