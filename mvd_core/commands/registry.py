@@ -17,6 +17,7 @@ from typing import Protocol, runtime_checkable
 
 from mvd_core.api.models import Action, PoisonCommand, RunSummary, Source
 from mvd_core.commands.models import FINISHED, RunRecord, utcnow
+from mvd_core import sqlite
 from mvd_core.errors import MvdError
 
 DELIVERY_TTL = timedelta(hours=24)
@@ -126,25 +127,16 @@ class SqliteRunRegistry:
 
     def _connect(self) -> sqlite3.Connection:
         try:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            return sqlite.connect(self.path)
         except sqlite3.Error as exc:
             raise MvdError(f"{self.path}: cannot open the run registry ({exc})") from None
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA busy_timeout=30000")
-        return db
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         db = self._connect()
         try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with sqlite.immediate(db):
                 yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
         finally:
             db.close()
 

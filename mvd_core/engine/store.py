@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mvd_core import sqlite
 from mvd_core.engine.history import Event
 
 _SCHEMA = """
@@ -125,14 +126,7 @@ class Store:
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(
-                self.path, isolation_level=None, timeout=60.0, check_same_thread=False
-            )
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA busy_timeout=60000")
-            conn.execute("PRAGMA journal_mode=WAL")
-            # NORMAL survives a killed process (only an OS crash can lose the last commits).
-            conn.execute("PRAGMA synchronous=NORMAL")
+            conn = sqlite.connect(self.path, timeout=60.0)
             self._local.conn = conn
             with self._all_lock:
                 self._all.append(conn)
@@ -151,15 +145,8 @@ class Store:
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
         """A write transaction holding the database write lock from its first statement."""
-        conn = self.conn()
-        with self._write_lock:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        with self._write_lock, sqlite.immediate(self.conn()) as conn:
+            yield conn
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:

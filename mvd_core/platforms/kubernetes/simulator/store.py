@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mvd_core import sqlite
 from mvd_core.platforms.kubernetes.simulator import merge
 from mvd_core.platforms.kubernetes.simulator.resources import Resource
 
@@ -105,23 +106,14 @@ class ClusterStore:
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            conn = sqlite.connect(self.path)
             self._local.conn = conn
         return conn
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            db = self._conn()
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+        with self._lock, sqlite.immediate(self._conn()) as db:
+            yield db
 
     def _next_rv(self, db: sqlite3.Connection, cluster: str) -> int:
         row = db.execute("UPDATE clusters SET rv = rv + 1 WHERE name = ? RETURNING rv", (cluster,)).fetchone()
