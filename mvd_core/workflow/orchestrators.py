@@ -85,6 +85,46 @@ def dataspace_orchestrator(context: Any):  # type: ignore[no-untyped-def]
     return summary
 
 
+def _step(context: Any, track: Tracker, name: str, activity: str, work: dict[str, Any]):  # type: ignore[no-untyped-def]
+    """One step that is one activity: mark it running, call it with retries, mark it done."""
+    track.start(name)
+    result = yield context.call_activity_with_retry(activity, RETRY, work)
+    track.done(name, result["detail"])
+    return result
+
+
+def _poll_cluster(context: Any, track: Tracker, work: dict[str, Any]):  # type: ignore[no-untyped-def]
+    """Create or find the cluster; a long cloud operation is polled with durable timers."""
+    track.start("cluster")
+    op = yield context.call_activity_with_retry("begin_cluster", RETRY, work)
+    delay = POLL_MIN
+    while not op["done"]:
+        yield _wait(context, op.get("pollAfterSeconds") or delay)
+        delay = min(delay * 2, POLL_MAX)
+        op = yield context.call_activity_with_retry("poll_cluster", RETRY, {**work, "token": op.get("token")})
+    track.done("cluster", op["description"])
+
+
+def _wait_ready(context: Any, track: Tracker, name: str, kinds: list[str], work: dict[str, Any]):  # type: ignore[no-untyped-def]
+    """Wait for Deployments (or seed Jobs) to be ready: non-blocking checks between durable
+    timers, up to a deadline that names what is still not ready."""
+    track.start(name)
+    deadline = context.current_utc_datetime + ROLLOUT_DEADLINE
+    delay = POLL_MIN
+    while True:
+        rollout = yield context.call_activity_with_retry("check_rollout", RETRY, {**work, "kinds": kinds})
+        if rollout["ready"] or context.current_utc_datetime >= deadline:
+            break
+        yield _wait(context, delay)
+        delay = min(delay * 2, 5.0)
+    if not rollout["ready"]:
+        raise RuntimeError(f"not ready after {ROLLOUT_DEADLINE}: {rollout['detail']}")
+    if rollout["total"] == 0:
+        track.skip(name, rollout["detail"])
+    else:
+        track.done(name, rollout["detail"])
+
+
 @orchestrator(PARTICIPANT_ORCHESTRATOR)
 def participant_orchestrator(context: Any):  # type: ignore[no-untyped-def]
     data: dict[str, Any] = context.get_input()
@@ -94,71 +134,20 @@ def participant_orchestrator(context: Any):  # type: ignore[no-untyped-def]
             "rotateKey": pid in command.get("rotateKeys", [])}
     track = Tracker(context, pid, steps_for(action))
     track.publish()
-    step = ""
     try:
         if action == "teardown":
-            step = "workloads"
-            track.start(step)
-            done = yield context.call_activity_with_retry("delete_workloads", RETRY, work)
-            track.done(step, done["detail"])
-            step = "did"
-            track.start(step)
-            done = yield context.call_activity_with_retry("remove_did", RETRY, work)
-            track.done(step, done["detail"])
+            yield from _step(context, track, "workloads", "delete_workloads", work)
+            yield from _step(context, track, "did", "remove_did", work)
             return track.finish()
-
-        step = "cluster"
-        track.start(step)
-        op = yield context.call_activity_with_retry("begin_cluster", RETRY, work)
-        delay = POLL_MIN
-        while not op["done"]:
-            yield _wait(context, op.get("pollAfterSeconds") or delay)
-            delay = min(delay * 2, POLL_MAX)
-            op = yield context.call_activity_with_retry("poll_cluster", RETRY, {**work, "token": op.get("token")})
-        track.done(step, op["description"])
-
-        step = "vault"
-        track.start(step)
-        key = yield context.call_activity_with_retry("ensure_key", RETRY, work)
-        track.done(step, key["detail"])
-
-        step = "did"
-        track.start(step)
-        did = yield context.call_activity_with_retry("publish_did", RETRY, work)
-        track.done(step, did["detail"])
-
-        step = "workloads"
-        track.start(step)
-        applied = yield context.call_activity_with_retry("apply_workloads", RETRY, work)
-        track.done(step, applied["detail"])
-
+        yield from _poll_cluster(context, track, work)
+        yield from _step(context, track, "vault", "ensure_key", work)
+        yield from _step(context, track, "did", "publish_did", work)
+        yield from _step(context, track, "workloads", "apply_workloads", work)
         if action == "reset":
-            step = "restart"
-            track.start(step)
-            restarted = yield context.call_activity_with_retry("restart_runtimes", RETRY, work)
-            track.done(step, restarted["detail"])
-
-        for step, kinds in (("rollout", ["Deployment"]), ("seed", ["Job"])):
-            track.start(step)
-            deadline = context.current_utc_datetime + ROLLOUT_DEADLINE
-            delay = POLL_MIN
-            while True:
-                rollout = yield context.call_activity_with_retry("check_rollout", RETRY, {**work, "kinds": kinds})
-                if rollout["ready"] or context.current_utc_datetime >= deadline:
-                    break
-                yield _wait(context, delay)
-                delay = min(delay * 2, 5.0)
-            if not rollout["ready"]:
-                raise RuntimeError(f"not ready after {ROLLOUT_DEADLINE}: {rollout['detail']}")
-            if rollout["total"] == 0:
-                track.skip(step, rollout["detail"])
-            else:
-                track.done(step, rollout["detail"])
-
-        step = "prune"
-        track.start(step)
-        pruned = yield context.call_activity_with_retry("prune_workloads", RETRY, work)
-        track.done(step, pruned["detail"])
+            yield from _step(context, track, "restart", "restart_runtimes", work)
+        yield from _wait_ready(context, track, "rollout", ["Deployment"], work)
+        yield from _wait_ready(context, track, "seed", ["Job"], work)
+        yield from _step(context, track, "prune", "prune_workloads", work)
     except Exception as exc:  # noqa: BLE001 - a participant's failure is its result
-        track.fail(step, failure_reason(exc))
+        track.fail(failure_reason(exc))
     return track.finish()

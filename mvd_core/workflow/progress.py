@@ -74,7 +74,9 @@ class Tracker:
         self._end(name, "skipped", detail)
         self.publish()
 
-    def fail(self, name: str, reason: str) -> None:
+    def fail(self, reason: str) -> None:
+        """The running step failed (or the participant before any step started)."""
+        name = self.progress.current_step or self.progress.steps[0].name
         self._end(name, "failed", error=reason)
         self.progress.status, self.progress.error = "failed", f"{name}: {reason}"
         for step in self.progress.steps:
