@@ -16,7 +16,7 @@ from mvd_core.plan.desired import dataspace_dids
 from mvd_core.plan.render import connector_properties, render_participant
 from mvd_core.settings import Settings
 
-K8S_VERSION = "1.33.0"
+K8S_VERSION = "1.35.0"
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,57 @@
+"""The run commands as a user types them: `mvd up --once`, and `mvd reset --wait`, `mvd status`,
+`mvd runs` against a running `mvd serve`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.e2e.conftest import TOKEN
+
+
+def mvd(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mvd_core", *args], env={**env, "COLUMNS": "200"},
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_up_once_provisions_the_seed_and_prints_resolving_dids(serve_process):
+    env = {**serve_process.env, "MVD_SIM_READY_DELAY": "0.05"}
+    res = mvd(env, "up", "--once")
+    assert res.returncode == 0, res.stdout + res.stderr
+    port = serve_process.port
+    for pid in ("galactic-turbine", "space-enforcer", "interstellar-assembly"):
+        assert f"did:web:localhost%3A{port}:dids:{pid}  ✓ resolves" in res.stdout
+    assert "provision mvd-mvd-" in res.stdout and "completed" in res.stdout
+    assert "simulated" in res.stdout
+    assert "Traceback" not in res.stdout + res.stderr
+
+
+def test_commands_against_a_running_server(serve_process):
+    sp = serve_process
+    sp.env["MVD_SIM_READY_DELAY"] = "0.05"
+    sp.start()
+    # no token: the server took MVD_API_TOKEN, so there is no token file for the CLI to find
+    env = {k: v for k, v in sp.env.items() if k != "MVD_API_TOKEN"}
+    denied = mvd(env, "reset")
+    assert denied.returncode == 1 and "401" in denied.stderr and "token" in denied.stderr
+
+    provision = mvd(sp.env, "provision", "--wait")
+    assert provision.returncode == 0, provision.stderr
+    assert f"({sp.url})" in provision.stdout and "completed" in provision.stdout
+
+    reset = mvd(sp.env, "reset", "--wait")
+    assert reset.returncode == 0, reset.stderr
+    assert "✓ restart" in reset.stdout
+
+    status = json.loads(mvd(sp.env, "status", "--json").stdout)
+    assert [p["resolves"] for p in status["participants"]] == [True, True, True]
+    assert status["lastRun"]["action"] == "reset" and status["lastRun"]["source"] == "cli"
+
+    runs = mvd(sp.env, "runs").stdout.splitlines()
+    assert [line.split()[2:4] for line in runs] == [["reset", "completed"], ["provision", "completed"]]
+
+    unknown = mvd(sp.env, "rotate-keys", "nobody")
+    assert unknown.returncode == 1 and "unknown participant 'nobody'" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+    assert TOKEN not in denied.stderr + provision.stdout + reset.stdout
