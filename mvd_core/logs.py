@@ -24,7 +24,7 @@ _context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("mvd_l
 _SECRET_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r'("d"\s*:\s*")[^"]+(")'), r"\1***\2"),
     (re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1***"),
-    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S), "***"),
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL), "***"),
     (re.compile(r"((?:AccountKey|SharedAccessSignature|sig)=)[^;&\s]+"), r"\1***"),
 ]
 

@@ -10,7 +10,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from mvd_core.api.models import DataspaceView, ParticipantProgress, ParticipantView, RunSummary, RuntimeView
+from mvd_core.api.models import (
+    DataspaceView,
+    ParticipantProgress,
+    ParticipantView,
+    RunSummary,
+    RuntimeView,
+)
 from mvd_core.blueprint import Dataspace, load
 from mvd_core.blueprint.models import Participant
 from mvd_core.commands import RunRegistry

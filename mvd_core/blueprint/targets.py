@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from mvd_core.blueprint.models import Dataspace, LocalDidHost, LocalVault, Participant, SimulatedCluster
+from mvd_core.blueprint.models import (
+    Dataspace,
+    LocalDidHost,
+    LocalVault,
+    Participant,
+    SimulatedCluster,
+)
 
 Targets = Literal["embedded", "declared"]
 

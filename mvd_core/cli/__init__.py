@@ -7,10 +7,9 @@ import os
 import re
 import sys
 
+import typer
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
-
-import typer
 
 from mvd_core.cli import blueprint, clusters, did, run
 from mvd_core.cli.console import fail

@@ -12,8 +12,8 @@ from rich.table import Table
 from mvd_core.cli.common import FileOption, TargetsOption, load_dataspace
 from mvd_core.cli.console import fail, out
 from mvd_core.errors import MvdError
-from mvd_core.plan.render import render_participant
 from mvd_core.plan.desired import dataspace_dids
+from mvd_core.plan.render import render_participant
 from mvd_core.platforms.clusters import ClusterMissing, open_cluster_source
 from mvd_core.platforms.kubernetes import workloads
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -12,12 +12,12 @@ from mvd_core.blueprint.targets import Targets, apply_targets
 from mvd_core.settings import Settings, get_settings
 
 FileOption = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--file", "-f", help="Blueprint YAML (default: MVD_DATASPACE_FILE, else the packaged seed dataspace).",
                  dir_okay=False),
 ]
 TargetsOption = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--targets", help="embedded (simulated clusters, local vault and DIDs) or declared (what the blueprint names). Default: MVD_TARGETS."),
 ]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -17,6 +17,7 @@ from mvd_core.identity.document import verification_keys
 from mvd_core.identity.keys import participant_public_key
 from mvd_core.plan.desired import did_url, participant_did
 from mvd_core.settings import get_settings
+
 
 def fail(message: str) -> None:
     # Text, not markup: DIDs contain ":key:"-like runs that rich would turn into emoji
@@ -34,11 +35,11 @@ app = typer.Typer(help="did:web identifiers: resolve them, list the dataspace's.
 def resolve(
     did: Annotated[str, typer.Argument(help="A did:web DID, e.g. did:web:example.com or did:web:example.com%3A8443:user")],
     allow_http_loopback: Annotated[
-        Optional[bool],
+        bool | None,
         typer.Option("--allow-http-loopback/--no-allow-http-loopback", help="Plain HTTP for loopback hosts. Default: MVD_ALLOW_HTTP_LOOPBACK."),
     ] = None,
     allow_private: Annotated[
-        Optional[bool],
+        bool | None,
         typer.Option("--allow-private/--no-allow-private", help="Reach private/loopback addresses. Default: MVD_ALLOW_PRIVATE_HOSTS."),
     ] = None,
     timeout: Annotated[float, typer.Option(help="Connect and read timeout in seconds.", min=0.1, max=60)] = 5.0,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import threading
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.text import Text
@@ -15,7 +15,7 @@ from mvd_core.cli.console import out
 from mvd_core.cli.progress import follow
 from mvd_core.settings import get_settings
 
-ApiOption = Annotated[Optional[str], typer.Option("--api", help="Control plane URL (default: the local `mvd serve`, else run in process).")]
+ApiOption = Annotated[str | None, typer.Option("--api", help="Control plane URL (default: the local `mvd serve`, else run in process).")]
 WaitOption = Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the run until it ends (exit 1 if it fails).")]
 
 

@@ -31,7 +31,11 @@ class AzureStorageCommandQueue:
         """From a connection string (Azurite, development), or an account URL and a token
         credential (Azure: the app's managed identity)."""
         # imported here: the local host never needs the storage SDK, and it is slow to import
-        from azure.storage.queue import BinaryBase64DecodePolicy, BinaryBase64EncodePolicy, QueueClient
+        from azure.storage.queue import (
+            BinaryBase64DecodePolicy,
+            BinaryBase64EncodePolicy,
+            QueueClient,
+        )
 
         policies = {
             "message_encode_policy": BinaryBase64EncodePolicy(),

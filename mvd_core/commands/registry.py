@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from mvd_core import sqlite
 from mvd_core.api.models import Action, PoisonCommand, RunSummary, Source
 from mvd_core.commands.models import FINISHED, RunRecord, utcnow
-from mvd_core import sqlite
 from mvd_core.errors import MvdError
 
 DELIVERY_TTL = timedelta(hours=24)

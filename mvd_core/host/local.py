@@ -10,7 +10,13 @@ from typing import Any
 from mvd_core.api.models import Action, DataspaceView, RunAccepted, RunSummary, Source
 from mvd_core.blueprint import Dataspace, load
 from mvd_core.blueprint.targets import apply_targets
-from mvd_core.commands import CallbackCommandQueue, Command, CommandRequest, SqliteRunRegistry, submit
+from mvd_core.commands import (
+    CallbackCommandQueue,
+    Command,
+    CommandRequest,
+    SqliteRunRegistry,
+    submit,
+)
 from mvd_core.commands.registry import DELIVERY_TTL
 from mvd_core.engine import Engine
 from mvd_core.logs import get_logger, log_context

@@ -189,9 +189,8 @@ def prune_workloads(data: dict[str, Any]) -> dict[str, Any]:
 
 @activity("delete_workloads")
 def delete_workloads(data: dict[str, Any]) -> dict[str, Any]:
-    from mvd_core.platforms.kubernetes import workloads
-
     from mvd_core.platforms.clusters import ClusterMissing
+    from mvd_core.platforms.kubernetes import workloads
 
     work = Work(data)
     with work.context("workloads"):

@@ -15,7 +15,11 @@ from typing import Any
 import azure.durable_functions as df
 
 from mvd_core.workflow.progress import Tracker, failure_reason, steps_for
-from mvd_core.workflow.registry import DATASPACE_ORCHESTRATOR, PARTICIPANT_ORCHESTRATOR, orchestrator
+from mvd_core.workflow.registry import (
+    DATASPACE_ORCHESTRATOR,
+    PARTICIPANT_ORCHESTRATOR,
+    orchestrator,
+)
 
 RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=1000, max_number_of_attempts=4)
 ROLLOUT_DEADLINE = timedelta(minutes=15)

@@ -70,9 +70,9 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
     return cert_file, key_file
 
 
-_RG = re.compile(r"^/subscriptions/([^/]+)/resourcegroups/([^/]+)$", re.I)
+_RG = re.compile(r"^/subscriptions/([^/]+)/resourcegroups/([^/]+)$", re.IGNORECASE)
 _MC = re.compile(r"^/subscriptions/([^/]+)/resourcegroups/([^/]+)/providers/Microsoft\.ContainerService/"
-                 r"managedClusters/([^/]+)(/listClusterAdminCredential)?$", re.I)
+                 r"managedClusters/([^/]+)(/listClusterAdminCredential)?$", re.IGNORECASE)
 
 
 class ArmFake:
@@ -188,7 +188,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _do(self) -> None:
@@ -209,4 +209,4 @@ class _Handler(BaseHTTPRequestHandler):
         if data:
             self.wfile.write(data)
 
-    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _do  # noqa: N815
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _do

@@ -10,7 +10,7 @@ from mvd_core.platforms.clusters import open_cluster_source
 from mvd_core.platforms.clusters.aks import AksClusterSource
 from mvd_core.platforms.kubernetes import workloads as W
 from mvd_core.settings import get_settings
-from tests.clusters.arm_fake import Fault, FakeCredential
+from tests.clusters.arm_fake import FakeCredential, Fault
 from tests.kubernetes.objects import DATASPACE, participant_objects
 
 pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")

@@ -8,7 +8,6 @@ import sqlite3
 from collections import Counter
 
 from azure.durable_functions.models.history import HistoryEventType
-
 from kubernetes import client as k8s
 
 from mvd_core.plan import labels as L

@@ -49,7 +49,7 @@ class Site:
 
 def handler_for(site: Site) -> type[QuietHandler]:
     class Handler(QuietHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             site.hits.append(self.path)
             if self.path == "/hang/did.json":
                 site.release.wait(10)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,7 @@ class Config:
         return {name: body for block in self.blocks("output") for name, body in block.items()}
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(directory: Path = INFRA) -> Config:
     files = {p.name: parse_file(p) for p in sorted(directory.glob("*.tf"))}
     assert files, f"no .tf files in {directory}"
@@ -78,7 +78,7 @@ def load(directory: Path = INFRA) -> Config:
 def readme_table(marker: str) -> list[dict[str, str]]:
     """Rows of the markdown table between <!-- {marker}:begin --> and <!-- {marker}:end -->."""
     text = README.read_text()
-    match = re.search(rf"<!-- {marker}:begin -->\n(.*?)<!-- {marker}:end -->", text, re.S)
+    match = re.search(rf"<!-- {marker}:begin -->\n(.*?)<!-- {marker}:end -->", text, re.DOTALL)
     assert match, f"infra/README.md has no table marked {marker}"
     lines = [line.strip() for line in match.group(1).strip().splitlines()]
     header = [cell.strip() for cell in lines[0].strip("|").split("|")]

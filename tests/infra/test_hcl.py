@@ -95,7 +95,7 @@ def test_secrets_reach_the_app_only_as_key_vault_references(root):
     assert '"@Microsoft.KeyVault(SecretUri=${azurerm_key_vault.main.vault_uri}secrets/${secret}/)"' in reference
     # Plain settings hold no secret: no key, password, token or connection string in them.
     for name, value in {**local["host_settings"], **local["mvd_settings"]}.items():
-        assert not re.search(r"(access_key|primary_connection|password|secret|token|AccountKey)", str(value), re.I), name
+        assert not re.search(r"(access_key|primary_connection|password|secret|token|AccountKey)", str(value), re.IGNORECASE), name
     assert "${azurerm_application_insights.main.connection_string}" == local["host_settings"][
         "APPLICATIONINSIGHTS_CONNECTION_STRING"
     ]
@@ -121,7 +121,7 @@ def test_key_vaults_use_rbac(root, module):
 SECRET_ATTRIBUTES = re.compile(
     r"(access_key|connection_string|instrumentation_key|kube_config|kube_admin_config|password|"
     r"client_secret|secret|token|sas|var\.control_plane_secrets|value_wo)",
-    re.I,
+    re.IGNORECASE,
 )
 
 

@@ -108,7 +108,7 @@ def test_server_side_apply_ownership(sim, api):
 def test_label_and_field_selectors(sim, api):
     W.apply(api, participant_objects())
     core = k8s.CoreV1Api(api)
-    names = lambda **kw: sorted(d.metadata.name for d in k8s.AppsV1Api(api).list_namespaced_deployment("alice", **kw).items)  # noqa: E731
+    names = lambda **kw: sorted(d.metadata.name for d in k8s.AppsV1Api(api).list_namespaced_deployment("alice", **kw).items)
     assert names(label_selector="app.kubernetes.io/name in (connector,data-plane)") == ["connector", "data-plane"]
     assert names(label_selector="app.kubernetes.io/name!=connector,mvd.dataspace/participant=alice") == [
         "connector-ui", "data-plane"]

@@ -8,8 +8,8 @@ from kubernetes import client as k8s
 from mvd_core.errors import ExternalError, MvdError
 from mvd_core.plan import labels as L
 from mvd_core.platforms.kubernetes import workloads as W
-from mvd_core.platforms.kubernetes.simulator import Faults, SimulatorServer
 from mvd_core.platforms.kubernetes.client import api_client_for_url
+from mvd_core.platforms.kubernetes.simulator import Faults, SimulatorServer
 from mvd_core.platforms.kubernetes.simulator.store import FAIL_ANNOTATION
 from tests.kubernetes.objects import DATASPACE, deployment, participant_objects
 

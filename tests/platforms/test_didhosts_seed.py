@@ -23,8 +23,8 @@ from mvd_core.settings import get_settings
 from tests.fixtures.cloudflare_fake import fake_cloudflare
 from tests.platforms.didhost_support import (
     Requests,
-    capture_logs,  # noqa: F401 - fixture
     aws_env,
+    capture_logs,  # noqa: F401 - fixture
     forget_s3_document,
     open_web_container,
     prepare_r2_bucket,
@@ -203,6 +203,6 @@ def test_content_type_and_cache_headers_on_every_host(seeded):
         url = client.url
         for prefix, target in routes.items():
             url = url.replace(prefix, target)
-        with urllib.request.urlopen(url) as response:  # noqa: S310 - loopback emulator
+        with urllib.request.urlopen(url) as response:
             assert response.headers["Content-Type"] == CONTENT_TYPE
             assert response.headers["Cache-Control"] == "public, max-age=300"

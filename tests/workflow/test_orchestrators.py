@@ -8,8 +8,6 @@ import threading
 from collections import Counter
 from typing import Any
 
-import pytest
-
 from mvd_core.engine import Engine
 from mvd_core.workflow.catalog import ORCHESTRATORS
 from mvd_core.workflow.registry import DATASPACE_ORCHESTRATOR

@@ -18,7 +18,11 @@ from typing import Any
 
 import yaml
 from azure.core.credentials import TokenCredential
-from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceNotFoundError,
+)
 from kubernetes import client as k8s
 
 from mvd_core.blueprint.models import AksCluster
@@ -72,12 +76,12 @@ class AksClusterSource:
             self._credential = DefaultAzureCredential()
         return self._credential
 
-    def _resources(self):  # noqa: ANN202 - SDK type
+    def _resources(self):
         from azure.mgmt.resource.resources import ResourceManagementClient
 
         return ResourceManagementClient(self._cred(), self.subscription, base_url=self.base_url, **self._client_kwargs)
 
-    def _aks(self):  # noqa: ANN202 - SDK type
+    def _aks(self):
         from azure.mgmt.containerservice import ContainerServiceClient
 
         return ContainerServiceClient(self._cred(), self.subscription, base_url=self.base_url, **self._client_kwargs)
@@ -95,7 +99,7 @@ class AksClusterSource:
 
     # --- desired cluster --------------------------------------------------------------
 
-    def _desired(self):  # noqa: ANN202 - SDK model
+    def _desired(self):
         from azure.mgmt.containerservice import models as m
 
         return m.ManagedCluster(

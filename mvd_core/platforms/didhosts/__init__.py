@@ -13,7 +13,13 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
-from mvd_core.blueprint.models import AzureBlobDidHost, CloudflareDidHost, DidHost, LocalDidHost, S3DidHost
+from mvd_core.blueprint.models import (
+    AzureBlobDidHost,
+    CloudflareDidHost,
+    DidHost,
+    LocalDidHost,
+    S3DidHost,
+)
 from mvd_core.errors import MvdError
 from mvd_core.settings import Settings
 

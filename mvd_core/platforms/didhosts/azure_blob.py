@@ -29,6 +29,7 @@ from mvd_core.errors import ExternalError
 from mvd_core.identity.didweb import did_for, did_to_url, document_path
 from mvd_core.identity.document import to_bytes
 from mvd_core.logs import get_logger, redact
+from mvd_core.platforms.azure_errors import reason
 from mvd_core.platforms.didhosts import CACHE_CONTROL, CONTENT_TYPE, PublishResult
 from mvd_core.settings import Settings
 
@@ -40,14 +41,6 @@ HASH_METADATA = "mvdsha256"  # Azure metadata names are C# identifiers: no '-'
 
 class AzureBlobError(ExternalError):
     pass
-
-
-def _reason(exc: AzureError) -> str:
-    if isinstance(exc, HttpResponseError) and exc.status_code is not None:
-        code = exc.error_code or getattr(exc.error, "code", None)
-        code = getattr(code, "value", code)  # the SDK hands out StorageErrorCode enums
-        return f"HTTP {exc.status_code}" + (f" {code}" if code else "")
-    return type(exc).__name__
 
 
 def service_client(host: AzureBlobDidHost, settings: Settings, **kwargs: Any) -> BlobServiceClient:
@@ -76,8 +69,8 @@ class AzureBlobDidHostClient:
 
     def _fail(self, action: str, exc: AzureError) -> AzureBlobError:
         if isinstance(exc, ClientAuthenticationError) or getattr(exc, "status_code", None) in (401, 403):
-            return AzureBlobError(f"{self.description}: not authorized to {action} ({_reason(exc)})")
-        return AzureBlobError(redact(f"{self.description}: could not {action} ({_reason(exc)})"))
+            return AzureBlobError(f"{self.description}: not authorized to {action} ({reason(exc)})")
+        return AzureBlobError(redact(f"{self.description}: could not {action} ({reason(exc)})"))
 
     def _ensure_static_website(self) -> None:
         try:
@@ -86,7 +79,7 @@ class AzureBlobDidHostClient:
             if exc.status_code == 403:
                 # a data-plane role may upload blobs without reading account settings;
                 # the website is then the operator's (Terraform's) business
-                log.warning("%s: cannot check the static website setting (%s); uploading anyway", self.description, _reason(exc))
+                log.warning("%s: cannot check the static website setting (%s); uploading anyway", self.description, reason(exc))
                 return
             raise self._fail("read its service properties", exc) from None
         except AzureError as exc:
@@ -98,7 +91,7 @@ class AzureBlobDidHostClient:
             self.service.set_service_properties(static_website=StaticWebsite(enabled=True))
         except AzureError as exc:
             raise AzureBlobError(
-                f"{self.description}: the static website is off and could not be switched on ({_reason(exc)}); "
+                f"{self.description}: the static website is off and could not be switched on ({reason(exc)}); "
                 f"enable it once with `az storage blob service-properties update --account-name "
                 f"{self.host.storage_account} --static-website --auth-mode login`"
             ) from None

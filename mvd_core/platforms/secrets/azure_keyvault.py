@@ -19,20 +19,11 @@ from azure.core.exceptions import (
 from azure.keyvault.secrets import SecretClient
 
 from mvd_core.errors import ExternalError
-from mvd_core.logs import get_logger, redact
+from mvd_core.logs import get_logger
+from mvd_core.platforms.azure_errors import reason
 from mvd_core.platforms.secrets import check_name
 
 log = get_logger(__name__)
-
-
-def _reason(exc: AzureError) -> str:
-    if isinstance(exc, HttpResponseError) and exc.status_code is not None:
-        code = getattr(exc.error, "code", None) if exc.error is not None else None
-        detail = f"HTTP {exc.status_code}" + (f" {code}" if code else "")
-    else:
-        detail = type(exc).__name__
-    first_line = (str(getattr(exc, "message", "") or exc).splitlines() or [""])[0][:200]
-    return redact(f"{detail}: {first_line}" if first_line else detail)
 
 
 class AzureKeyVaultStore:
@@ -55,8 +46,8 @@ class AzureKeyVaultStore:
 
     def _fail(self, action: str, name: str, exc: AzureError) -> ExternalError:
         if isinstance(exc, ClientAuthenticationError):
-            return ExternalError(f"{self.description}: not authorized to {action} secret {name!r} ({_reason(exc)})")
-        return ExternalError(f"{self.description}: could not {action} secret {name!r} ({_reason(exc)})")
+            return ExternalError(f"{self.description}: not authorized to {action} secret {name!r} ({reason(exc, message=True)})")
+        return ExternalError(f"{self.description}: could not {action} secret {name!r} ({reason(exc, message=True)})")
 
     def get(self, name: str) -> str | None:
         check_name(name)
@@ -91,7 +82,7 @@ class AzureKeyVaultStore:
             self.client.purge_deleted_secret(name)
         except HttpResponseError as exc:
             # purge protection (403) or soft delete off (404): the secret is deleted either way
-            log.info("secret %s deleted but not purged from %s (%s)", name, self.description, _reason(exc))
+            log.info("secret %s deleted but not purged from %s (%s)", name, self.description, reason(exc, message=True))
         except AzureError as exc:
             raise self._fail("purge", name, exc) from None
         return True

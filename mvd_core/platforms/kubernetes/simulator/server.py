@@ -181,22 +181,22 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server_version = "mvd-k8s-sim/1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("k8s-sim %s", format % args)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._handle("GET")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._handle("POST")
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:
         self._handle("PUT")
 
-    def do_PATCH(self) -> None:  # noqa: N802
+    def do_PATCH(self) -> None:
         self._handle("PATCH")
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         self._handle("DELETE")
 
     # --- plumbing ---------------------------------------------------------------------
@@ -252,7 +252,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(err.code, err.status_body())
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
-        except Exception as exc:  # noqa: BLE001 - a bug in the simulator answers like an API server would
+        except Exception as exc:
             log.exception("k8s-sim: internal error")
             self._send(500, ApiError(500, "InternalError", f"simulator error: {type(exc).__name__}").status_body())
 
