@@ -229,7 +229,7 @@ class Participant(Model):
     id: DnsLabel
     display_name: str = Field(min_length=1, max_length=100)
     public_host: HostName | None = Field(
-        None, description="Host the participant's ingress answers on; <id>.<dataspace>.mvd.example when unset."
+        None, description="Host the participant's ingress answers on; <id>.<dataspace>.dataspace.example when unset."
     )
     cluster: Cluster = SimulatedCluster()
     runtimes: Runtimes
@@ -281,4 +281,4 @@ class Dataspace(Model):
         return participant.images or self.images
 
     def public_host_for(self, participant: Participant) -> str:
-        return participant.public_host or f"{participant.id}.{self.name}.mvd.example"
+        return participant.public_host or f"{participant.id}.{self.name}.dataspace.example"

@@ -39,10 +39,24 @@ def resolve_options(participant: Participant, settings: Settings) -> dict[str, A
 
 def public_keys_for_render(settings: Settings, targets: str) -> PublicKeys:
     """Embedded targets: the file vault's key, created once if missing (render is then
-    stable across runs). Declared targets: read the key if there is one, create nothing."""
+    stable across runs). Declared targets: read the key if the vault can be reached; a vault
+    out of reach renders the document without a key, with a warning, and creates nothing."""
+    from mvd_core.errors import MvdError
     from mvd_core.identity.keys import participant_public_key
+    from mvd_core.logs import get_logger
 
-    return lambda participant: participant_public_key(participant, settings, create=targets == "embedded")
+    log = get_logger(__name__)
+
+    def public_key(participant: Participant) -> dict[str, Any] | None:
+        if targets == "embedded":
+            return participant_public_key(participant, settings, create=True)
+        try:
+            return participant_public_key(participant, settings)
+        except MvdError as exc:
+            log.warning("%s: did.json rendered without a key: %s", participant.id, exc.message)
+            return None
+
+    return public_key
 
 
 def observer(settings: Settings, dataspace_name: str) -> Observe:

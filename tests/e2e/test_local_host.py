@@ -157,3 +157,30 @@ def test_teardown_removes_workloads_and_dids_but_keeps_keys(plane):
         assert keys.public_key(connect.secret_store(p, plane.settings), p.id) == before[p.id]
     again = plane.wait(plane.post("provision").json()["runId"])
     assert again["status"] == "completed"
+
+
+def test_rotating_a_key_changes_only_that_did_document(plane):
+    provision(plane)
+    port = plane.settings.port
+    resolve_all = lambda: {  # noqa: E731
+        p.id: resolve(f"did:web:localhost%3A{port}:dids:{p.id}", allow_http_loopback=True, allow_private=True)
+        for p in plane.host.dataspace.participants
+    }
+    before = resolve_all()
+    resp = plane.post("reset", json={"rotateKeys": ["space-enforcer"]})
+    assert resp.status_code == 202
+    run = plane.wait(resp.json()["runId"])
+    assert run["status"] == "completed", run["failures"]
+    vault_step = {s["name"]: s for s in run["participants"]["space-enforcer"]["steps"]}["vault"]
+    assert vault_step["detail"].startswith("rotated to")
+    after = resolve_all()
+    assert after["space-enforcer"]["verificationMethod"] != before["space-enforcer"]["verificationMethod"]
+    assert after["space-enforcer"]["id"] == before["space-enforcer"]["id"]  # the DID stays
+    assert {k: v for k, v in after.items() if k != "space-enforcer"} == {
+        k: v for k, v in before.items() if k != "space-enforcer"}
+    new_kid = after["space-enforcer"]["verificationMethod"][0]["publicKeyJwk"]["kid"]
+    p = plane.host.dataspace.participant("space-enforcer")
+    assert keys.public_key(connect.secret_store(p, plane.settings), p.id)["kid"] == new_kid
+    # a plain reset afterwards keeps the rotated key
+    plane.wait(plane.post("reset").json()["runId"])
+    assert resolve_all() == after

@@ -11,8 +11,8 @@ from mvd_core.identity.document import build_did_document, content_hash, to_byte
 
 DID = "did:web:did.galactic-turbine.example"
 URLS = {
-    "credential_service_url": "https://galactic-turbine.mvd.mvd.example/api/identity/v1/participants/galactic-turbine",
-    "protocol_url": "https://galactic-turbine.mvd.mvd.example/api/dsp",
+    "credential_service_url": "https://galactic-turbine.mvd.dataspace.example/api/identity/v1/participants/galactic-turbine",
+    "protocol_url": "https://galactic-turbine.mvd.dataspace.example/api/dsp",
 }
 
 
