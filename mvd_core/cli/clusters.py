@@ -14,8 +14,6 @@ from mvd_core.cli.console import fail, out
 from mvd_core.errors import MvdError
 from mvd_core.plan.desired import dataspace_dids
 from mvd_core.plan.render import render_participant
-from mvd_core.platforms.clusters import ClusterMissing, open_cluster_source
-from mvd_core.platforms.kubernetes import workloads
 
 app = typer.Typer(help="Participants' Kubernetes clusters: what they are and what runs on them.", no_args_is_help=True)
 
@@ -26,6 +24,9 @@ def _group() -> None:
 
 
 def _status(dataspace: Any, settings: Any, participant: Any, dids: dict[str, str]) -> dict[str, Any]:
+    from mvd_core.platforms.clusters import ClusterMissing, open_cluster_source
+    from mvd_core.platforms.kubernetes import workloads
+
     source = open_cluster_source(participant.cluster, participant.id, settings)
     row: dict[str, Any] = {"participant": participant.id, "kind": source.kind, "simulated": source.simulated,
                            "cluster": source.describe(), "objects": 0, "runtimes": "-", "error": None}

@@ -7,12 +7,14 @@ calls ``poll(token)`` until ``done``. No call holds a worker while the cloud wor
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from kubernetes import client as k8s
 from pydantic import BaseModel
 
 from mvd_core.errors import NotFound
+
+if TYPE_CHECKING:
+    from kubernetes import client as k8s
 
 
 class ClusterMissing(NotFound):
