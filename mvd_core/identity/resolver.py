@@ -19,6 +19,7 @@ against an emulator's address while every check above still applies to the route
 
 from __future__ import annotations
 
+import functools
 import http.client
 import ipaddress
 import json
@@ -186,6 +187,13 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
             raise
 
 
+@functools.lru_cache(maxsize=1)
+def _default_ssl_context() -> ssl.SSLContext:
+    """Made once: loading the CA bundle costs more than a loopback request, and a client
+    context can be shared between threads."""
+    return ssl.create_default_context()
+
+
 class _Fetcher:
     def __init__(
         self,
@@ -199,7 +207,11 @@ class _Fetcher:
         self.allow_private = allow_private
         self.timeout = timeout
         self.deadline = time.monotonic() + 3 * timeout
-        self.ssl_context = ssl_context or ssl.create_default_context()
+        self._ssl_context = ssl_context
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        return self._ssl_context or _default_ssl_context()
 
     def _remaining(self, url: str) -> float:
         left = self.deadline - time.monotonic()
