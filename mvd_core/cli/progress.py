@@ -12,6 +12,7 @@ from rich.text import Text
 from mvd_core.api.models import RunSummary
 from mvd_core.cli.client import ControlPlane
 from mvd_core.cli.console import out
+from mvd_core.errors import MvdError
 
 _MARK = {"pending": ("·", "dim"), "running": ("…", "yellow"), "done": ("✓", "green"),
          "failed": ("✗", "red"), "skipped": ("-", "dim")}
@@ -39,7 +40,8 @@ def follow(cp: ControlPlane, run_id: str, timeout: float = 3600.0) -> RunSummary
     """Show the run live until it ends; returns its final summary."""
     deadline = time.monotonic() + timeout
     run = cp.run(run_id)
-    assert run is not None
+    if run is None:
+        raise MvdError(f"run {run_id} is not known to {cp.description}")
     with Live(run_table(run), console=out, refresh_per_second=8, transient=not out.is_terminal) as live:
         while run.status not in ("completed", "failed") and time.monotonic() < deadline:
             run = cp.wait_change(run_id, 0.5) or run
