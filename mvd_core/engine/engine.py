@@ -49,6 +49,7 @@ ActivityFn = Callable[[Any], Any]
 
 # How long an idle dispatcher waits before looking for work another process may have queued
 # (start_new/raise_event from a CLI process); in-process writers wake it at once.
+_BATCH_WINDOW_SECONDS = 0.003
 _IDLE_RESCAN_SECONDS = 0.5
 _COMPLETIONS = {
     int(h.T.TASK_COMPLETED): "TaskScheduledId",
@@ -309,6 +310,11 @@ class Engine:
             try:
                 with self._store.read() as conn:
                     pending = self._store.instances_with_inbox(conn)
+                if pending:
+                    # A short window lets results that arrive together share one replay: every
+                    # replay re-runs the orchestrator from the start, so a fan-out replayed once
+                    # per result would cost O(n^2).
+                    self._stopping.wait(_BATCH_WINDOW_SECONDS)
                 for instance_id in pending:
                     if self._stopping.is_set():
                         return
