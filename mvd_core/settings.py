@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="Log level.")
     log_format: Literal["console", "json"] = Field("console", description="Log record format.")
 
+    @property
+    def base_url(self) -> str:
+        """Where `mvd serve` is reached: the API, the dashboard and local DID documents."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

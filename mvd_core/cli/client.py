@@ -125,11 +125,9 @@ def server_running(settings: Settings, base_url: str) -> bool:
 def connect(settings: Settings, api: str | None) -> ControlPlane:
     """``--api URL`` when given; else the local server if one is running; else in-process."""
     from mvd_core.host import token as api_token
-    from mvd_core.plan.desired import base_url
-
     if api:
         return RemoteControlPlane(api, api_token.read(settings))
-    local = base_url(settings)
+    local = settings.base_url
     if server_running(settings, local):
         return RemoteControlPlane(local, api_token.read(settings))
     return InProcessControlPlane.start(settings)

@@ -103,13 +103,12 @@ def runs(api: ApiOption = None, limit: Annotated[int, typer.Option(min=1, max=20
 
 def _serve_forever(cp: InProcessControlPlane) -> None:
     from mvd_core.host.schedule import Scheduler
-    from mvd_core.plan.desired import base_url
 
     host = cp.host
     sched = host.dataspace.schedule
     scheduler = Scheduler(sched.reset, sched.timezone, lambda: host.submit("reset", "timer"))
     scheduler.start()
-    url = base_url(host.settings)
+    url = host.settings.base_url
     out.print(f"Dashboard: [bold]{url}/[/]   API: {url}/api   nightly reset: {sched.reset} ({sched.timezone})")
     if cp.token_created:
         out.print(f"API token (shown once, kept in {host.settings.home}/api-token): [bold]{cp.token}[/]")
@@ -133,7 +132,6 @@ def serve() -> None:
 
 def up(once: Annotated[bool, typer.Option("--once", help="Exit after the provision, with its status as exit code.")] = False) -> None:
     """The embedded default: serve, provision the dataspace with live progress, print the DIDs, keep serving."""
-    from mvd_core.plan.desired import base_url
 
     cp = InProcessControlPlane.start(get_settings())
     try:
@@ -146,7 +144,7 @@ def up(once: Annotated[bool, typer.Option("--once", help="Exit after the provisi
             mark = Text("✓ resolves", "green") if p.resolves else Text(f"✗ {p.resolve_error}", "red")
             out.print(Text.assemble(f"  {p.display_name:32} {p.did}  ", mark))
         if once:
-            out.print(f"Dashboard was: {base_url(host.settings)}/ (stopped: --once)")
+            out.print(f"Dashboard was: {host.settings.base_url}/ (stopped: --once)")
             if run.status != "completed":
                 raise typer.Exit(1)
             return

@@ -27,18 +27,13 @@ class ParticipantState(BaseModel):
     cloud: list[dict[str, Any]]
 
 
-def base_url(settings: Settings) -> str:
-    """Where `mvd serve` is reached: serves the API, the dashboard and local DID documents."""
-    return (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
-
-
 def participant_did(participant: Participant, settings: Settings) -> str:
-    return did_for(participant.identity.host, participant.id, local_base_url=base_url(settings))
+    return did_for(participant.identity.host, participant.id, local_base_url=settings.base_url)
 
 
 def did_url(participant: Participant, settings: Settings) -> str:
     did = participant_did(participant, settings)
-    scheme = "http" if isinstance(participant.identity.host, LocalDidHost) and base_url(settings).startswith("http:") else "https"
+    scheme = "http" if isinstance(participant.identity.host, LocalDidHost) and settings.base_url.startswith("http:") else "https"
     return did_to_url(did, scheme=scheme)
 
 

@@ -51,10 +51,6 @@ class DidHostClient(Protocol):
         ...
 
 
-def local_base_url(settings: Settings) -> str:
-    return (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
-
-
 def open_did_host(host: DidHost, participant_id: str, settings: Settings, **options: Any) -> DidHostClient:
     """The client for a participant's declared DID host.
 

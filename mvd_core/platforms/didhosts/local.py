@@ -14,7 +14,7 @@ from mvd_core.errors import MvdError
 from mvd_core.identity.didweb import did_for, did_to_url
 from mvd_core.identity.document import to_bytes
 from mvd_core.logs import get_logger
-from mvd_core.platforms.didhosts import PublishResult, local_base_url
+from mvd_core.platforms.didhosts import PublishResult
 from mvd_core.settings import Settings
 
 log = get_logger(__name__)
@@ -26,7 +26,7 @@ def dids_root(settings: Settings) -> Path:
 
 class LocalDidHostClient:
     def __init__(self, host: LocalDidHost, participant_id: str, settings: Settings) -> None:
-        base = local_base_url(settings)
+        base = settings.base_url
         self.did = did_for(host, participant_id, local_base_url=base)
         self.root = dids_root(settings) / participant_id
         # served at /dids/<participant-id>/[path/]did.json, the URL its DID names
