@@ -42,7 +42,7 @@ class LocalHost:
 
     def start(self) -> None:
         self.engine.start()
-        self.reconcile()
+        self.reconcile(starting=True)
 
     def stop(self) -> None:
         self.engine.stop()
@@ -51,18 +51,20 @@ class LocalHost:
         self.engine.start_singleton(DATASPACE_ORCHESTRATOR, command.run_id, command.wire())
         self.registry.mark_running(command.run_id)
 
-    def reconcile(self) -> None:
-        """Make the registry agree with the engine after a crash: a claimed run whose
-        orchestration ended without recording itself, or never started, is closed."""
+    def reconcile(self, *, starting: bool = False) -> None:
+        """Make the registry agree with the engine: a claimed run whose orchestration ended
+        without recording itself is closed. Only at start-up (``starting``), when no submit
+        can be between its claim and its start, is a claimed run with no orchestration closed
+        too: the process stopped before starting it."""
         current = self.registry.current(self.dataspace.name)
         if current is None or current.finished:
             return
         status = self.engine.get_status(current.id)
         with log_context(run_id=current.id):
-            if status is None:
+            if status is None and starting:
                 log.warning("run was claimed but never started; marking it failed")
                 self.registry.fail(current.id, "the control plane stopped before the run started")
-            elif status.is_terminal:
+            elif status is not None and status.is_terminal:
                 log.warning("run ended as %s without a record; closing it", status.runtime_status.value)
                 self.registry.fail(current.id, status.error or f"orchestration {status.runtime_status.value.lower()}")
 

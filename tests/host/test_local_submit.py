@@ -1,0 +1,46 @@
+"""Commands on the local host: a second command while the first is between its claim and
+its start joins the first run (found by CI as a race: 20 resets once made 3 runs)."""
+
+from __future__ import annotations
+
+import threading
+
+from mvd_core.host.local import LocalHost
+from mvd_core.settings import get_settings
+
+
+def test_a_command_during_a_slow_start_joins_the_run(tmp_path):
+    host = LocalHost(get_settings())
+    claimed, release = threading.Event(), threading.Event()
+    start_run = host.queue.fn
+
+    def slow_start(command):
+        claimed.set()
+        assert release.wait(10)
+        start_run(command)
+
+    host.queue.fn = slow_start
+    first: dict = {}
+    worker = threading.Thread(target=lambda: first.setdefault("accepted", host.submit("reset", "api")))
+    worker.start()
+    assert claimed.wait(10)
+    second = host.submit("reset", "api")  # arrives while the first run is claimed, not yet started
+    release.set()
+    worker.join(10)
+    assert second.coalesced and second.run_id == first["accepted"].run_id
+    assert [r.id for r in host.registry.list(10, host.dataspace.name)] == [second.run_id]
+    assert host.engine.get_status(second.run_id) is not None
+
+
+def test_a_run_claimed_but_never_started_is_closed_at_start_up(tmp_path):
+    host = LocalHost(get_settings())
+    host.queue.fn = lambda command: None  # the process "dies" between claim and start
+    lost = host.submit("provision", "api")
+    restarted = LocalHost(get_settings())
+    restarted.start()
+    try:
+        record = restarted.registry.get(lost.run_id)
+        assert record.status == "failed" and "stopped before the run started" in record.error
+        assert not restarted.submit("reset", "api").coalesced
+    finally:
+        restarted.stop()
