@@ -80,30 +80,26 @@ def deep_merge(base: Any, overlay: Any) -> Any:
 
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386 JSON merge patch."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    out = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = merge_patch(out.get(key), value)
-    return out
+    return _merge(target, patch, strategic=False)
+
+
+def strategic_merge_patch(target: Any, patch: Any) -> Any:
+    """Merge patch, except that lists of objects with a ``name`` merge element-wise by name."""
+    return _merge(target, patch, strategic=True)
 
 
 def _named_list(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(i, dict) and "name" in i for i in value)
 
 
-def strategic_merge_patch(target: Any, patch: Any) -> Any:
-    """Merge patch, except that lists of objects with a ``name`` merge element-wise by name."""
+def _merge(target: Any, patch: Any, *, strategic: bool) -> Any:
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
     out = dict(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
             out.pop(key, None)
-        elif _named_list(value) and _named_list(out.get(key)):
+        elif strategic and _named_list(value) and _named_list(out.get(key)):
             merged = {i["name"]: i for i in out[key]}
             order = [i["name"] for i in out[key]]
             for item in value:
@@ -112,10 +108,10 @@ def strategic_merge_patch(target: Any, patch: Any) -> Any:
                     continue
                 if item["name"] not in merged:
                     order.append(item["name"])
-                merged[item["name"]] = strategic_merge_patch(merged.get(item["name"]), item)
+                merged[item["name"]] = _merge(merged.get(item["name"]), item, strategic=True)
             out[key] = [merged[n] for n in order if n in merged]
         else:
-            out[key] = strategic_merge_patch(out.get(key), value)
+            out[key] = _merge(out.get(key), value, strategic=strategic)
     return out
 
 
