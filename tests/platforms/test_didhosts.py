@@ -22,7 +22,6 @@ from mvd_core.platforms.didhosts.cloudflare import CloudflareDidHostClient, Clou
 from mvd_core.platforms.didhosts.local import LocalDidHostClient
 from mvd_core.platforms.didhosts.s3 import POLICY_SID, S3DidHostClient
 from mvd_core.settings import get_settings
-from tests.fixtures.cloudflare_fake import fake_cloudflare
 from tests.fixtures.loopback import serve
 from tests.platforms.didhost_support import (  # noqa: F401 - capture_logs is a fixture
     Requests,
@@ -148,12 +147,6 @@ def test_s3_without_credentials_says_so(moto_server, monkeypatch, tmp_path):
 
 
 # --- Cloudflare (R2 + purge) --------------------------------------------------------------
-
-
-@pytest.fixture
-def cloudflare():
-    with fake_cloudflare() as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ from mvd_core.identity.resolver import resolve, verify_published
 from mvd_core.platforms.didhosts import CONTENT_TYPE, open_did_host
 from mvd_core.platforms.secrets import open_secret_store
 from mvd_core.settings import get_settings
-from tests.fixtures.cloudflare_fake import fake_cloudflare
 from tests.platforms.didhost_support import (
     Requests,
     aws_env,
@@ -35,12 +34,6 @@ from tests.platforms.didhost_support import (
 
 LOOPBACK = {"allow_http_loopback": True, "allow_private": True}
 SEED_IDS = ("galactic-turbine", "space-enforcer", "interstellar-assembly")
-
-
-@pytest.fixture
-def cloudflare():
-    with fake_cloudflare() as fake:
-        yield fake
 
 
 @pytest.fixture
