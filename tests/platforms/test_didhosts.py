@@ -23,10 +23,9 @@ from mvd_core.platforms.didhosts.local import LocalDidHostClient
 from mvd_core.platforms.didhosts.s3 import POLICY_SID, S3DidHostClient
 from mvd_core.settings import get_settings
 from tests.fixtures.loopback import serve
-from tests.platforms.didhost_support import (  # noqa: F401 - capture_logs is a fixture
+from tests.platforms.didhost_support import (
     Requests,
     aws_env,
-    capture_logs,
     moto_client,
     prepare_r2_bucket,
     r2_env,

@@ -23,7 +23,6 @@ from mvd_core.settings import get_settings
 from tests.platforms.didhost_support import (
     Requests,
     aws_env,
-    capture_logs,  # noqa: F401 - fixture
     forget_s3_document,
     open_web_container,
     prepare_r2_bucket,

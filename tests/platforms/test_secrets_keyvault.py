@@ -14,7 +14,6 @@ from mvd_core.platforms.secrets import open_secret_store
 from mvd_core.platforms.secrets.azure_keyvault import AzureKeyVaultStore
 from mvd_core.settings import get_settings
 from tests.fixtures.keyvault_fake import RESOURCE, TENANT, StubCredential, fake_key_vault
-from tests.platforms.didhost_support import capture_logs  # noqa: F401 - fixture
 
 
 @pytest.fixture
