@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     sim_ready_delay: float = Field(0.2, description="Seconds until a simulated Deployment is ready / Job completes.")
     sim_error_rate: float = Field(0.0, ge=0.0, le=1.0, description="Share of simulated-cluster API requests answered with an injected 500/503 (fault testing).")
     sim_latency_seconds: float = Field(0.0, ge=0.0, description="Latency added to every simulated-cluster API request (fault testing).")
+    sim_fault_seed: int | None = Field(None, description="Seed for the simulated cluster's fault draws, so a fault run can be replayed exactly.")
     log_level: str = Field("INFO", description="Log level.")
     log_format: Literal["console", "json"] = Field("console", description="Log record format.")
 

@@ -390,7 +390,8 @@ def shared_simulator(home: Path | None = None) -> SimulatorServer:
     with _shared_lock:
         server = _shared.get(db)
         if server is None:
-            faults = Faults(error_rate=settings.sim_error_rate, latency_seconds=settings.sim_latency_seconds)
+            faults = Faults(error_rate=settings.sim_error_rate, latency_seconds=settings.sim_latency_seconds,
+                            seed=settings.sim_fault_seed)
             server = SimulatorServer(db, ready_delay=settings.sim_ready_delay, faults=faults).start()
             _shared[db] = server
         return server
