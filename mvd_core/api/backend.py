@@ -26,6 +26,8 @@ log = get_logger(__name__)
 
 @runtime_checkable
 class Backend(Protocol):
+    dataspace: Any  # mvd_core.blueprint.Dataspace: the blueprint the host serves
+
     async def submit(
         self, action: Action, source: Source, rotate_keys: list[str], delivery_id: str | None = None
     ) -> RunAccepted:

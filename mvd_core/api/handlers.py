@@ -93,6 +93,15 @@ def _json_body(request: ApiRequest, limit: int) -> dict[str, Any]:
     return data
 
 
+def _known_participants(backend: Backend, ids: list[str]) -> list[str]:
+    """``ids`` if each names a participant of the dataspace, else NotFound naming the first that does not."""
+    for pid in ids:
+        if not _PARTICIPANT.match(pid):
+            raise NotFound(f"unknown participant {pid[:64]!r}")
+        backend.dataspace.participant(pid)  # NotFound naming it and the known ids
+    return ids
+
+
 def _rotate_keys(data: dict[str, Any]) -> list[str]:
     unknown = sorted(set(data) - {"rotateKeys"})
     if unknown:
@@ -100,9 +109,6 @@ def _rotate_keys(data: dict[str, Any]) -> list[str]:
     value = data.get("rotateKeys", [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise MvdError("rotateKeys must be a list of participant ids")
-    for pid in value:
-        if not _PARTICIPANT.match(pid):
-            raise NotFound(f"unknown participant {pid[:64]!r}")
     return value
 
 
@@ -117,7 +123,7 @@ def _action(request: ApiRequest) -> str:
 async def post_command(request: ApiRequest, backend: Backend) -> ApiResponse:
     """POST /api/dataspace/{action}: 202 with the run (a new one, or the one already going)."""
     action = _action(request)
-    rotate = _rotate_keys(_json_body(request, MAX_COMMAND_BODY))
+    rotate = _known_participants(backend, _rotate_keys(_json_body(request, MAX_COMMAND_BODY)))
     # The dashboard marks its clicks and the CLI its commands; any other caller is "api".
     claimed = (webhooks.header(request.headers, "X-MVD-Source") or "").lower()
     source = claimed if claimed in ("button", "cli") else "api"
@@ -180,9 +186,8 @@ def webhook_handler(
             settings.webhook_tolerance_seconds if tolerance_seconds is None else tolerance_seconds,
         )
         payload = verified.payload
-        for pid in payload.rotate_keys:
-            if not _PARTICIPANT.match(pid):
-                raise NotFound(f"unknown participant {pid[:64]!r}")
+        # Every check before the delivery id is remembered: a refused delivery changes nothing.
+        _known_participants(backend, payload.rotate_keys)
         webhooks.check_first_delivery(await backend.remember_delivery(verified.source, verified.delivery_id), verified)
         accepted = await backend.submit(payload.action, "webhook", payload.rotate_keys, verified.delivery_id)
         return ApiResponse(202, accepted.wire(), {"Location": accepted.status_url})

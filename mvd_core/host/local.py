@@ -108,6 +108,10 @@ class LocalBackend:
     def __init__(self, host: LocalHost) -> None:
         self.host = host
 
+    @property
+    def dataspace(self) -> Dataspace:
+        return self.host.dataspace
+
     async def submit(self, action: Action, source: Source, rotate_keys: list[str],
                      delivery_id: str | None = None) -> RunAccepted:
         return await asyncio.to_thread(self.host.submit, action, source, rotate_keys, delivery_id)

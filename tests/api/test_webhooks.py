@@ -135,12 +135,24 @@ def test_refusals_enqueue_nothing_on_azurite(table_registry, azure_queue):
     assert _post(backend, BODY, webhooks.signed_headers(SECRET, BODY, "x"), source="gitlab").status == 404
     assert queue_length(azure_queue) == 0
     assert table_registry.list() == []
-    # the refused (unsigned) delivery ids were not remembered: a properly signed one still works
-    ok = _post(backend, BODY, webhooks.signed_headers(SECRET, BODY, "d-bad"))
-    assert ok.status == 202
-    replay = _post(backend, BODY, webhooks.signed_headers(SECRET, BODY, "d-bad"))
-    assert replay.status == 409
-    assert len(drain(azure_queue)) == 1
+    # Refused delivery ids were not remembered (the unsigned one, and the signed one naming
+    # an unknown participant): a proper delivery with the same id still works, once.
+    for delivery in ("d-bad", "d-who"):
+        ok = _post(backend, BODY, webhooks.signed_headers(SECRET, BODY, delivery))
+        assert ok.status == 202, (delivery, ok.body)
+        replay = _post(backend, BODY, webhooks.signed_headers(SECRET, BODY, delivery))
+        assert replay.status == 409, delivery
+    assert len(drain(azure_queue)) == 1  # the second coalesced into the first run
+
+
+def test_unknown_participant_is_named_with_the_known_ones(sqlite_registry):
+    queue = ListQueue()
+    backend = make_backend(sqlite_registry, queue)
+    body = b'{"rotateKeys": ["nobody"]}'
+    response = _post(backend, body, webhooks.signed_headers(SECRET, body, "d-nobody"))
+    assert response.status == 404
+    assert "'nobody'" in response.body["error"] and "known:" in response.body["error"]
+    assert queue.commands == []
 
 
 def test_webhook_route_uses_settings_secrets(monkeypatch, sqlite_registry):
