@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from mvd_core.plan import labels as L
+from mvd_core.plan import listmaps
 from mvd_core.plan.render import object_key
 
 HIDDEN = "(hidden)"
@@ -64,17 +65,31 @@ def as_stored(desired: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def field_changes(desired: Any, observed: Any, path: str = "") -> list[FieldChange]:
-    """Paths where ``observed`` differs from ``desired``, looking only at what desired sets."""
+def field_changes(desired: Any, observed: Any, path: str = "", field: str = "") -> list[FieldChange]:
+    """Paths where ``observed`` differs from ``desired``, looking only at what desired sets.
+
+    Associative lists (``listmaps``) are matched item by item on their keys, so an item
+    another manager added (a sidecar) is not drift: an apply would keep it anyway."""
     if isinstance(desired, dict):
         if not isinstance(observed, dict):
             return [FieldChange(path=path or ".", observed=observed, desired=desired)]
         changes: list[FieldChange] = []
         for key, value in desired.items():
             sub = f"{path}.{key}" if path else key
-            changes += field_changes(value, observed.get(key), sub)
+            changes += field_changes(value, observed.get(key), sub, key)
         return changes
     if isinstance(desired, list):
+        keys = listmaps.map_keys(field, desired)
+        if keys is not None and listmaps.same_keys(field, observed, keys):
+            changes = []
+            for item in desired:
+                index = listmaps.find(observed, keys, listmaps.item_key(keys, item))
+                sub = f"{path}{listmaps.label(keys, item)}"
+                if index is None:
+                    changes.append(FieldChange(path=sub, observed=None, desired=item))
+                else:
+                    changes += field_changes(item, observed[index], sub)
+            return changes
         if not isinstance(observed, list) or len(observed) != len(desired):
             return [FieldChange(path=path, observed=observed, desired=desired)]
         changes = []

@@ -190,3 +190,50 @@ def test_retries_are_bounded_and_the_error_names_the_call(tmp_path, monkeypatch)
         with pytest.raises(ExternalError, match=r"read Namespace/alice: 50[03] injected fault"):
             W.apply(api, participant_objects()[:1])
         assert sim.requests("alice")["fault"] == 3
+
+
+def test_a_sidecar_another_manager_adds_is_kept_and_is_not_drift(sim, api):
+    """Containers are an associative list (by name): server-side apply merges them item by
+    item, as a real API server does, so an injected sidecar is neither drift nor removed."""
+    objects = participant_objects()
+    _provision(api, objects)
+    sidecar = {"name": "mesh-proxy", "image": "example/proxy:1"}
+    k8s.AppsV1Api(api).patch_namespaced_deployment(
+        "connector", "alice", {"spec": {"template": {"spec": {"containers": [sidecar]}}}}, field_manager="injector")
+    observed = W.read(api, "Deployment", "alice", "connector")
+    assert [c["name"] for c in observed["spec"]["template"]["spec"]["containers"]] == ["connector", "mesh-proxy"]
+    connector = next(o for o in objects if W.object_key(o) == "Deployment/alice/connector")
+    assert W.drift(connector, observed) == []
+    sim.reset_counts()
+    assert W.apply(api, objects).writes == 0
+
+    # A hand-deleted port of ours is drift, named by its key; a reset puts it back, sidecar kept.
+    k8s.AppsV1Api(api).patch_namespaced_deployment("connector", "alice", {"spec": {"template": {"spec": {
+        "containers": [{"name": "connector", "ports": None}]}}}})
+    assert W.drift(connector, W.read(api, "Deployment", "alice", "connector")) == [
+        "spec.template.spec.containers[name=connector].ports"]
+    assert W.apply(api, objects).updated == ["Deployment/alice/connector"]
+    repaired = W.read(api, "Deployment", "alice", "connector")["spec"]["template"]["spec"]["containers"]
+    assert [(c["name"], c.get("ports")) for c in repaired] == [
+        ("connector", [{"containerPort": 8080, "protocol": "TCP"}]), ("mesh-proxy", None)]
+
+
+def test_items_the_manager_stops_declaring_are_removed_others_stay(sim, api):
+    objects = participant_objects()
+    W.apply(api, objects)
+    apps = k8s.AppsV1Api(api)
+    apps.patch_namespaced_deployment("connector", "alice", {"spec": {"template": {"spec": {"containers": [
+        {"name": "connector", "env": [{"name": "DEBUG", "value": "1"}]}]}}}}, field_manager="ops")
+    changed = [L.with_spec_hash(o) for o in participant_objects()]
+    dep = next(o for o in changed if W.object_key(o) == "Deployment/alice/connector")
+    container = dep["spec"]["template"]["spec"]["containers"][0]
+    container["ports"] = [{"containerPort": 9090}]
+    container["env"] = []
+    W.apply(api, changed)
+    out = W.read(api, "Deployment", "alice", "connector")
+    (only,) = out["spec"]["template"]["spec"]["containers"]
+    assert only["ports"] == [{"containerPort": 9090, "protocol": "TCP"}]  # 8080 was ours and is gone
+    assert only["env"] == [{"name": "DEBUG", "value": "1"}]  # ops' variable stays, ours is gone
+    ours = next(e for e in out["metadata"]["managedFields"] if e["operation"] == "Apply")
+    item = ours["fieldsV1"]["f:spec"]["f:template"]["f:spec"]["f:containers"]['k:{"name":"connector"}']
+    assert 'k:{"containerPort":9090,"protocol":"TCP"}' in item["f:ports"]

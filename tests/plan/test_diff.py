@@ -72,3 +72,33 @@ def test_objects_of_another_participant_are_never_deleted():
     other = render_participant(ds, selt, dids)[1]
     assert other["metadata"]["labels"][L.PARTICIPANT_KEY] == "space-enforcer"
     assert diff_objects(render_participant(ds, gti, dids), [other], gti.id).delete == []
+
+
+def test_associative_lists_are_compared_item_by_item_on_their_keys():
+    ds, dids = _seed()
+    p = ds.participants[0]
+    desired = render_participant(ds, p, dids)
+    observed = [_as_served(o) for o in desired]
+    connector = next(o for o in observed if object_key(o) == "Deployment/galactic-turbine/connector")
+    containers = connector["spec"]["template"]["spec"]["containers"]
+    containers.insert(0, {"name": "mesh-proxy", "image": "example/proxy:1"})  # injected, another manager's
+    for port in containers[1]["ports"]:
+        port["protocol"] = "TCP"  # defaulted by the server: still the same item
+    assert diff_objects(desired, observed, p.id).empty
+    first_port = containers[1]["ports"].pop(0)
+    (update,) = diff_objects(desired, observed, p.id).update
+    (change,) = update.fields
+    assert change.path == (f"spec.template.spec.containers[name=connector]"
+                           f".ports[containerPort={first_port['containerPort']},protocol=TCP]")
+    assert change.observed is None and change.desired["containerPort"] == first_port["containerPort"]
+
+
+def test_atomic_lists_are_compared_whole():
+    ds, dids = _seed()
+    p = ds.participants[0]
+    desired = render_participant(ds, p, dids)
+    observed = [_as_served(o) for o in desired]
+    ingress = next(o for o in observed if o["kind"] == "Ingress")
+    ingress["spec"]["rules"].append({"host": "extra.example"})
+    (update,) = diff_objects(desired, observed, p.id).update
+    assert [f.path for f in update.fields] == ["spec.rules"]

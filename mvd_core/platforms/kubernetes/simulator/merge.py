@@ -1,17 +1,22 @@
 """Patch semantics of the simulated API server.
 
 Server-side apply is modelled with field ownership: each field manager owns a set of leaf
-paths (lists are atomic, as ``listType: atomic``). Applying removes the fields a manager
-owned before and no longer declares, takes over (with ``force``) fields others own, and
-merges the declared values in. Ownership is stored in ``metadata.managedFields`` as FieldsV1.
-Merge patch follows RFC 7386; strategic merge patch additionally merges lists of named
-objects (containers, ports, env) by ``name``.
+paths. Associative lists (``mvd_core.plan.listmaps``: containers by name, ports by port and
+protocol, ...) are owned item by item, a path stepping into an item with its FieldsV1 key
+(``k:{"name":"connector"}``); every other list is atomic. Applying removes the fields a
+manager owned before and no longer declares, takes over (with ``force``) fields others own,
+and merges the declared values in. Ownership is stored in ``metadata.managedFields`` as
+FieldsV1. Merge patch follows RFC 7386; strategic merge patch additionally merges
+associative lists item by item on the same keys.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
+
+from mvd_core.plan import listmaps
 
 Path = tuple[str, ...]
 
@@ -26,11 +31,18 @@ class ApplyConflict(Exception):
         super().__init__(", ".join(f'conflict with "{m}": .{".".join(p)}' for m, p in conflicts))
 
 
-def leaf_paths(obj: Any, prefix: Path = ()) -> set[Path]:
+def leaf_paths(obj: Any, prefix: Path = (), field: str = "") -> set[Path]:
     if isinstance(obj, dict) and obj:
         out: set[Path] = set()
         for key, value in obj.items():
-            out |= leaf_paths(value, (*prefix, key))
+            out |= leaf_paths(value, (*prefix, key), key)
+        return out
+    keys = listmaps.map_keys(field, obj)
+    if keys is not None and obj:
+        out = set()
+        for item in obj:
+            rest = {k: v for k, v in item.items() if k not in keys}
+            out |= leaf_paths(rest, (*prefix, listmaps.path_element(keys, item)))
         return out
     return {prefix}
 
@@ -43,38 +55,73 @@ def owned_paths(obj: dict[str, Any]) -> set[Path]:
     return {p for p in leaf_paths(body) if p not in _UNOWNED and p and p != ("metadata",)}
 
 
+def _item_key(element: str) -> dict[str, Any] | None:
+    """The key fields of a ``k:{...}`` path element, None for a field name."""
+    return json.loads(element[2:]) if element.startswith("k:{") else None
+
+
+def _locate(node: Any, element: str) -> str | int | None:
+    """Where ``element`` is in ``node``: a dict key, a list index, or None when absent."""
+    key = _item_key(element)
+    if key is None:
+        return element if isinstance(node, dict) and element in node else None
+    if not isinstance(node, list):
+        return None
+    return listmaps.find(node, tuple(key), tuple(key.values()))
+
+
 def get_path(obj: Any, path: Path) -> Any:
-    for key in path:
-        if not isinstance(obj, dict) or key not in obj:
+    for element in path:
+        where = _locate(obj, element)
+        if where is None:
             return None
-        obj = obj[key]
+        obj = obj[where]  # type: ignore[index]
     return obj
 
 
+def _emptied(node: Any, element: str) -> bool:
+    key = _item_key(element)
+    if key is not None:  # a list item with nothing left but its key
+        return isinstance(node, dict) and set(node) <= set(key)
+    return node in ({}, [])
+
+
 def delete_path(obj: dict[str, Any], path: Path) -> None:
-    parents: list[tuple[dict[str, Any], str]] = []
+    parents: list[tuple[Any, str | int, str]] = []
     node: Any = obj
-    for key in path[:-1]:
-        if not isinstance(node, dict) or key not in node:
+    for element in path[:-1]:
+        where = _locate(node, element)
+        if where is None:
             return
-        parents.append((node, key))
-        node = node[key]
-    if isinstance(node, dict):
-        node.pop(path[-1], None)
-    # Drop maps the removal emptied (a label map with no labels left).
-    for parent, key in reversed(parents):
-        if parent[key] == {}:
-            parent.pop(key)
-        else:
+        parents.append((node, where, element))
+        node = node[where]
+    where = _locate(node, path[-1])
+    if where is None:
+        return
+    del node[where]
+    # Drop what the removal emptied: a label map with no labels left, a list item with only its key.
+    for parent, where, element in reversed(parents):
+        if not _emptied(parent[where], element):
             break
+        del parent[where]
 
 
-def deep_merge(base: Any, overlay: Any) -> Any:
+def deep_merge(base: Any, overlay: Any, field: str = "") -> Any:
     if isinstance(base, dict) and isinstance(overlay, dict):
         out = dict(base)
         for key, value in overlay.items():
-            out[key] = deep_merge(base.get(key), value) if key in base else copy.deepcopy(value)
+            out[key] = deep_merge(base.get(key), value, key) if key in base else copy.deepcopy(value)
         return out
+    keys = listmaps.map_keys(field, overlay)
+    if keys is not None and listmaps.same_keys(field, base, keys):
+        merged = list(base)
+        for item in overlay:
+            index = listmaps.find(merged, keys, listmaps.item_key(keys, item))
+            if index is None:
+                merged.append(copy.deepcopy(item))
+            else:
+                merged[index] = deep_merge(merged[index], item)
+        return merged
     return copy.deepcopy(overlay)
 
 
@@ -88,28 +135,26 @@ def strategic_merge_patch(target: Any, patch: Any) -> Any:
     return _merge(target, patch, strategic=True)
 
 
-def _named_list(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(i, dict) and "name" in i for i in value)
-
-
 def _merge(target: Any, patch: Any, *, strategic: bool) -> Any:
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
     out = dict(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
+        keys = listmaps.map_keys(key, value) if strategic else None
         if value is None:
             out.pop(key, None)
-        elif strategic and _named_list(value) and _named_list(out.get(key)):
-            merged = {i["name"]: i for i in out[key]}
-            order = [i["name"] for i in out[key]]
+        elif keys is not None and value and listmaps.same_keys(key, out.get(key), keys):
+            merged = list(out[key])
             for item in value:
+                index = listmaps.find(merged, keys, listmaps.item_key(keys, item))
                 if item.get("$patch") == "delete":
-                    merged.pop(item["name"], None)
-                    continue
-                if item["name"] not in merged:
-                    order.append(item["name"])
-                merged[item["name"]] = _merge(merged.get(item["name"]), item, strategic=True)
-            out[key] = [merged[n] for n in order if n in merged]
+                    if index is not None:
+                        del merged[index]
+                elif index is None:
+                    merged.append(_merge(None, item, strategic=True))
+                else:
+                    merged[index] = _merge(merged[index], item, strategic=True)
+            out[key] = merged
         else:
             out[key] = _merge(out.get(key), value, strategic=strategic)
     return out
@@ -123,16 +168,19 @@ def to_fields_v1(paths: set[Path]) -> dict[str, Any]:
     for path in sorted(paths):
         node = root
         for key in path:
-            node = node.setdefault(f"f:{key}", {})
+            node = node.setdefault(key if _item_key(key) is not None else f"f:{key}", {})
     return root
 
 
 def from_fields_v1(fields: dict[str, Any], prefix: Path = ()) -> set[Path]:
     out: set[Path] = set()
     for key, value in fields.items():
-        if not key.startswith("f:"):
-            continue
-        path = (*prefix, key[2:])
+        if key.startswith("f:"):
+            path = (*prefix, key[2:])
+        elif _item_key(key) is not None:
+            path = (*prefix, key)
+        else:
+            continue  # "." (the item itself) and other markers
         out |= from_fields_v1(value, path) if value else {path}
     return out
 

@@ -452,11 +452,18 @@ def _defaults(res: Resource, obj: dict[str, Any]) -> None:
             port.setdefault("targetPort", port.get("port"))
     elif res.plural == "deployments" and isinstance(spec, dict):
         spec.setdefault("replicas", 1)
-        for c in ((spec.get("template") or {}).get("spec") or {}).get("containers") or []:
-            c.setdefault("imagePullPolicy", "IfNotPresent")
+        _pod_defaults(spec)
     elif res.plural == "jobs" and isinstance(spec, dict):
         spec.setdefault("backoffLimit", 6)
         spec.setdefault("completions", 1)
+        _pod_defaults(spec)
+
+
+def _pod_defaults(spec: dict[str, Any]) -> None:
+    for c in ((spec.get("template") or {}).get("spec") or {}).get("containers") or []:
+        c.setdefault("imagePullPolicy", "IfNotPresent")
+        for port in c.get("ports") or []:
+            port.setdefault("protocol", "TCP")
 
 
 def _progressing_status(obj: dict[str, Any], existing: dict[str, Any] | None) -> dict[str, Any]:
