@@ -28,6 +28,14 @@ def _as_served(obj):
     return served
 
 
+def _first_participant_as_served():
+    """The first seed participant: its desired objects, and what a cluster serves for them."""
+    ds, dids = _seed()
+    p = ds.participants[0]
+    desired = render_participant(ds, p, dids)
+    return p, desired, [_as_served(o) for o in desired]
+
+
 def test_plan_against_empty_clusters_creates_everything():
     ds, dids = _seed()
     plan = make_plan(ds, dids, "embedded").to_json()
@@ -47,10 +55,7 @@ def test_server_filled_fields_are_not_drift():
 
 
 def test_hand_edit_and_extra_managed_object_show_exactly():
-    ds, dids = _seed()
-    p = ds.participants[0]
-    desired = render_participant(ds, p, dids)
-    observed = [_as_served(o) for o in desired]
+    p, desired, observed = _first_participant_as_served()
     dp = next(o for o in observed if object_key(o) == "Deployment/galactic-turbine/data-plane")
     dp["spec"]["replicas"] = 1  # kubectl scale, spec-hash annotation untouched
     extra = copy.deepcopy(observed[1])
@@ -75,10 +80,7 @@ def test_objects_of_another_participant_are_never_deleted():
 
 
 def test_associative_lists_are_compared_item_by_item_on_their_keys():
-    ds, dids = _seed()
-    p = ds.participants[0]
-    desired = render_participant(ds, p, dids)
-    observed = [_as_served(o) for o in desired]
+    p, desired, observed = _first_participant_as_served()
     connector = next(o for o in observed if object_key(o) == "Deployment/galactic-turbine/connector")
     containers = connector["spec"]["template"]["spec"]["containers"]
     containers.insert(0, {"name": "mesh-proxy", "image": "example/proxy:1"})  # injected, another manager's
@@ -94,10 +96,7 @@ def test_associative_lists_are_compared_item_by_item_on_their_keys():
 
 
 def test_atomic_lists_are_compared_whole():
-    ds, dids = _seed()
-    p = ds.participants[0]
-    desired = render_participant(ds, p, dids)
-    observed = [_as_served(o) for o in desired]
+    p, desired, observed = _first_participant_as_served()
     ingress = next(o for o in observed if o["kind"] == "Ingress")
     ingress["spec"]["rules"].append({"host": "extra.example"})
     (update,) = diff_objects(desired, observed, p.id).update
