@@ -11,7 +11,9 @@ MVD := .venv/bin/mvd
 venv: .venv/.synced
 .venv/.synced: pyproject.toml uv.lock
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	$(UV) sync --frozen
+	# Compiled once here: this machine sets PYTHONDONTWRITEBYTECODE, so without it every
+	# process compiles its imports again (the kubernetes client alone: about 1.5 s).
+	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 
 node: node_modules/.installed

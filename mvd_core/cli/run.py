@@ -136,13 +136,18 @@ def up(once: Annotated[bool, typer.Option("--once", help="Exit after the provisi
     cp = InProcessControlPlane.start(get_settings())
     try:
         host = cp.host
+        kinds = sorted({p.cluster.kind for p in host.dataspace.participants})
         out.print(f"[bold]MVD control plane[/]: dataspace {host.dataspace.name}, targets {host.settings.targets} "
-                  f"(clusters simulated), state in {host.settings.home}")
+                  f"(clusters {', '.join(kinds)}), state in {host.settings.home}")
         accepted = host.submit("provision", "cli")
         run = follow(cp, accepted.run_id)
-        for p in cp.dataspace().participants:
+        participants = cp.dataspace().participants
+        # Plain columns, never a table: a DID must print whole, whatever the terminal width.
+        names = max(len(p.display_name) for p in participants)
+        dids = max(len(p.did) for p in participants)
+        for p in participants:
             mark = Text("✓ resolves", "green") if p.resolves else Text(f"✗ {p.resolve_error}", "red")
-            out.print(Text.assemble(f"  {p.display_name:32} {p.did}  ", mark))
+            out.print(Text.assemble(f"  {p.display_name:<{names}}  {p.did:<{dids}}  ", mark), soft_wrap=True)
         if once:
             out.print(f"Dashboard was: {host.settings.base_url}/ (stopped: --once)")
             if run.status != "completed":
