@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import azure.durable_functions as df
 
 from mvd_core.workflow.progress import Tracker, failure_reason, steps_for
 from mvd_core.workflow.registry import (
@@ -21,7 +20,10 @@ from mvd_core.workflow.registry import (
     orchestrator,
 )
 
-RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=1000, max_number_of_attempts=4)
+# An activity that fails is tried again after 1 s, 2 s and 4 s, then its error stands.
+RETRY_ATTEMPTS = 4
+RETRY_FIRST_SECONDS = 1.0
+RETRY_BACKOFF = 2.0
 ROLLOUT_DEADLINE = timedelta(minutes=15)
 POLL_MIN, POLL_MAX = 0.25, 15.0
 
@@ -43,6 +45,23 @@ def _wait(context: Any, seconds: float) -> Any:
     return context.create_timer(context.current_utc_datetime + timedelta(seconds=seconds))
 
 
+def call(context: Any, activity: str, data: Any):  # type: ignore[no-untyped-def]
+    """``yield from call(...)``: an activity, retried with exponential backoff on durable timers.
+
+    Written out rather than ``call_activity_with_retry``: the Python SDK's ``RetryOptions``
+    has no backoff coefficient, so Durable would wait the same interval before every retry.
+    The waits are timers in the history, so a replay (or a restart) keeps its place."""
+    delay = RETRY_FIRST_SECONDS
+    for attempt in range(1, RETRY_ATTEMPTS + 1):
+        try:
+            return (yield context.call_activity(activity, data))
+        except Exception:
+            if attempt == RETRY_ATTEMPTS:
+                raise
+        yield _wait(context, delay)
+        delay *= RETRY_BACKOFF
+
+
 @orchestrator(DATASPACE_ORCHESTRATOR)
 def dataspace_orchestrator(context: Any):  # type: ignore[no-untyped-def]
     command: dict[str, Any] = context.get_input()
@@ -50,12 +69,12 @@ def dataspace_orchestrator(context: Any):  # type: ignore[no-untyped-def]
     started = context.current_utc_datetime
     status: dict[str, Any] = {"runId": run_id, "action": command["action"], "participants": {}}
     try:
-        baseline = yield context.call_activity_with_retry("load_baseline", RETRY, command)
+        baseline = yield from call(context, "load_baseline", command)
     except Exception as exc:  # noqa: BLE001 - a run always ends with a record
         reason = failure_reason(exc)
         summary = {"command": command, "startedAt": started.isoformat(), "results": {},
                    "failures": [{"participant": "*", "step": "baseline", "reason": reason}]}
-        yield context.call_activity_with_retry("record_run", RETRY, summary)
+        yield from call(context, "record_run", summary)
         return summary
     ids: list[str] = baseline["participants"]
     status["participants"] = {pid: {"participant": pid, "status": "pending", "steps": []} for pid in ids}
@@ -78,21 +97,20 @@ def dataspace_orchestrator(context: Any):  # type: ignore[no-untyped-def]
         for r in results if r.get("status") == "failed"
     ]
     if command["action"] != "teardown":
-        verified = yield context.call_activity_with_retry(
-            "verify_dataspace", RETRY, {"baseline": baseline, "skip": [f["participant"] for f in failures]}
-        )
+        skip = [f["participant"] for f in failures]
+        verified = yield from call(context, "verify_dataspace", {"baseline": baseline, "skip": skip})
         failures += [{"participant": pid, "step": "verify", "reason": why} for pid, why in verified["problems"].items()]
     status["participants"] = by_id
     context.set_custom_status(status)
     summary = {"command": command, "startedAt": started.isoformat(), "results": by_id, "failures": failures}
-    yield context.call_activity_with_retry("record_run", RETRY, summary)
+    yield from call(context, "record_run", summary)
     return summary
 
 
 def _step(context: Any, track: Tracker, name: str, activity: str, work: dict[str, Any]):  # type: ignore[no-untyped-def]
     """One step that is one activity: mark it running, call it with retries, mark it done."""
     track.start(name)
-    result = yield context.call_activity_with_retry(activity, RETRY, work)
+    result = yield from call(context, activity, work)
     track.done(name, result["detail"])
     return result
 
@@ -100,12 +118,12 @@ def _step(context: Any, track: Tracker, name: str, activity: str, work: dict[str
 def _poll_cluster(context: Any, track: Tracker, work: dict[str, Any]):  # type: ignore[no-untyped-def]
     """Create or find the cluster; a long cloud operation is polled with durable timers."""
     track.start("cluster")
-    op = yield context.call_activity_with_retry("begin_cluster", RETRY, work)
+    op = yield from call(context, "begin_cluster", work)
     delay = POLL_MIN
     while not op["done"]:
         yield _wait(context, op.get("pollAfterSeconds") or delay)
         delay = min(delay * 2, POLL_MAX)
-        op = yield context.call_activity_with_retry("poll_cluster", RETRY, {**work, "token": op.get("token")})
+        op = yield from call(context, "poll_cluster", {**work, "token": op.get("token")})
     track.done("cluster", op["description"])
 
 
@@ -116,7 +134,7 @@ def _wait_ready(context: Any, track: Tracker, name: str, kinds: list[str], work:
     deadline = context.current_utc_datetime + ROLLOUT_DEADLINE
     delay = POLL_MIN
     while True:
-        rollout = yield context.call_activity_with_retry("check_rollout", RETRY, {**work, "kinds": kinds})
+        rollout = yield from call(context, "check_rollout", {**work, "kinds": kinds})
         if rollout["ready"] or context.current_utc_datetime >= deadline:
             break
         yield _wait(context, delay)

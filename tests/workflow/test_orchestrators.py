@@ -6,13 +6,25 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
+import pytest
+
 from mvd_core.engine import Engine
+from mvd_core.workflow import orchestrators
 from mvd_core.workflow.catalog import ORCHESTRATORS
 from mvd_core.workflow.registry import DATASPACE_ORCHESTRATOR
 
 PARTICIPANTS = ["alpha", "beta", "gamma"]
+COMMAND = {"runId": "mvd-t-20261129T000000-abcdef", "action": "provision", "dataspace": "t", "source": "cli",
+           "requestedAt": "2026-11-29T00:00:00+00:00", "rotateKeys": []}
+
+
+@pytest.fixture(autouse=True)
+def _quick_retries(monkeypatch):
+    """Retries wait 0.05 s, 0.1 s, 0.2 s here instead of 1 s, 2 s, 4 s."""
+    monkeypatch.setattr(orchestrators, "RETRY_FIRST_SECONDS", 0.05)
 
 
 class Activities:
@@ -74,8 +86,7 @@ def run(tmp_path, activities: Activities, action: str = "provision", rotate: lis
     engine = Engine(tmp_path / "engine.db", ORCHESTRATORS, activities.table(), workers=3)
     engine.start()
     try:
-        command = {"runId": "mvd-t-20261129T000000-abcdef", "action": action, "dataspace": "t", "source": "cli",
-                   "requestedAt": "2026-11-29T00:00:00+00:00", "rotateKeys": rotate or []}
+        command = {**COMMAND, "action": action, "rotateKeys": rotate or []}
         iid = engine.start_new(DATASPACE_ORCHESTRATOR, command, command["runId"])
         status = engine.wait_for_completion(iid, 60)
         assert status.runtime_status.value == "Completed", status.error
@@ -126,10 +137,36 @@ def test_transient_failures_are_retried(tmp_path):
     assert result["output"]["failures"] == []
 
 
+def _retry_waits(history: list[dict[str, Any]]) -> list[float]:
+    """Seconds each retry timer waited: its FireAt minus the orchestrator time that created it
+    (the last OrchestratorStarted before it)."""
+    waits, now = [], None
+    for event in history:
+        if event["EventType"] == 12:  # OrchestratorStarted: the replay's current_utc_datetime
+            now = datetime.fromisoformat(event["Timestamp"])
+        elif event["EventType"] == 10:  # TimerCreated
+            waits.append(round((datetime.fromisoformat(event["FireAt"]) - now).total_seconds(), 3))
+    return waits
+
+
+def test_retries_back_off_exponentially_on_durable_timers(tmp_path):
+    acts = Activities(fail={("apply_workloads", "beta"): 99})
+    engine = Engine(tmp_path / "engine.db", ORCHESTRATORS, acts.table(), workers=3)
+    engine.start()
+    try:
+        iid = engine.start_new(DATASPACE_ORCHESTRATOR, COMMAND, COMMAND["runId"])
+        engine.wait_for_completion(iid, 60)
+        history = engine.get_status(f"{iid}--beta", show_history=True).history
+    finally:
+        engine.stop()
+    assert acts.calls[("apply_workloads", "beta")] == orchestrators.RETRY_ATTEMPTS
+    assert _retry_waits(history) == [0.05, 0.1, 0.2]
+
+
 def test_one_participant_failing_does_not_stop_the_others(tmp_path):
     acts = Activities(fail={("apply_workloads", "beta"): 99})
     result = run(tmp_path, acts)
-    assert acts.calls[("apply_workloads", "beta")] == 4  # the retry policy's attempts
+    assert acts.calls[("apply_workloads", "beta")] == orchestrators.RETRY_ATTEMPTS
     [failure] = result["output"]["failures"]
     assert failure["participant"] == "beta" and failure["step"] == "workloads"
     assert "apply_workloads broke for beta" in failure["reason"]
