@@ -68,6 +68,11 @@ def main() -> None:
     except KeyboardInterrupt:
         fail("interrupted")
         sys.exit(130)
+    except OSError as exc:  # a file the command reads or writes (render --out, a blueprint...)
+        log.debug("file error", exc_info=True)
+        where = f": {exc.filename}" if exc.filename else ""
+        fail(f"{exc.strerror or type(exc).__name__}{where}")
+        sys.exit(1)
     except Exception as exc:
         log.debug("internal error", exc_info=True)
         fail(f"internal error ({type(exc).__name__}); run with MVD_LOG_LEVEL=DEBUG for details")

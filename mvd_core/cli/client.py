@@ -23,6 +23,16 @@ class ControlPlane(Protocol):
     def close(self) -> None: ...
 
 
+def _why(exc: httpx.HTTPError) -> str:
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return "--api must be an http:// or https:// URL"
+    if isinstance(exc, httpx.ConnectError):
+        return "nothing answers there (is `mvd serve` running, on that port?)"
+    if isinstance(exc, httpx.TimeoutException):
+        return "no answer within 30 s"
+    return type(exc).__name__
+
+
 class RemoteControlPlane:
     """A `mvd serve` (or the Functions app) over its HTTP API."""
 
@@ -35,7 +45,7 @@ class RemoteControlPlane:
         try:
             resp = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise ExternalError(f"cannot reach the control plane at {self.description}: {type(exc).__name__}") from None
+            raise ExternalError(f"cannot reach the control plane at {self.description}: {_why(exc)}") from None
         if resp.status_code >= 400:
             try:
                 message = resp.json().get("error") or resp.text

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
 
 from tests.e2e.conftest import TOKEN
+from tests.fixtures.emulators import free_port
 
 
 def mvd(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -57,3 +59,12 @@ def test_commands_against_a_running_server(serve_process):
     assert unknown.returncode == 1 and "unknown participant 'nobody'" in unknown.stderr
     assert "Traceback" not in unknown.stderr
     assert TOKEN not in denied.stderr + provision.stdout + reset.stdout
+
+
+def test_an_unreachable_or_malformed_api_url_is_explained(tmp_path):
+    env = {**os.environ, "MVD_HOME": str(tmp_path)}
+    closed = mvd(env, "status", "--api", f"http://127.0.0.1:{free_port()}")
+    assert closed.returncode == 1 and "nothing answers there" in closed.stderr
+    ftp = mvd(env, "reset", "--api", "ftp://example.invalid")
+    assert ftp.returncode == 1 and "must be an http:// or https:// URL" in ftp.stderr
+    assert "Traceback" not in closed.stderr + ftp.stderr

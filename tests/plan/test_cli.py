@@ -55,3 +55,12 @@ def test_plan_is_readable(tmp_path):
     assert "+ Deployment/galactic-turbine/data-plane" in res.stdout
     assert "simulated cluster" in res.stdout
     assert "to create" in res.stdout
+
+
+def test_an_output_directory_that_cannot_be_written_is_named(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    res = mvd("render", "--out", str(blocker / "out"), env_home=tmp_path)
+    assert res.returncode == 1, res.stderr
+    assert str(blocker) in res.stderr and "internal error" not in res.stderr and "Traceback" not in res.stderr
+
