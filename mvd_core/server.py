@@ -6,6 +6,7 @@ signature instead), ``/dids/<participant>/.../did.json``, ``/`` (the dashboard),
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from importlib import resources
@@ -84,17 +85,38 @@ class Server:
         config = uvicorn.Config(create_app(host, token), host=host.settings.host, port=host.settings.port,
                                 log_level="warning", access_log=False, lifespan="off")
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="mvd-http", daemon=True)
+        self._thread: threading.Thread | None = None
+
+    def _bind(self) -> socket.socket:
+        """The listening socket, bound here so that a port in use is one clear error (uvicorn
+        would log its own and exit the process)."""
+        host, port = self._server.config.host, self._server.config.port
+        try:
+            family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+            sock = socket.socket(family, kind, proto)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(address)
+            except OSError:
+                sock.close()
+                raise
+        except OSError as exc:
+            raise MvdError(f"could not listen on {host}:{port}: {exc.strerror or exc} "
+                           "(another server on that port? set MVD_PORT)") from None
+        return sock
 
     def start(self, timeout: float = 10.0) -> None:
+        sock = self._bind()
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, name="mvd-http",
+                                        daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started and self._thread.is_alive() and time.monotonic() < deadline:
             time.sleep(0.02)  # uvicorn exposes only a flag for "listening"
         if not self._server.started:
-            raise MvdError(f"could not listen on {self._server.config.host}:{self._server.config.port} "
-                           "(port in use? set MVD_PORT)")
+            raise MvdError(f"the HTTP server did not start on {self._server.config.host}:{self._server.config.port}")
 
     def stop(self) -> None:
         self._server.should_exit = True
-        self._thread.join(timeout=10)
+        if self._thread is not None:
+            self._thread.join(timeout=10)

@@ -68,3 +68,17 @@ def test_an_unreachable_or_malformed_api_url_is_explained(tmp_path):
     ftp = mvd(env, "reset", "--api", "ftp://example.invalid")
     assert ftp.returncode == 1 and "must be an http:// or https:// URL" in ftp.stderr
     assert "Traceback" not in closed.stderr + ftp.stderr
+
+
+def test_a_port_in_use_is_one_clear_error(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "MVD_HOME": str(tmp_path), "MVD_PORT": str(port)}
+        res = mvd(env, "serve", timeout=60)
+    assert res.returncode == 1
+    assert res.stderr.strip() == (f"error: could not listen on 127.0.0.1:{port}: Address already in use "
+                                  "(another server on that port? set MVD_PORT)")
