@@ -242,7 +242,8 @@ def record_run(summary: dict[str, Any]) -> dict[str, Any]:
     from mvd_core.commands import open_registry
 
     command = summary["command"]
-    now = datetime.now(UTC)
+    now = datetime.fromisoformat(summary["finishedAt"]) if summary.get("finishedAt") else datetime.now(UTC)
+    now = now if now.tzinfo else now.replace(tzinfo=UTC)
     created = datetime.fromisoformat(command["requestedAt"])
     run = RunSummary(
         id=command["runId"],

@@ -72,7 +72,8 @@ def dataspace_orchestrator(context: Any):  # type: ignore[no-untyped-def]
         baseline = yield from call(context, "load_baseline", command)
     except Exception as exc:  # noqa: BLE001 - a run always ends with a record
         reason = failure_reason(exc)
-        summary = {"command": command, "startedAt": started.isoformat(), "results": {},
+        summary = {"command": command, "startedAt": started.isoformat(),
+                   "finishedAt": context.current_utc_datetime.isoformat(), "results": {},
                    "failures": [{"participant": "*", "step": "baseline", "reason": reason}]}
         yield from call(context, "record_run", summary)
         return summary
@@ -102,7 +103,9 @@ def dataspace_orchestrator(context: Any):  # type: ignore[no-untyped-def]
         failures += [{"participant": pid, "step": "verify", "reason": why} for pid, why in verified["problems"].items()]
     status["participants"] = by_id
     context.set_custom_status(status)
-    summary = {"command": command, "startedAt": started.isoformat(), "results": by_id, "failures": failures}
+    # The orchestration's clock, not the activity's: recording the run twice records the same.
+    summary = {"command": command, "startedAt": started.isoformat(),
+               "finishedAt": context.current_utc_datetime.isoformat(), "results": by_id, "failures": failures}
     yield from call(context, "record_run", summary)
     return summary
 

@@ -422,7 +422,10 @@ def rerun_jobs(api_client: k8s.ApiClient, objects: list[dict[str, Any]], token: 
 
 
 def delete_namespace(api_client: k8s.ApiClient, namespace: str) -> bool:
-    """Delete the namespace and everything in it; False when it did not exist."""
+    """Delete the namespace and everything in it; False when it did not exist (then nothing
+    is sent but a read, so a repeated teardown writes nothing)."""
+    if not namespace_exists(api_client, namespace):
+        return False
     resp = call(k8s.CoreV1Api(api_client).delete_namespace, namespace, _preload_content=False,
                 what=f"delete Namespace/{namespace}", missing_ok=True)
     return resp is not None
