@@ -4,7 +4,6 @@ or `mvd serve` as a child process, each on its own state directory and free port
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,14 +15,9 @@ import httpx
 import pytest
 
 from mvd_core.settings import Settings, get_settings
+from tests.fixtures.emulators import free_port
 
 TOKEN = "e2e-token-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
