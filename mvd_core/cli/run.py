@@ -4,24 +4,31 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 import threading
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
 from rich.text import Text
 
+from mvd_core.api.models import DataspaceView
 from mvd_core.cli.client import InProcessControlPlane, connect
 from mvd_core.cli.console import out
 from mvd_core.cli.progress import follow
+from mvd_core.errors import MvdError
 from mvd_core.settings import get_settings
 
 ApiOption = Annotated[str | None, typer.Option("--api", help="Control plane URL (default: the local `mvd serve`, else run in process).")]
 WaitOption = Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the run until it ends (exit 1 if it fails).")]
 
 
-def _command(action: str, api: str | None, wait: bool, rotate_keys: list[str] | None = None) -> None:
+def _command(action: str, api: str | None, wait: bool, rotate_keys: list[str] | None = None,
+             confirm: Callable[[DataspaceView], None] | None = None) -> None:
     cp = connect(get_settings(), api)
     try:
+        if confirm is not None:
+            confirm(cp.dataspace())
         accepted = cp.submit(action, rotate_keys or [])
         how = "joined the run already going" if accepted.coalesced else "started"
         out.print(f"{action}: {how}: [cyan]{accepted.run_id}[/] ({cp.description})")
@@ -43,9 +50,27 @@ def reset(api: ApiOption = None, wait: WaitOption = False) -> None:
     _command("reset", api, wait)
 
 
-def teardown(api: ApiOption = None, wait: WaitOption = False) -> None:
+def teardown(
+    api: ApiOption = None,
+    wait: WaitOption = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (scripts).")] = False,
+) -> None:
     """Remove every participant's workloads and DID document (keys stay, so DIDs stay stable)."""
-    _command("teardown", api, wait)
+    if not yes and not sys.stdin.isatty():
+        raise MvdError("teardown removes every participant's workloads and DID document; "
+                       "pass --yes to confirm when not running in a terminal")
+    _command("teardown", api, wait, confirm=None if yes else _confirm_teardown)
+
+
+def _confirm_teardown(view: DataspaceView) -> None:
+    """Like ``terraform destroy``: the dataspace's name typed back, or ``--yes``."""
+    ids = ", ".join(p.id for p in view.participants)
+    out.print(f"Teardown removes the workloads and DID documents of [bold]{view.name}[/]: {ids}.\n"
+              "Signing keys stay, so the DIDs stay the same after the next provision.")
+    answer = typer.prompt(f"Type the dataspace name ({view.name}) to confirm", default="", show_default=False)
+    if answer.strip() != view.name:
+        out.print("Teardown cancelled.")
+        raise typer.Exit(1)
 
 
 def rotate_keys(

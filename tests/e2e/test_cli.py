@@ -15,7 +15,7 @@ from tests.fixtures.emulators import free_port
 
 def mvd(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "mvd_core", *args], env={"COLUMNS": "200", **env},
-                          capture_output=True, text=True, timeout=timeout)
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
 
 
 def test_up_once_provisions_the_seed_and_prints_resolving_dids(serve_process):
@@ -58,6 +58,13 @@ def test_commands_against_a_running_server(serve_process):
     unknown = mvd(sp.env, "rotate-keys", "nobody")
     assert unknown.returncode == 1 and "unknown participant 'nobody'" in unknown.stderr
     assert "Traceback" not in unknown.stderr
+
+    # Teardown outside a terminal needs --yes (stdin here is not a TTY), and starts nothing without it.
+    unconfirmed = mvd(sp.env, "teardown")
+    assert unconfirmed.returncode == 1 and "pass --yes" in unconfirmed.stderr
+    assert len(mvd(sp.env, "runs").stdout.splitlines()) == 2
+    teardown = mvd(sp.env, "teardown", "--yes", "--wait")
+    assert teardown.returncode == 0 and "completed" in teardown.stdout, teardown.stderr
     assert TOKEN not in denied.stderr + provision.stdout + reset.stdout
 
 
