@@ -114,15 +114,24 @@ def deep_merge(base: Any, overlay: Any, field: str = "") -> Any:
         return out
     keys = listmaps.map_keys(field, overlay)
     if keys is not None and listmaps.same_keys(field, base, keys):
-        merged = list(base)
-        for item in overlay:
-            index = listmaps.find(merged, keys, listmaps.item_key(keys, item))
-            if index is None:
-                merged.append(copy.deepcopy(item))
-            else:
-                merged[index] = deep_merge(merged[index], item)
-        return merged
+        return _merge_items(base, overlay, keys, deep_merge)
     return copy.deepcopy(overlay)
+
+
+def _merge_items(base: list[Any], overlay: list[Any], keys: tuple[str, ...], merge_item: Any) -> list[Any]:
+    """An associative list merged item by item: ``merge_item(old_or_None, new)`` for each
+    item of ``overlay``; an item marked ``$patch: delete`` (strategic merge patch) removes its twin."""
+    merged = list(base)
+    for item in overlay:
+        index = listmaps.find(merged, keys, listmaps.item_key(keys, item))
+        if item.get("$patch") == "delete":
+            if index is not None:
+                del merged[index]
+        elif index is None:
+            merged.append(merge_item(None, item))
+        else:
+            merged[index] = merge_item(merged[index], item)
+    return merged
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -144,17 +153,7 @@ def _merge(target: Any, patch: Any, *, strategic: bool) -> Any:
         if value is None:
             out.pop(key, None)
         elif keys is not None and value and listmaps.same_keys(key, out.get(key), keys):
-            merged = list(out[key])
-            for item in value:
-                index = listmaps.find(merged, keys, listmaps.item_key(keys, item))
-                if item.get("$patch") == "delete":
-                    if index is not None:
-                        del merged[index]
-                elif index is None:
-                    merged.append(_merge(None, item, strategic=True))
-                else:
-                    merged[index] = _merge(merged[index], item, strategic=True)
-            out[key] = merged
+            out[key] = _merge_items(out[key], value, keys, lambda old, new: _merge(old, new, strategic=True))
         else:
             out[key] = _merge(out.get(key), value, strategic=strategic)
     return out
