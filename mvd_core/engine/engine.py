@@ -50,6 +50,7 @@ ActivityFn = Callable[[Any], Any]
 # How long an idle dispatcher waits before looking for work another process may have queued
 # (start_new/raise_event from a CLI process); in-process writers wake it at once.
 _BATCH_WINDOW_SECONDS = 0.003
+_BATCH_WINDOW_MAX = 0.05
 _IDLE_RESCAN_SECONDS = 0.5
 _COMPLETIONS = {
     int(h.T.TASK_COMPLETED): "TaskScheduledId",
@@ -89,6 +90,9 @@ class Engine:
         self._status_cond = threading.Condition()
         self._status_version = 0
         self._history_cache = HistoryCache()
+        # The last replay: how long it took and how many events it consumed (sizes the batch window).
+        self._episode_seconds = 0.0
+        self._episode_batch = 0
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -311,14 +315,21 @@ class Engine:
                 with self._store.read() as conn:
                     pending = self._store.instances_with_inbox(conn)
                 if pending:
-                    # A short window lets results that arrive together share one replay: every
-                    # replay re-runs the orchestrator from the start, so a fan-out replayed once
-                    # per result would cost O(n^2).
-                    self._stopping.wait(_BATCH_WINDOW_SECONDS)
+                    # A window lets results that arrive together share one replay: every replay
+                    # re-runs the orchestrator from the start, so a fan-out replayed once per
+                    # result would cost O(n^2). While results come in bunches, the window
+                    # grows to what the last replay cost (capped), so a large fan-out waits
+                    # for more results per replay; a sequential chain keeps the short one.
+                    window = _BATCH_WINDOW_SECONDS
+                    if self._episode_batch > 1:  # results are arriving together: a fan-out
+                        window = min(max(window, self._episode_seconds), _BATCH_WINDOW_MAX)
+                    self._stopping.wait(window)
                 for instance_id in pending:
                     if self._stopping.is_set():
                         return
+                    began = time.perf_counter()
                     self._run_episode(instance_id)
+                    self._episode_seconds = time.perf_counter() - began
             except Exception:  # a bug must not kill the dispatcher; the work stays queued
                 log.exception("dispatcher error")
                 pending = []
@@ -340,6 +351,7 @@ class Engine:
                     (instance_id, row.generation), lambda n: store.history(conn, instance_id, n)
                 )
         consumed = [r.id for r in inbox]
+        self._episode_batch = len(consumed)
         if row is None or row.status in TERMINAL_STATUSES:
             with store.tx() as conn:
                 store.delete_inbox(conn, consumed)
