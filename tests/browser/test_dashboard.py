@@ -78,6 +78,7 @@ def test_deploy_reset_and_history(start_server, page: Page):
         expect(c.locator("a.did-link")).to_have_attribute("href", f"http://localhost:{port}/dids/{pid}/did.json")
         expect(c.locator(".pill")).to_have_text("not deployed")
         expect(c.locator("[data-resolves]")).to_have_attribute("data-resolves", "no")
+        expect(c.locator("[data-resolves]")).to_contain_text("not published yet")  # expected, not an alarm
     expect(page.locator("#history-empty")).to_be_visible()
     shot(page, "01-before-deploy")
 

@@ -288,6 +288,12 @@
     return (view && (view.currentRun || view.lastRun)) || null;
   }
 
+  function isDeployed(pid) {
+    const run = shownRun();
+    const progress = run && run.participants && run.participants[pid];
+    return Boolean(progress) && !(isTerminal(run) && run.action === "teardown" && progress.status === "done");
+  }
+
   function participantPill(pid) {
     const run = shownRun();
     const progress = run && run.participants && run.participants[pid];
@@ -312,7 +318,11 @@
     const catalog = rt.catalog === "standalone" ? "standalone container" : "embedded in the connector";
     let resolves;
     if (p.resolves === true) resolves = h("span", { class: "res res-ok", "data-resolves": "yes" }, "✓ resolves now");
-    else if (p.resolves === false) {
+    else if (p.resolves === false && !isDeployed(p.id)) {
+      // Nothing published yet (or torn down): expected, not an alarm.
+      resolves = h("span", { class: "res", "data-resolves": "no" }, "not published yet",
+        h("span", { class: "res-why" }, "Deploy publishes the DID document."));
+    } else if (p.resolves === false) {
       resolves = h("span", { class: "res res-no", "data-resolves": "no" }, "✗ does not resolve",
         p.resolveError ? h("span", { class: "res-why" }, p.resolveError) : null);
     } else resolves = h("span", { class: "res", "data-resolves": "unknown" }, "not checked");
