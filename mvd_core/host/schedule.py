@@ -59,7 +59,9 @@ class Scheduler:
                 remaining = (self.next_at - datetime.now(UTC)).total_seconds()
                 if remaining <= 0:
                     break
-                self._stop.wait(min(remaining, 3600))
+                # Re-read the wall clock every minute: a laptop that slept through midnight
+                # fires on waking (the monotonic wait does not count the sleep).
+                self._stop.wait(min(remaining, 60))
             if self._stop.is_set():
                 return
             with log_context(step="schedule"):
