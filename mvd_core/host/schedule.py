@@ -1,5 +1,5 @@
 """The nightly reset on the local host: NCRONTAB (as Azure Functions' timer trigger) and a
-thread that sleeps until the next occurrence, never polling."""
+thread that sleeps until the next occurrence (checking the wall clock once a minute)."""
 
 from __future__ import annotations
 
