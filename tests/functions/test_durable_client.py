@@ -12,7 +12,6 @@ import pytest
 from azure.durable_functions.models.utils import http_utils
 from azure.functions.queue import QueueMessage
 
-from blueprints import _runtime
 from mvd_core.commands import parse_command
 from tests.commands.support import drain
 from tests.functions.durable_fake import FakeDurableHost
@@ -23,14 +22,6 @@ from tests.functions.support import by_name
 def durable_host():
     with FakeDurableHost() as host:
         yield host
-
-
-@pytest.fixture
-def storage(table_registry, azure_queue, monkeypatch):
-    _runtime.reset_caches()
-    monkeypatch.setattr(_runtime, "registry", lambda: table_registry)
-    monkeypatch.setattr(_runtime, "queue", lambda: azure_queue)
-    return table_registry, azure_queue
 
 
 def _http(method, path, route_params):

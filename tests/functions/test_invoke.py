@@ -24,15 +24,6 @@ def user_code(name: str):
     return getattr(fn, "client_function", fn)  # the code under the durable-client middleware
 
 
-@pytest.fixture
-def storage(table_registry, azure_queue, monkeypatch):
-    """The app's registry and queue on Azurite, with names of this test's own."""
-    _runtime.reset_caches()
-    monkeypatch.setattr(_runtime, "registry", lambda: table_registry)
-    monkeypatch.setattr(_runtime, "queue", lambda: azure_queue)
-    return table_registry, azure_queue
-
-
 def http(method: str, path: str, route_params=None, body: bytes = b"", headers=None, params=None):
     return func.HttpRequest(method, f"http://localhost{path}", headers=headers or {}, params=params or {},
                             route_params=route_params or {}, body=body)
