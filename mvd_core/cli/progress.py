@@ -31,9 +31,27 @@ def run_table(run: RunSummary) -> Group:
             steps.append(f"{mark} {step.name}{took}  ", style=style)
         mark, style = _MARK.get(progress.status, ("?", ""))
         table.add_row(pid, Text(f"{mark} {progress.status}", style=style), steps)
+    return Group(_head(run), table)
+
+
+def _head(run: RunSummary) -> Text:
     elapsed = f" in {run.duration_ms / 1000:.1f}s" if run.duration_ms is not None else ""
-    head = Text.assemble((f"{run.action} ", "bold"), (run.id, "cyan"), f"  {run.status}{elapsed}")
-    return Group(head, table)
+    return Text.assemble((f"{run.action} ", "bold"), (run.id, "cyan"), f"  {run.status}{elapsed}")
+
+
+def run_detail(run: RunSummary) -> Group:
+    """One run, step by step: each step's duration and what it did, or its error."""
+    lines: list[Text] = [Text.assemble(_head(run), f"  (started by {run.source} at {run.created_at:%Y-%m-%d %H:%M:%S %Z})")]
+    for pid, progress in run.participants.items():
+        mark, style = _MARK.get(progress.status, ("?", ""))
+        lines.append(Text.assemble((pid, "bold"), "  ", (f"{mark} {progress.status}", style)))
+        for step in progress.steps:
+            mark, style = _MARK.get(step.status, ("?", ""))
+            took = f"{step.duration_ms / 1000:.1f}s" if step.duration_ms is not None else ""
+            said = (step.error, "red") if step.error else (step.detail or "", "")
+            lines.append(Text.assemble("  ", (f"{mark} {step.name:<10}", style), f" {took:>6}  ", said))
+    lines += [Text.assemble((f"✗ {f.participant} failed at {f.step}: ", "red"), f.reason) for f in run.failures]
+    return Group(*lines)
 
 
 def follow(cp: ControlPlane, run_id: str, timeout: float = 3600.0) -> RunSummary:

@@ -15,7 +15,7 @@ from rich.text import Text
 from mvd_core.api.models import DataspaceView
 from mvd_core.cli.client import InProcessControlPlane, connect
 from mvd_core.cli.console import out
-from mvd_core.cli.progress import follow
+from mvd_core.cli.progress import follow, run_detail
 from mvd_core.errors import MvdError
 from mvd_core.settings import get_settings
 
@@ -111,13 +111,30 @@ def status(api: ApiOption = None, as_json: Annotated[bool, typer.Option("--json"
         out.print(Text.assemble(("  poison command ", "red"), f"{poison.id}: {poison.reason}"))
 
 
-def runs(api: ApiOption = None, limit: Annotated[int, typer.Option(min=1, max=200)] = 20) -> None:
-    """Recent runs, newest first."""
+def runs(
+    run_id: Annotated[str | None, typer.Argument(help="A run to show step by step (default: list recent runs).")] = None,
+    api: ApiOption = None,
+    limit: Annotated[int, typer.Option(min=1, max=200)] = 20,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Recent runs, newest first; or one run with every participant's steps, details and errors."""
     cp = connect(get_settings(), api)
     try:
-        items = cp.runs(limit)
+        if run_id is not None:
+            run = cp.run(run_id)
+            if run is None:
+                raise MvdError(f"no run {run_id!r} at {cp.description}")
+            items = [run]
+        else:
+            items = cp.runs(limit)
     finally:
         cp.close()
+    if as_json:
+        print(json.dumps([r.wire() for r in items] if run_id is None else items[0].wire(), indent=2))
+        return
+    if run_id is not None:
+        out.print(run_detail(items[0]), soft_wrap=True)
+        return
     if not items:
         out.print("no runs yet")
     for r in items:

@@ -54,6 +54,14 @@ def test_commands_against_a_running_server(serve_process):
 
     runs = mvd(sp.env, "runs").stdout.splitlines()
     assert [line.split()[2:4] for line in runs] == [["reset", "completed"], ["provision", "completed"]]
+    reset_id = runs[0].split()[-1]
+    detail = mvd(sp.env, "runs", reset_id)
+    assert detail.returncode == 0, detail.stderr
+    assert f"reset {reset_id}  completed" in detail.stdout and "started by cli" in detail.stdout
+    assert re.search(r"✓ restart +\d+\.\ds  4 runtime\(s\) restarted", detail.stdout), detail.stdout
+    assert json.loads(mvd(sp.env, "runs", reset_id, "--json").stdout)["id"] == reset_id
+    missing = mvd(sp.env, "runs", "mvd-mvd-20990101T000000-abcdef")
+    assert missing.returncode == 1 and "no run 'mvd-mvd-20990101T000000-abcdef'" in missing.stderr
 
     unknown = mvd(sp.env, "rotate-keys", "nobody")
     assert unknown.returncode == 1 and "unknown participant 'nobody'" in unknown.stderr
