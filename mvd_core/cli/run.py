@@ -94,11 +94,16 @@ def status(api: ApiOption = None, as_json: Annotated[bool, typer.Option("--json"
         return
     out.print(f"[bold]{view.display_name or view.name}[/] ({view.name}), targets: {view.targets}, "
               f"nightly reset: {view.reset_schedule}")
+    # Nothing was published before a first provision, nor after a teardown: not an alarm then.
+    latest = view.current_run or view.last_run
+    deployed = latest is not None and latest.action != "teardown"
     for p in view.participants:
         cluster = "simulated cluster" if p.simulated else f"{p.cluster_kind} cluster"
         rt = p.runtimes
         resolves = {True: Text("resolves", "green"), None: Text("?"),
                     False: Text(f"does not resolve ({p.resolve_error})", "red")}[p.resolves]
+        if p.resolves is False and not deployed:
+            resolves = Text("not published yet (provision publishes it)", "dim")
         host = p.did_host if p.did_host == p.declared_did_host else f"{p.declared_did_host}, served locally"
         out.print(Text.assemble("  ", (p.display_name, "bold"), f" ({p.id}) {cluster}: connector x{rt.connector_replicas}, "
                                 f"data plane x{rt.data_plane_replicas}, catalog {rt.catalog}, "

@@ -97,3 +97,10 @@ def test_a_port_in_use_is_one_clear_error(tmp_path):
     assert res.returncode == 1
     assert res.stderr.strip() == (f"error: could not listen on 127.0.0.1:{port}: Address already in use "
                                   "(another server on that port? set MVD_PORT)")
+
+
+def test_status_before_the_first_provision_says_nothing_is_published_yet(tmp_path):
+    env = {**os.environ, "MVD_HOME": str(tmp_path), "MVD_PORT": str(free_port())}
+    res = mvd(env, "status")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.count("not published yet") == 3 and "does not resolve" not in res.stdout
