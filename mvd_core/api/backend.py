@@ -31,7 +31,8 @@ class Backend(Protocol):
     async def submit(
         self, action: Action, source: Source, rotate_keys: list[str], delivery_id: str | None = None
     ) -> RunAccepted:
-        """Start (or join) the dataspace's run. Unknown participant in rotate_keys -> NotFound."""
+        """Start (or join) the dataspace's run. The handlers have checked ``rotate_keys``
+        against ``dataspace`` (``handlers._known_participants``) before they call this."""
 
     async def get_run(self, run_id: str) -> RunSummary | None: ...
 
@@ -58,8 +59,6 @@ class FunctionsBackend:
     async def submit(
         self, action: Action, source: Source, rotate_keys: list[str], delivery_id: str | None = None
     ) -> RunAccepted:
-        for pid in rotate_keys:
-            self.dataspace.participant(pid)  # NotFound naming it and the known ids
         current = await asyncio.to_thread(self.registry.current, self.dataspace.name)
         if current is not None:
             await release_if_ended(self.registry, current.id, self.client)
