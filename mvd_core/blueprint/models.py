@@ -1,8 +1,8 @@
 """The dataspace blueprint: pydantic models of what an operator declares.
 
 Field names in YAML are camelCase (``displayName``); Python attributes are snake_case.
-Unknown fields are errors everywhere. The seed's rules (DESIGN.md, "The dataspace
-blueprint") are enforced here, each error naming the field it is about.
+Unknown fields are errors everywhere. The seed's rules (docs/scenario.md) are
+enforced here, each error naming the field it is about.
 """
 
 from __future__ import annotations
