@@ -134,7 +134,7 @@ def measure_reset(n: int, workers: int) -> Figures:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     os.environ.update(MVD_HOME=str(home), MVD_DATASPACE_FILE=str(blueprint), MVD_PORT=str(port),
-                      MVD_SIM_READY_DELAY="0", MVD_TARGETS="embedded", MVD_API_TOKEN="bench")
+                      MVD_SIM_READY_DELAY="0", MVD_TARGETS="embedded", MVD_API_TOKEN="bench-token-0123456789")
 
     from mvd_core.host.local import LocalHost
     from mvd_core.server import Server

@@ -16,14 +16,23 @@ from mvd_core.blueprint.models import Schedule
 from mvd_core.commands import CommandQueue, RunRegistry, open_queue, open_registry
 from mvd_core.errors import MvdError
 from mvd_core.logs import get_logger
-from mvd_core.settings import get_settings
+from mvd_core.settings import Settings, describe_invalid, get_settings
 
 log = get_logger(__name__)
 
 
+def settings() -> Settings:
+    """The app's settings; invalid ones (a short webhook secret, say) stop the app at indexing
+    with one line naming the variable and the rule, never its value."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        raise MvdError(describe_invalid(exc)) from None
+
+
 @lru_cache(maxsize=1)
 def dataspace() -> Dataspace:
-    return load(get_settings().dataspace_file)
+    return load(settings().dataspace_file)
 
 
 @lru_cache(maxsize=1)
@@ -38,7 +47,7 @@ def queue() -> CommandQueue:
 
 def reset_schedule() -> str:
     """The timer's NCRONTAB: ``MVD_RESET_SCHEDULE``, else the blueprint's ``schedule.reset``."""
-    override = get_settings().reset_schedule
+    override = settings().reset_schedule
     if override is None:
         return dataspace().schedule.reset
     try:

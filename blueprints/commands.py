@@ -10,10 +10,9 @@ import azure.functions as func
 
 from blueprints import _runtime
 from mvd_core.commands import handle_command, handle_poison
-from mvd_core.settings import get_settings
 
 bp = df.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
-QUEUE = get_settings().command_queue
+QUEUE = _runtime.settings().command_queue  # the first settings read at indexing: a bad one stops it here
 POISON_QUEUE = f"{QUEUE}-poison"
 # The app setting holding the storage connection string; the enqueuing side reads the same
 # setting (MVD_STORAGE_CONNECTION), so both ends use one queue by construction.

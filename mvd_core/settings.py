@@ -7,16 +7,24 @@ print.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Shortest API token or webhook secret accepted; shorter ones are refused at start.
+MIN_SECRET_LENGTH = 16
+# A bearer token as RFC 6750 spells it (b64token): what can travel in "Authorization: Bearer ...".
+BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+WEBHOOK_SOURCE_PATTERN = r"[a-z0-9][a-z0-9_-]{0,62}"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MVD_", extra="ignore")
+    # hide_input_in_errors: a refused value (a short token, a secret) never reaches an error or a log.
+    model_config = SettingsConfigDict(env_prefix="MVD_", extra="ignore", hide_input_in_errors=True)
 
     home: Path = Field(Path(".mvd"), description="State directory: engine DB, local vault, clusters, DID files.")
     dataspace_file: Path | None = Field(None, description="Blueprint YAML; the packaged default when unset.")
@@ -34,7 +42,7 @@ class Settings(BaseSettings):
     webhook_secrets: dict[str, SecretStr] = Field(
         default_factory=dict, description='JSON object source -> HMAC secret, e.g. {"github": "..."}.'
     )
-    webhook_tolerance_seconds: int = Field(300, description="Max clock skew of a webhook's timestamp.")
+    webhook_tolerance_seconds: int = Field(300, ge=1, description="Max clock skew of a webhook's timestamp.")
     command_queue: str = Field("mvd-commands", description="Storage queue the commands go through.")
     reset_schedule: str | None = Field(
         None,
@@ -69,6 +77,30 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="Log level.")
     log_format: Literal["console", "json"] = Field("console", description="Log record format.")
 
+    @field_validator("api_token")
+    @classmethod
+    def _strong_api_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_api_token(value.get_secret_value())
+        return value
+
+    @field_validator("webhook_secrets")
+    @classmethod
+    def _strong_webhook_secrets(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        seen: dict[str, str] = {}
+        for source, secret in value.items():
+            if not re.fullmatch(WEBHOOK_SOURCE_PATTERN, source):
+                raise ValueError(f"source {source[:64]!r} is not a source name "
+                                 "(lowercase letters, digits, '-' and '_', up to 63, starting with a letter or digit)")
+            raw = secret.get_secret_value()
+            if len(raw.strip()) < MIN_SECRET_LENGTH:
+                raise ValueError(f"the secret of source {source!r} is empty or shorter than {MIN_SECRET_LENGTH} characters")
+            if raw in seen:
+                raise ValueError(f"sources {seen[raw]!r} and {source!r} share one secret; give each its own "
+                                 "(a delivery signed for one would be accepted by the other)")
+            seen[raw] = source
+        return value
+
     @property
     def base_url(self) -> str:
         """Where `mvd serve` is reached: the API, the dashboard and local DID documents."""
@@ -78,6 +110,20 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def describe_invalid(exc: ValidationError) -> str:
+    """One line naming each refused environment variable and why (never its value)."""
+    prefix = str(Settings.model_config.get("env_prefix", ""))
+    fields = ", ".join(prefix + "_".join(str(p) for p in e["loc"]).upper() + f" ({e['msg']})" for e in exc.errors())
+    return f"invalid settings: {fields}"
+
+
+def check_api_token(token: str) -> None:
+    """ValueError (saying the rule, never the token) unless ``token`` is a usable API token."""
+    if len(token) < MIN_SECRET_LENGTH or not BEARER_TOKEN.fullmatch(token):
+        raise ValueError(f"the API token must be at least {MIN_SECRET_LENGTH} characters of A-Z a-z 0-9 - . _ ~ + / "
+                         "(optionally ending in '='), with no spaces")
 
 
 def env_names() -> set[str]:

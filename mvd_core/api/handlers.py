@@ -178,17 +178,19 @@ def webhook_handler(
         from mvd_core.settings import get_settings
 
         settings = get_settings()
+        tolerance = settings.webhook_tolerance_seconds if tolerance_seconds is None else tolerance_seconds
         verified = webhooks.verify(
             request.route_params.get("source", ""),
             request.headers,
             request.body,
             settings.webhook_secrets if secrets is None else secrets,
-            settings.webhook_tolerance_seconds if tolerance_seconds is None else tolerance_seconds,
+            tolerance,
         )
         payload = verified.payload
         # Every check before the delivery id is remembered: a refused delivery changes nothing.
         _known_participants(backend, payload.rotate_keys)
-        webhooks.check_first_delivery(await backend.remember_delivery(verified.source, verified.delivery_id), verified)
+        first = await backend.remember_delivery(verified.source, verified.delivery_id, webhooks.delivery_ttl(tolerance))
+        webhooks.check_first_delivery(first, verified)
         accepted = await backend.submit(payload.action, "webhook", payload.rotate_keys, verified.delivery_id)
         return ApiResponse(202, accepted.wire(), {"Location": accepted.status_url})
 

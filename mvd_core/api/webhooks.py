@@ -1,14 +1,18 @@
 """Webhook verification: HMAC-SHA256 per source, timestamp tolerance, delivery de-duplication.
 
-A sender signs ``f"{timestamp}.".encode() + raw_body`` with the source's secret and sends
+A sender signs ``f"{timestamp}.{delivery}.".encode() + raw_body`` with the source's secret and sends
 
     X-MVD-Timestamp: <unix seconds>
     X-MVD-Delivery:  <unique id, [A-Za-z0-9._:-]{1,128}>
     X-MVD-Signature: sha256=<hex HMAC>
 
-The timestamp is inside the signature, so an old delivery cannot be re-dated. Checks run
-cheapest-first and nothing is recorded before the signature is valid; only then is the
-delivery id remembered (a replay gets 409).
+Timestamp and delivery id are inside the signature, so a captured delivery can be neither
+re-dated nor renamed: the only thing an eavesdropper can do with it is send it again as it
+is, and the delivery id it carries is remembered for longer than the timestamp stays
+acceptable (``delivery_ttl``), so that is a 409. The de-duplication key is the sender's own
+(signed) delivery id rather than a digest of the request, so a sender that retries one
+delivery with a fresh timestamp still starts one run. Checks run cheapest-first and nothing
+is recorded before the signature is valid; only then is the delivery id remembered.
 """
 
 from __future__ import annotations
@@ -19,21 +23,26 @@ import json
 import re
 import time
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic.alias_generators import to_camel
 
 from mvd_core.api.models import Action
+from mvd_core.commands.registry import DELIVERY_TTL
 from mvd_core.errors import Conflict, MvdError, NotFound, Unauthorized
+from mvd_core.settings import WEBHOOK_SOURCE_PATTERN
 
 MAX_BODY_BYTES = 1024 * 1024
 SIGNATURE_HEADER = "X-MVD-Signature"
 TIMESTAMP_HEADER = "X-MVD-Timestamp"
 DELIVERY_HEADER = "X-MVD-Delivery"
-_SOURCE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-_DELIVERY = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_SIGNATURE = re.compile(r"^sha256=([0-9a-fA-F]{64})$")
+_SOURCE = re.compile(WEBHOOK_SOURCE_PATTERN)
+_DELIVERY = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_SIGNATURE = re.compile(r"sha256=([0-9a-fA-F]{64})")
+_TIMESTAMP = re.compile(r"[0-9]{1,15}")  # ASCII digits only; int() would take any Unicode digit
+SIGNED_STRING = '"<X-MVD-Timestamp>.<X-MVD-Delivery>." + raw body'
 
 
 class PayloadTooLarge(MvdError):
@@ -56,17 +65,25 @@ class VerifiedWebhook(BaseModel):
     payload: WebhookPayload
 
 
-def sign(secret: str | bytes, timestamp: int | str, body: bytes) -> str:
-    """The ``X-MVD-Signature`` value for a body sent at ``timestamp`` (unix seconds)."""
+def sign(secret: str | bytes, timestamp: int | str, delivery_id: str, body: bytes) -> str:
+    """The ``X-MVD-Signature`` value for delivery ``delivery_id`` of ``body`` sent at
+    ``timestamp`` (unix seconds): HMAC-SHA256 over ``"<timestamp>.<delivery_id>." + body``."""
     key = secret.encode("utf-8") if isinstance(secret, str) else secret
-    digest = hmac.new(key, f"{timestamp}.".encode("ascii") + body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
+    signed = f"{timestamp}.{delivery_id}.".encode() + body
+    return f"sha256={hmac.new(key, signed, hashlib.sha256).hexdigest()}"
 
 
 def signed_headers(secret: str | bytes, body: bytes, delivery_id: str, timestamp: int | None = None) -> dict[str, str]:
     """All three headers for a delivery (what a sender, or a test, puts on the request)."""
     ts = int(time.time()) if timestamp is None else timestamp
-    return {TIMESTAMP_HEADER: str(ts), DELIVERY_HEADER: delivery_id, SIGNATURE_HEADER: sign(secret, ts, body)}
+    return {TIMESTAMP_HEADER: str(ts), DELIVERY_HEADER: delivery_id, SIGNATURE_HEADER: sign(secret, ts, delivery_id, body)}
+
+
+def delivery_ttl(tolerance_seconds: int) -> timedelta:
+    """How long a delivery id is remembered: a signed delivery is accepted from ``tolerance``
+    before its timestamp until ``tolerance`` after it, so at least twice the tolerance (and
+    never less than the registry's 24 h)."""
+    return max(DELIVERY_TTL, timedelta(seconds=2 * tolerance_seconds + 60))
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:
@@ -87,9 +104,9 @@ def verify(
 ) -> VerifiedWebhook:
     """Check a delivery; raises an MvdError with the HTTP status to answer (404 unknown source,
     413 too large, 401 signature/timestamp, 400 payload). Does not touch the delivery store."""
-    if not _SOURCE.match(source) or source not in secrets:
-        known = ", ".join(sorted(secrets)) or "none configured"
-        raise NotFound(f"unknown webhook source {source[:64]!r} (known: {known})")
+    if not _SOURCE.fullmatch(source) or source not in secrets:
+        # The configured sources are not listed: this answer needs no credentials.
+        raise NotFound(f"unknown webhook source {source[:64]!r}")
     if len(body) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"webhook body is {len(body)} bytes; the limit is {MAX_BODY_BYTES} (1 MiB)")
     signature = header(headers, SIGNATURE_HEADER)
@@ -101,17 +118,18 @@ def verify(
         raise Unauthorized(f"missing {TIMESTAMP_HEADER} header (unix seconds)")
     if not delivery:
         raise MvdError(f"missing {DELIVERY_HEADER} header (a unique delivery id)")
-    if not _DELIVERY.match(delivery):
+    if not _DELIVERY.fullmatch(delivery):
         raise MvdError(f"{DELIVERY_HEADER} must match [A-Za-z0-9._:-]{{1,128}}")
-    match = _SIGNATURE.match(signature.strip())
+    match = _SIGNATURE.fullmatch(signature.strip())
     if not match:
         raise Unauthorized(f"{SIGNATURE_HEADER} must be sha256=<64 hex digits>")
-    if not raw_ts.strip().isdigit():
-        raise Unauthorized(f"{TIMESTAMP_HEADER} must be unix seconds")
-    expected = sign(secrets[source].get_secret_value(), raw_ts.strip(), body)
+    raw_ts = raw_ts.strip()
+    if not _TIMESTAMP.fullmatch(raw_ts):
+        raise Unauthorized(f"{TIMESTAMP_HEADER} must be unix seconds (up to 15 ASCII digits)")
+    expected = sign(secrets[source].get_secret_value(), raw_ts, delivery, body)
     if not hmac.compare_digest(expected.encode("ascii"), f"sha256={match.group(1).lower()}".encode("ascii")):
-        raise Unauthorized(f"signature does not match the body for source {source!r}")
-    timestamp = int(raw_ts.strip())
+        raise Unauthorized(f"signature does not match for source {source!r} (it covers {SIGNED_STRING})")
+    timestamp = int(raw_ts)
     skew = abs((time.time() if now is None else now) - timestamp)
     if skew > tolerance_seconds:
         raise Unauthorized(

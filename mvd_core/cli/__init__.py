@@ -15,7 +15,7 @@ from mvd_core.cli import blueprint, clusters, did, run
 from mvd_core.cli.console import fail
 from mvd_core.errors import MvdError
 from mvd_core.logs import configure, get_logger
-from mvd_core.settings import get_settings
+from mvd_core.settings import describe_invalid, get_settings
 
 app = typer.Typer(
     name="mvd",
@@ -50,8 +50,7 @@ def main() -> None:
         configure(settings.log_level, settings.log_format,
                   console_level=None if explicit else "WARNING", file=settings.home / "mvd.log")
     except ValidationError as exc:  # invalid MVD_* environment; never echo the values
-        fields = ", ".join("MVD_" + "_".join(str(p) for p in e["loc"]).upper() + f" ({e['msg']})" for e in exc.errors())
-        fail(f"invalid settings: {fields}")
+        fail(describe_invalid(exc))
         sys.exit(2)
     except SettingsError as exc:  # e.g. MVD_WEBHOOK_SECRETS that is not JSON
         field = re.search(r'field "(\w+)"', str(exc))

@@ -19,6 +19,9 @@ from tests.commands.test_handler import StandInStarter
 from tests.functions.support import by_name
 
 
+HOOK_SECRET = "hook-secret-0123456789"
+
+
 def user_code(name: str):
     fn = by_name()[name].get_user_function()
     return getattr(fn, "client_function", fn)  # the code under the durable-client middleware
@@ -75,7 +78,7 @@ def test_bad_action_and_bad_webhook_enqueue_nothing(storage, monkeypatch):
     registry, queue = storage
     from mvd_core.settings import get_settings
 
-    monkeypatch.setenv("MVD_WEBHOOK_SECRETS", json.dumps({"github": "hook-secret"}))
+    monkeypatch.setenv("MVD_WEBHOOK_SECRETS", json.dumps({"github": HOOK_SECRET}))
     get_settings.cache_clear()
     status, body = call("dataspace_command", http("POST", "/api/dataspace/nuke", {"action": "nuke"}))
     assert status == 404 and "unknown action 'nuke'" in body["error"]
@@ -85,12 +88,37 @@ def test_bad_action_and_bad_webhook_enqueue_nothing(storage, monkeypatch):
     assert status == 401 and "signature does not match" in body["error"]
     assert queue_length(queue) == 0 and registry.list() == []
 
-    headers = webhooks.signed_headers("hook-secret", payload, "d-1")
+    headers = webhooks.signed_headers(HOOK_SECRET, payload, "d-1")
     status, body = call("webhook", http("POST", "/api/webhooks/github", {"source": "github"}, payload, headers))
     assert status == 202 and body["action"] == "provision"
     status, _ = call("webhook", http("POST", "/api/webhooks/github", {"source": "github"}, payload, headers))
     assert status == 409
     assert len(drain(queue)) == 1
+
+
+def test_a_renamed_webhook_delivery_is_refused_and_remembered_for_the_tolerance(storage, monkeypatch):
+    """The Functions webhook uses the same scheme: a captured delivery re-posted under another
+    X-MVD-Delivery is 401, and the id it carries is kept in Table Storage for at least twice the
+    tolerance (here two days, so four)."""
+    from datetime import UTC, datetime, timedelta
+
+    from mvd_core.settings import get_settings
+
+    registry, queue = storage
+    monkeypatch.setenv("MVD_WEBHOOK_SECRETS", json.dumps({"github": HOOK_SECRET}))
+    monkeypatch.setenv("MVD_WEBHOOK_TOLERANCE_SECONDS", str(2 * 86400))
+    get_settings.cache_clear()
+    payload = b'{"action": "teardown"}'
+    captured = webhooks.signed_headers(HOOK_SECRET, payload, "gh-1")
+    status, _ = call("webhook", http("POST", "/api/webhooks/github", {"source": "github"}, payload, captured))
+    assert status == 202
+    for renamed in ("gh-2", "GH-1", "gh-1-again"):
+        headers = {**captured, webhooks.DELIVERY_HEADER: renamed}
+        status, body = call("webhook", http("POST", "/api/webhooks/github", {"source": "github"}, payload, headers))
+        assert status == 401 and "signature does not match" in body["error"], body
+    assert len(drain(queue)) == 1
+    kept = registry._deliveries.get_entity("github", "gh-1")
+    assert datetime.fromisoformat(kept["expires_at"]) >= datetime.now(UTC) + timedelta(days=4)
 
 
 def test_queue_trigger_starts_the_orchestration_once(storage):

@@ -84,3 +84,23 @@ def test_timer_schedule_follows_settings_and_blueprint_at_indexing(tmp_path):
     assert done.returncode == 0, done.stderr
     [timer] = [b for b in json.loads(done.stdout) if b["type"] == "timerTrigger"]
     assert timer["schedule"] == "0 45 1 * * *"
+
+
+@pytest.mark.parametrize(("env", "words"), [
+    ({"MVD_WEBHOOK_SECRETS": json.dumps({"github": ""})}, "the secret of source 'github' is empty or shorter than 16"),
+    ({"MVD_WEBHOOK_SECRETS": json.dumps({"github": "short-secret"})}, "shorter than 16 characters"),
+    ({"MVD_WEBHOOK_SECRETS": json.dumps({"github": " " * 20})}, "empty or shorter than 16"),
+    ({"MVD_WEBHOOK_SECRETS": json.dumps({"a": "one-secret-for-two-sources", "b": "one-secret-for-two-sources"})},
+     "sources 'a' and 'b' share one secret"),
+    ({"MVD_WEBHOOK_SECRETS": json.dumps({"GitHub": "a-long-enough-secret-1"})}, "'GitHub' is not a source name"),
+])
+def test_weak_webhook_secrets_stop_the_app_at_indexing(env, words):
+    """A webhook secret that is empty, short, or shared stops the Functions app from indexing,
+    with one line naming the setting and the rule and never the secret."""
+    done = _index_in_subprocess(env)
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert "invalid settings: MVD_WEBHOOK_SECRETS" in last and words in last, done.stderr
+    for secret in json.loads(env["MVD_WEBHOOK_SECRETS"]).values():
+        if secret.strip():
+            assert secret not in done.stderr

@@ -69,7 +69,21 @@ def test_a_configured_token_wins_and_nothing_is_written(tmp_path):
     assert not (settings.home / token.TOKEN_FILE).exists()
 
 
-@pytest.mark.parametrize("header", [None, "", "Bearer", "Bearer wrong", "Basic configured-token", "bearer configured-token"])
+@pytest.mark.parametrize("header", [
+    None, "", "Bearer", "Bearer ", "Bearer wrong", "Basic configured-token", "Bearerconfigured-token",
+    "Bearer configured-token\xa0", "Bearer \xa0configured-token", "Bearer configured-token\t",
+    "Bearer configured-token ", "Bearer Configured-token", "Bearer configured-toke", "Bearer configured-token2",
+])
 def test_only_the_exact_bearer_token_matches(header):
+    """The token is compared character for character: nothing around it is stripped."""
     assert not token.matches("configured-token", header)
-    assert token.matches("configured-token", "Bearer configured-token")
+
+
+@pytest.mark.parametrize("header", ["Bearer configured-token", "bearer configured-token", "BEARER configured-token",
+                                    "Bearer  configured-token"])
+def test_the_scheme_is_case_insensitive(header):
+    assert token.matches("configured-token", header)
+
+
+def test_an_empty_expected_token_matches_nothing():
+    assert not token.matches("", "Bearer ")
