@@ -14,11 +14,14 @@ from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from mvd_core.api.guard import RequestGuard, http_error
 from mvd_core.api.handlers import ApiRequest, dispatch, error
 from mvd_core.errors import MvdError
 from mvd_core.host import token as api_token
@@ -56,9 +59,9 @@ def create_app(host: LocalHost, token: str) -> Starlette:
 
     async def did_document(request: Request) -> Response:
         rel = request.path_params["path"]
-        target = (root / rel).resolve()
-        if not rel.endswith("did.json") or not target.is_relative_to(root) or not target.is_file():
-            return JSONResponse({"error": f"no DID document at /dids/{rel[:200]}"}, 404,
+        target = _did_file(root, rel)
+        if target is None:
+            return JSONResponse(error(404, f"no DID document at /dids/{rel[:200]}").body, 404,
                                 headers={"Access-Control-Allow-Origin": "*"})
         return FileResponse(target, media_type="application/did+json",
                             headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "no-cache"})
@@ -75,7 +78,19 @@ def create_app(host: LocalHost, token: str) -> Starlette:
         Route("/dids/{path:path}", did_document, methods=["GET", "HEAD"]),
         Route("/api/{rest:path}", api, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
-    ])
+    ], middleware=[Middleware(RequestGuard)], exception_handlers={HTTPException: http_error})
+
+
+def _did_file(root: Path, rel: str) -> Path | None:
+    """The DID document file at ``rel`` under ``root``; None for anything else, including a
+    name the filesystem refuses (too long, a NUL byte)."""
+    if not rel.endswith("did.json"):
+        return None
+    try:
+        target = (root / rel).resolve()
+        return target if target.is_relative_to(root) and target.is_file() else None
+    except (OSError, ValueError):
+        return None
 
 
 class Server:

@@ -2,7 +2,7 @@
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.emulators"]
+pytest_plugins = ["tests.fixtures.emulators", "tests.fixtures.logs"]
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from tests.fixtures.cloudflare_fake import fake_cloudflare
-from tests.platforms.didhost_support import capture_logs  # noqa: F401 - a fixture for this package
 
 
 @pytest.fixture

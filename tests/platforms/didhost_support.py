@@ -4,12 +4,10 @@ counters, and the routes that map each DID's public URL to the emulator serving 
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
-import pytest
 from azure.storage.blob import BlobServiceClient
 
 from mvd_core.blueprint import load
@@ -108,29 +106,3 @@ def aws_env(monkeypatch: Any) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", MOTO_ACCESS_KEY_ID)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", MOTO_SECRET_ACCESS_KEY)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-
-
-class Capture(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
-        if record.exc_info:
-            self.lines.append(logging.Formatter().formatException(record.exc_info))
-
-
-@pytest.fixture
-def capture_logs():
-    """Every record from every logger (ours, the SDKs', werkzeug) at DEBUG."""
-    handler = Capture()
-    loggers = [logging.getLogger(), logging.getLogger("mvd")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.addHandler(handler)
-        lg.setLevel(logging.DEBUG)
-    yield handler
-    for lg, level in zip(loggers, levels, strict=True):
-        lg.removeHandler(handler)
-        lg.setLevel(level)
