@@ -7,46 +7,153 @@ enforced here, each error naming the field it is about.
 
 from __future__ import annotations
 
+import ipaddress
 import re
-from typing import Annotated, Literal
+import unicodedata
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from croniter import CroniterBadDateError, CroniterError, croniter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$")
+# Every pattern below is used with ``fullmatch`` (``$`` would also match before a final
+# newline) and spells its character classes in ASCII (``\d`` would take any Unicode digit).
+DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+MAX_DNS_NAME = 253
+# The last label of a dotted IPv4 address in any of the forms resolvers accept
+# (``10.0.0.1``, ``127.1``, ``0x7f.1``, ``2130706433``): no top-level domain looks like this.
+_NUMERIC_LABEL = re.compile(r"[0-9]+|0[xX][0-9a-fA-F]*")
+# Zero-width joiners are part of how some scripts and emoji are written.
+_JOINERS = {"\u200c", "\u200d"}
+
+
+def show(value: object, limit: int = 60) -> str:
+    """``repr`` of a value for an error message: control characters escaped, long values cut."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(str(value))} characters)"
+
+
+def char_name(ch: str) -> str:
+    """``U+0000 (NUL)``: how an error message names a character it refuses."""
+    name = "NUL" if ch == "\x00" else unicodedata.name(ch, "") or f"a {unicodedata.category(ch)} character"
+    return f"U+{ord(ch):04X} ({name})"
+
+
+def bad_text_char(value: str) -> str | None:
+    """The first character free text may not hold: control characters, line and paragraph
+    separators, and invisible format characters (bidi overrides, zero-width spaces)."""
+    for ch in value:
+        category = unicodedata.category(ch)
+        if category in ("Cc", "Cs", "Zl", "Zp") or (category == "Cf" and ch not in _JOINERS):
+            return ch
+    return None
+
+
+def is_ip_literal(host: str) -> bool:
+    """An IPv4 or IPv6 address in any form a resolver or URL parser would take as one."""
+    try:
+        ipaddress.ip_address(host.removeprefix("[").removesuffix("]"))
+        return True
+    except ValueError:
+        pass
+    return host.startswith("[") or bool(_NUMERIC_LABEL.fullmatch(host.rstrip(".").rsplit(".", 1)[-1]))
+
+
+def dns_name_problem(host: str) -> str | None:
+    """Why ``host`` is not a lowercase ASCII DNS name (None when it is one)."""
+    if is_ip_literal(host):
+        return "is an IP literal; a host here must be a domain name"
+    if not host or len(host) > MAX_DNS_NAME or not all(DNS1123_LABEL.fullmatch(label) for label in host.split(".")):
+        return (
+            "is not a DNS host name (lowercase dot-separated labels of letters, digits and '-', "
+            f"at most 63 characters each and {MAX_DNS_NAME} in all; no port, scheme or trailing dot)"
+        )
+    return None
+
+
+def _text(value: str) -> str:
+    ch = bad_text_char(value)
+    if ch is not None:
+        raise ValueError(f"contains {char_name(ch)}, which is not allowed in a blueprint")
+    return value
 
 
 def _dns_label(value: str) -> str:
-    if not DNS1123_LABEL.match(value):
+    _text(value)
+    if not DNS1123_LABEL.fullmatch(value):
         raise ValueError(
-            f"{value!r} is not a DNS-1123 label (lowercase letters, digits and '-', "
+            f"{show(value)} is not a DNS-1123 label (lowercase letters, digits and '-', "
             "starting and ending with a letter or digit, at most 63 characters)"
         )
     return value
 
 
 def _host_name(value: str) -> str:
-    if not DNS_NAME.match(value):
-        raise ValueError(f"{value!r} is not a DNS host name (lowercase, dot-separated labels, no port or scheme)")
+    _text(value)
+    problem = dns_name_problem(value)
+    if problem:
+        raise ValueError(f"{show(value)} {problem}")
     return value
 
 
 def _path_segment(value: str) -> str:
-    if not re.match(r"^[A-Za-z0-9._~-]+$", value) or value in (".", ".."):
-        raise ValueError(f"{value!r} is not a safe URL path segment")
+    _text(value)
+    if not re.fullmatch(r"[A-Za-z0-9._~-]+", value) or value in (".", ".."):
+        raise ValueError(f"{show(value)} is not a safe URL path segment (letters, digits, '.', '_', '~', '-')")
     return value
+
+
+def _http_url(value: str) -> str:
+    _text(value)
+    parts = urlsplit(value) if re.fullmatch(r"[!-~]+", value) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{show(value)} is not an http(s) URL")
+    return value
+
+
+def _matching(regex: str, what: str) -> AfterValidator:
+    """A validator accepting strings that ``regex`` matches in full."""
+    pattern = re.compile(regex)
+
+    def check(value: str) -> str:
+        _text(value)  # a control character is named as such, whatever else the field requires
+        if not pattern.fullmatch(value):
+            raise ValueError(f"{show(value)} is not {what}")
+        return value
+
+    return AfterValidator(check)
 
 
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 HostName = Annotated[str, AfterValidator(_host_name)]
 PathSegment = Annotated[str, AfterValidator(_path_segment)]
+Text = Annotated[str, AfterValidator(_text)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+ImageRef = Annotated[
+    str, _matching(r"[A-Za-z0-9][A-Za-z0-9._/:@+-]{0,511}", "a container image reference (registry/repository:tag or @digest)")
+]
+ResourceGroup = Annotated[
+    str, _matching(r"[\w.()-]{0,89}[\w()-]", "a resource group name (letters, digits, '_', '-', '.', '(', ')'; "
+                   "at most 90 characters, not ending in '.')")
+]
+# Goes into hosts and API paths (R2 endpoint, zone purge): letters, digits and '-' only.
+CloudflareId = Annotated[str, _matching(r"[A-Za-z0-9-]{1,64}", "a Cloudflare id (letters, digits and '-')")]
 
 
 class Model(BaseModel):
+    # strict: a YAML "3", true or 2.0 is not the integer 3, 1 or 2, and "yes" is not a boolean.
     model_config = ConfigDict(
-        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True, strict=True
     )
+
+    @field_validator("*")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        """Every string field, pattern-guarded or free text, is printable text."""
+        return _text(value) if isinstance(value, str) else value
 
 
 # --- clusters ---------------------------------------------------------------------------
@@ -58,19 +165,22 @@ class SimulatedCluster(Model):
 
 class KubeconfigCluster(Model):
     kind: Literal["kubeconfig"]
-    context: str = Field(min_length=1)
-    path: str | None = None
+    context: str = Field(min_length=1, max_length=253)
+    path: str | None = Field(None, min_length=1, max_length=4096)
 
 
 class AksCluster(Model):
     kind: Literal["aks"]
-    subscription_id: str | None = None
-    resource_group: str = Field(min_length=1, max_length=90)
+    # These go into ARM URL paths: each is held to the characters Azure allows in it.
+    subscription_id: Annotated[str, _matching(r"[A-Za-z0-9-]{1,64}", "a subscription id (a GUID)")] | None = None
+    resource_group: ResourceGroup
     name: DnsLabel
-    location: str = "westeurope"
+    location: Annotated[str, _matching(r"[a-z0-9]{1,64}", "an Azure location name (such as westeurope)")] = "westeurope"
     node_count: int = Field(2, ge=1, le=100)
-    vm_size: str = "Standard_B2s"
-    kubernetes_version: str | None = None
+    vm_size: Annotated[str, _matching(r"[A-Za-z0-9_]{1,64}", "a VM size (such as Standard_B2s)")] = "Standard_B2s"
+    kubernetes_version: Annotated[
+        str, _matching(r"[0-9]{1,3}\.[0-9]{1,3}(\.[0-9]{1,3})?", "a Kubernetes version (such as 1.30 or 1.30.4)")
+    ] | None = None
 
 
 Cluster = Annotated[SimulatedCluster | KubeconfigCluster | AksCluster, Field(discriminator="kind")]
@@ -84,14 +194,14 @@ class ConnectorRuntime(Model):
     embedded_catalog: bool = False
     storage: Literal["in-memory"] = "in-memory"
     identity_hub: Literal["embedded"] = "embedded"
-    dpf_url: str | None = Field(None, description="DPF the embedded selector points to; own data plane when unset.")
+    dpf_url: HttpUrl | None = Field(None, description="DPF the embedded selector points to; own data plane when unset.")
 
     @field_validator("replicas")
     @classmethod
     def _single_instance(cls, value: int) -> int:
         if value != 1:
             raise ValueError(
-                f"is {value}: the connector keeps its state in memory, so it runs as exactly 1 replica"
+                f"is {show(value, 20)}: the connector keeps its state in memory, so it runs as exactly 1 replica"
             )
         return value
 
@@ -148,31 +258,67 @@ class CloudflareDidHost(_DidHostBase):
 
     kind: Literal["cloudflare"]
     domain: HostName
-    account_id: str = Field(min_length=1)
-    zone_id: str = Field(min_length=1)
+    account_id: CloudflareId
+    zone_id: CloudflareId
     bucket: DnsLabel
-    endpoint_url: str | None = Field(None, description="R2 S3 endpoint; https://<accountId>.r2.cloudflarestorage.com when unset.")
+    endpoint_url: HttpUrl | None = Field(None, description="R2 S3 endpoint; https://<accountId>.r2.cloudflarestorage.com when unset.")
+
+    @property
+    def public_host(self) -> str:
+        return self.domain
+
+    @property
+    def store(self) -> str:
+        return f"R2 bucket {self.bucket} of account {self.account_id}" + (f" at {self.endpoint_url}" if self.endpoint_url else "")
 
 
 class AzureBlobDidHost(_DidHostBase):
     """The ``$web`` container of a storage account's static website."""
 
     kind: Literal["azure-blob"]
-    storage_account: Annotated[str, Field(pattern=r"^[a-z0-9]{3,24}$")]
+    storage_account: Annotated[str, _matching(r"[a-z0-9]{3,24}", "a storage account name (3-24 lowercase letters and digits)")]
     domain: HostName = Field(description="Host serving the static website (custom domain or <account>.<zone>.web.core.windows.net).")
-    account_url: str | None = Field(None, description="Blob endpoint; https://<account>.blob.core.windows.net when unset.")
+    account_url: HttpUrl | None = Field(None, description="Blob endpoint; https://<account>.blob.core.windows.net when unset.")
+
+    @property
+    def public_host(self) -> str:
+        return self.domain
+
+    @property
+    def store(self) -> str:
+        return f"the $web container of storage account {self.storage_account}" + (f" at {self.account_url}" if self.account_url else "")
 
 
 class S3DidHost(_DidHostBase):
     kind: Literal["s3"]
-    bucket: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
-    region: str = "eu-central-1"
+    bucket: Annotated[str, _matching(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "an S3 bucket name (3-63 lowercase letters, digits, '.' and '-')")]
+    region: DnsLabel = "eu-central-1"
     domain: HostName | None = Field(None, description="Public host; <bucket>.s3.<region>.amazonaws.com when unset.")
-    endpoint_url: str | None = None
+    endpoint_url: HttpUrl | None = None
+
+    @field_validator("bucket")
+    @classmethod
+    def _not_an_address(cls, value: str) -> str:
+        if is_ip_literal(value):
+            raise ValueError(f"{show(value)} is formatted as an IP address, which S3 does not allow for a bucket name")
+        return value
+
+    @model_validator(mode="after")
+    def _https_name(self) -> S3DidHost:
+        if self.domain is None and "." in self.bucket:
+            raise ValueError(
+                f"bucket: {self.bucket!r} has dots, so {self.public_host} does not match Amazon's *.s3.{self.region}."
+                "amazonaws.com certificate and the DID cannot be resolved over HTTPS; set domain or use a bucket without dots"
+            )
+        return self
 
     @property
     def public_host(self) -> str:
         return self.domain or f"{self.bucket}.s3.{self.region}.amazonaws.com"
+
+    @property
+    def store(self) -> str:
+        return f"S3 bucket {self.bucket}" + (f" at {self.endpoint_url}" if self.endpoint_url else "")
 
 
 class LocalDidHost(_DidHostBase):
@@ -200,9 +346,9 @@ class LocalVault(Model):
 
 class AzureKeyVault(Model):
     kind: Literal["azure-key-vault"]
-    name: Annotated[str, Field(pattern=r"^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$")]
-    resource_group: str | None = None
-    vault_url: str | None = Field(None, description="https://<name>.vault.azure.net when unset.")
+    name: Annotated[str, _matching(r"[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]", "a Key Vault name (3-24 letters, digits and '-')")]
+    resource_group: ResourceGroup | None = None
+    vault_url: HttpUrl | None = Field(None, description="https://<name>.vault.azure.net when unset.")
 
 
 Vault = Annotated[LocalVault | AzureKeyVault, Field(discriminator="kind")]
@@ -212,16 +358,16 @@ Vault = Annotated[LocalVault | AzureKeyVault, Field(discriminator="kind")]
 
 
 class Images(Model):
-    connector: str = "ghcr.io/eclipse-edc/mvd/connector:0.9.0"
-    data_plane: str = "ghcr.io/eclipse-edc/mvd/data-plane:0.9.0"
-    catalog: str = "ghcr.io/eclipse-edc/mvd/catalog:0.9.0"
-    connector_ui: str = "ghcr.io/eclipse-edc/data-dashboard:0.4.0"
+    connector: ImageRef = "ghcr.io/eclipse-edc/mvd/connector:0.9.0"
+    data_plane: ImageRef = "ghcr.io/eclipse-edc/mvd/data-plane:0.9.0"
+    catalog: ImageRef = "ghcr.io/eclipse-edc/mvd/catalog:0.9.0"
+    connector_ui: ImageRef = "ghcr.io/eclipse-edc/data-dashboard:0.4.0"
 
 
 class SeedJob(Model):
     name: DnsLabel
-    image: str = Field(min_length=1)
-    args: list[str] = Field(default_factory=list)
+    image: ImageRef
+    args: list[Text] = Field(default_factory=list)
     timeout_seconds: int = Field(300, ge=1, le=3600)
 
 
@@ -239,14 +385,66 @@ class Participant(Model):
     seed_jobs: list[SeedJob] = Field(default_factory=list)
 
 
+_CRON_VALUE = r"(?:[0-9]{1,2}|[A-Za-z]{3})"
+_CRON_ITEM = rf"(?:\*|{_CRON_VALUE}(?:-{_CRON_VALUE})?)(?:/[0-9]{{1,2}})?"
+_CRON_FIELD = re.compile(rf"{_CRON_ITEM}(?:,{_CRON_ITEM})*")
+_ZONE_NAME = re.compile(r"[A-Za-z0-9_+-]{1,64}(?:/[A-Za-z0-9_+-]{1,64}){0,3}")
+
+
+def ncrontab_to_cron(ncrontab: str) -> str:
+    """croniter's form (seconds last) of a six-field NCRONTAB, the subset Azure Functions'
+    timer trigger reads (numbers, 3-letter names, ``*``, ranges, steps, lists); ValueError
+    naming the problem otherwise."""
+    fields = ncrontab.split(" ")
+    if len(fields) != 6:
+        raise ValueError(
+            f"{show(ncrontab)} must be 6 fields separated by single spaces (sec min hour day month weekday)"
+        )
+    expr = " ".join(fields[1:] + fields[:1])
+    try:
+        if not all(_CRON_FIELD.fullmatch(f) for f in fields):
+            raise CroniterError("syntax")
+        croniter(expr)
+    except CroniterError:
+        raise ValueError(
+            f"{show(ncrontab)} is not a valid NCRONTAB expression (sec 0-59, min 0-59, hour 0-23, day 1-31, "
+            "month 1-12 or Jan-Dec, weekday 0-6 or Sun-Sat; '*', ranges a-b, steps /n and lists a,b)"
+        ) from None
+    return expr
+
+
+def time_zone(name: str) -> ZoneInfo:
+    """The IANA time zone ``name``; ValueError naming it when there is none."""
+    if _ZONE_NAME.fullmatch(name):
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            pass
+    raise ValueError(f"unknown time zone {show(name)} (an IANA name such as UTC or Europe/Berlin)")
+
+
 class Schedule(Model):
     reset: str = Field("0 0 0 * * *", description="NCRONTAB (sec min hour day month weekday), as Azure Functions.")
     timezone: str = "UTC"
 
+    @field_validator("reset")
+    @classmethod
+    def _ncrontab(cls, value: str) -> str:
+        ncrontab_to_cron(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        time_zone(value)
+        return value
+
     @model_validator(mode="after")
-    def _six_fields(self) -> Schedule:
-        if len(self.reset.split()) != 6:
-            raise ValueError(f"reset: {self.reset!r} must have 6 fields (sec min hour day month weekday)")
+    def _fires(self) -> Schedule:
+        try:
+            croniter(ncrontab_to_cron(self.reset), datetime.now(UTC).astimezone(time_zone(self.timezone))).get_next(datetime)
+        except CroniterBadDateError:
+            raise ValueError(f"reset: {self.reset!r} never fires (no date matches it)") from None
         return self
 
 
@@ -266,6 +464,43 @@ class Dataspace(Model):
             if p.id in seen:
                 raise ValueError(f"participants: id {p.id!r} is declared twice")
             seen.add(p.id)
+        return self
+
+    @model_validator(mode="after")
+    def _a_did_each(self) -> Dataspace:
+        """No two participants share a DID, a DID document in one store, or a domain served
+        from two stores. (A ``local`` host's DID carries the participant id, so it is unique.)"""
+        problems: list[str] = []
+        by_did: dict[str, int] = {}
+        by_document: dict[tuple[str, tuple[str, ...]], int] = {}
+        by_domain: dict[str, tuple[int, str]] = {}
+        for i, p in enumerate(self.participants):
+            host = p.identity.host
+            if isinstance(host, LocalDidHost):
+                continue
+            did = ":".join(["did:web", host.public_host, *host.path])  # segments are URL-safe as they are
+            document = (host.store, tuple(host.path))
+            domain_user, domain_store = by_domain.setdefault(host.public_host, (i, host.store))
+            where = f"participants[{i}].identity.host"
+
+            def other(j: int) -> str:
+                return f"participants[{j}] ({self.participants[j].id})"
+
+            if did in by_did:
+                problems.append(f"{where}: publishes to the same DID as {other(by_did[did])}: {did}; "
+                                "each participant needs its own (another domain, or a path)")
+            elif document in by_document:
+                key = "/".join(host.path) or "the root"
+                problems.append(f"{where}: writes the same document as {other(by_document[document])} "
+                                f"({host.store}, path {key}); one upload would overwrite the other")
+            elif domain_store != host.store:
+                problems.append(f"{where}: domain {host.public_host} is also {other(domain_user)}'s, which publishes "
+                                f"to {domain_store}; a domain is served from one place, so one of the two DIDs "
+                                "would not resolve")
+            by_did.setdefault(did, i)
+            by_document.setdefault(document, i)
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     def participant(self, participant_id: str) -> Participant:
