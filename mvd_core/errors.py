@@ -19,6 +19,12 @@ class MvdError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    @property
+    def local_message(self) -> str:
+        """The message for a user on this machine (the CLI): may name local paths that the
+        API's ``message`` leaves out."""
+        return self.message
+
 
 class NotFound(MvdError):
     status = 404

@@ -96,8 +96,10 @@ def configure(level: str = "INFO", fmt: str = "console", *, console_level: str |
     console.setFormatter(JsonFormatter() if fmt == "json" else ConsoleFormatter())
     root.addHandler(console)
     if file is not None:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        to_file = logging.FileHandler(file, encoding="utf-8")
+        from mvd_core.state import private_file
+
+        to_file_path = private_file(file)  # 0600 in a 0700 directory, whatever the umask
+        to_file = logging.FileHandler(to_file_path, encoding="utf-8")
         to_file.addFilter(_ContextFilter())
         to_file.setFormatter(JsonFormatter())
         root.addHandler(to_file)

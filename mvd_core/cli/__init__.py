@@ -62,7 +62,7 @@ def main() -> None:
     try:
         app(prog_name="mvd")
     except MvdError as exc:
-        fail(exc.message)
+        fail(exc.local_message)
         sys.exit(1)
     except KeyboardInterrupt:
         fail("interrupted")

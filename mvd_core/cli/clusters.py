@@ -42,7 +42,7 @@ def _status(dataspace: Any, settings: Any, participant: Any, dids: dict[str, str
     except ClusterMissing:
         row["runtimes"] = "cluster not created yet"
     except MvdError as exc:
-        row["error"] = exc.message
+        row["error"] = exc.local_message
     return row
 
 
@@ -58,7 +58,7 @@ def status(
         dids = dataspace_dids(dataspace, settings)
         rows = [_status(dataspace, settings, p, dids) for p in dataspace.participants]
     except MvdError as exc:
-        fail(exc.message)
+        fail(exc.local_message)
         raise typer.Exit(1) from None
     if as_json:
         typer.echo(json.dumps(rows, indent=2))

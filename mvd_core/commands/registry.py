@@ -127,7 +127,7 @@ class SqliteRunRegistry:
 
     def _connect(self) -> sqlite3.Connection:
         try:
-            return sqlite.connect(self.path)
+            return sqlite.connect(self.path, consequence="the run history starts empty")
         except sqlite3.Error as exc:
             raise MvdError(f"{self.path}: cannot open the run registry ({exc})") from None
 

@@ -41,6 +41,7 @@ from mvd_core.engine.replay import (
 from mvd_core.engine.store import InstanceRow, Store, WorkItem
 from mvd_core.errors import Conflict, MvdError, NotFound
 from mvd_core.logs import get_logger, log_context, redact
+from mvd_core.state import private_file
 
 log = get_logger(__name__)
 
@@ -145,7 +146,8 @@ class Engine:
         self.stop()
 
     def _acquire_lock(self) -> None:
-        lock_file = open(f"{self.db_path}.lock", "a+")  # noqa: SIM115 - held for the engine's lifetime
+        lock_path = private_file(Path(f"{self.db_path}.lock"))
+        lock_file = open(lock_path, "a+")  # noqa: SIM115 - held for the engine's lifetime
         try:
             fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -74,6 +74,10 @@ CREATE INDEX IF NOT EXISTS timers_instance ON timers(instance_id);
 """
 
 
+DAMAGED_CONSEQUENCE = ("the engine starts with no orchestration history, so a run that was going is lost "
+                       "(finished runs stay listed in registry.db)")
+
+
 @dataclass(frozen=True)
 class InstanceRow:
     instance_id: str
@@ -114,7 +118,6 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
@@ -126,7 +129,7 @@ class Store:
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite.connect(self.path, timeout=60.0)
+            conn = sqlite.connect(self.path, timeout=60.0, consequence=DAMAGED_CONSEQUENCE)
             self._local.conn = conn
             with self._all_lock:
                 self._all.append(conn)

@@ -21,6 +21,7 @@ from mvd_core.commands.registry import DELIVERY_TTL
 from mvd_core.engine import Engine
 from mvd_core.logs import get_logger, log_context
 from mvd_core.settings import Settings
+from mvd_core.state import private_dir
 from mvd_core.workflow.catalog import ACTIVITIES, ORCHESTRATORS
 from mvd_core.workflow.registry import DATASPACE_ORCHESTRATOR
 
@@ -33,7 +34,7 @@ class LocalHost:
 
     def __init__(self, settings: Settings, *, workers: int = 4) -> None:
         self.settings = settings
-        settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(settings.home)
         self.dataspace: Dataspace = apply_targets(load(settings.dataspace_file), settings.targets)
         self.engine = Engine(settings.home / "engine.db", ORCHESTRATORS, ACTIVITIES, workers=workers)
         self.registry = SqliteRunRegistry.in_home(settings.home)

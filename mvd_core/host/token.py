@@ -10,6 +10,7 @@ from pathlib import Path
 
 from mvd_core.errors import MvdError
 from mvd_core.settings import Settings, check_api_token
+from mvd_core.state import private_dir
 
 TOKEN_FILE = "api-token"
 
@@ -22,7 +23,7 @@ def load_or_create(settings: Settings) -> tuple[str, bool]:
     path = settings.home / TOKEN_FILE
     if path.is_file():
         return _read_file(path), False
-    settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(settings.home)
     token = secrets.token_urlsafe(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from mvd_core.blueprint.models import Participant
 from mvd_core.errors import MvdError
 from mvd_core.logs import get_logger
-from mvd_core.platforms.secrets import SecretStore
+from mvd_core.platforms.secrets import SecretStore, UnreadableSecret
 from mvd_core.settings import Settings
 
 log = get_logger(__name__)
@@ -100,22 +100,29 @@ def key_type_of(jwk: dict[str, Any]) -> KeyType:
     return "Ed25519" if jwk.get("kty") == "OKP" else "EC-P256"
 
 
+def _repair(participant_id: str) -> str:
+    return f"run `mvd rotate-keys {participant_id}` to replace it with a new key (the DID document follows)"
+
+
 def _load(store: SecretStore, participant_id: str) -> dict[str, Any] | None:
-    raw = store.get(secret_name(participant_id))
+    where = f"secret {secret_name(participant_id)!r} in {store.description}"
+    try:
+        raw = store.get(secret_name(participant_id))
+    except UnreadableSecret as exc:
+        raise KeyMaterialError(f"{exc.message}; {_repair(participant_id)}") from None
     if raw is None:
         return None
-    where = f"secret {secret_name(participant_id)!r} in {store.description}"
     try:
         jwk = json.loads(raw)
     except ValueError:
-        raise KeyMaterialError(f"{where} is not a JSON JWK; rotate the key to replace it") from None
+        raise KeyMaterialError(f"{where} is not a JSON JWK; {_repair(participant_id)}") from None
     if not isinstance(jwk, dict) or not isinstance(jwk.get("d"), str):
-        raise KeyMaterialError(f"{where} is not a private JWK; rotate the key to replace it")
+        raise KeyMaterialError(f"{where} is not a private JWK; {_repair(participant_id)}")
     try:
         _check_private(jwk)
     except (ValueError, KeyMaterialError, KeyError, TypeError) as exc:
         reason = exc.message if isinstance(exc, MvdError) else "its members do not form a valid key"
-        raise KeyMaterialError(f"{where} holds an unusable key ({reason}); rotate the key to replace it") from None
+        raise KeyMaterialError(f"{where} holds an unusable key ({reason}); {_repair(participant_id)}") from None
     return jwk
 
 
@@ -168,14 +175,16 @@ def ensure_participant_key(store: SecretStore, participant_id: str, key_type: Ke
 
 
 def rotate_participant_key(store: SecretStore, participant_id: str, key_type: KeyType) -> dict[str, Any]:
-    """Replace the participant's key with a new one; returns the new public JWK."""
-    old = store.get(secret_name(participant_id))
+    """Replace the participant's key with a new one; returns the new public JWK. A stored key
+    that cannot be read is replaced too: rotation is how it is repaired."""
+    try:
+        before = "" if store.get(secret_name(participant_id)) else " (there was none)"
+    except UnreadableSecret:
+        before = " (it replaces an unreadable one)"
     jwk = generate_private_jwk(key_type)
     store.set(secret_name(participant_id), json.dumps(jwk, sort_keys=True))
-    log.info(
-        "rotated signing key of %s in %s: new %s key %s%s",
-        participant_id, store.description, key_type, jwk["kid"], "" if old else " (there was none)",
-    )
+    log.info("rotated signing key of %s in %s: new %s key %s%s",
+             participant_id, store.description, key_type, jwk["kid"], before)
     return public_jwk(jwk)
 
 

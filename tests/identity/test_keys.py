@@ -115,6 +115,22 @@ def test_unusable_stored_key_is_an_error_naming_the_secret(vault, stored, reason
     assert "SECRETD" not in message
 
 
+def test_a_key_file_of_binary_garbage_is_named_kept_and_repaired_only_by_rotation(vault):
+    keys.ensure_participant_key(vault, "p", "EC-P256")
+    garbage = bytes(range(128, 256)) * 4  # not UTF-8
+    path = vault.root / keys.secret_name("p")
+    path.write_bytes(garbage)
+    for read in (lambda: keys.public_key(vault, "p"), lambda: keys.ensure_participant_key(vault, "p", "EC-P256")):
+        with pytest.raises(KeyMaterialError) as caught:
+            read()
+        message = str(caught.value)
+        assert "'p-did-signing-key'" in message and str(vault.root) in message and "not UTF-8 text" in message
+        assert "run `mvd rotate-keys p`" in message
+    assert path.read_bytes() == garbage  # nothing replaced it unasked
+    new = keys.rotate_participant_key(vault, "p", "EC-P256")
+    assert keys.public_key(vault, "p") == new
+
+
 def test_a_tampered_key_whose_parts_do_not_match_is_refused(vault):
     keys.ensure_participant_key(vault, "p", "EC-P256")
     other = keys.generate_private_jwk("EC-P256")

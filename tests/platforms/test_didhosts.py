@@ -51,7 +51,7 @@ def test_local_host_writes_once_serves_and_removes(monkeypatch):
     first = client.publish(doc)
     assert first.written and client.path == settings.home / "dids" / "p1" / "org" / "did.json"
     assert client.path.read_bytes() == to_bytes(doc)
-    assert stat.S_IMODE(client.path.stat().st_mode) == 0o644
+    assert stat.S_IMODE(client.path.stat().st_mode) == 0o600  # public once served, private on disk
     before = client.path.stat().st_mtime_ns, client.path.stat().st_ino
     assert client.publish(json.loads(json.dumps(doc))).written is False
     assert (client.path.stat().st_mtime_ns, client.path.stat().st_ino) == before

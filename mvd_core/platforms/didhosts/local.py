@@ -16,6 +16,7 @@ from mvd_core.identity.document import to_bytes
 from mvd_core.logs import get_logger
 from mvd_core.platforms.didhosts import PublishResult
 from mvd_core.settings import Settings
+from mvd_core.state import private_dir
 
 log = get_logger(__name__)
 
@@ -41,10 +42,10 @@ class LocalDidHostClient:
         try:
             if self.path.is_file() and self.path.read_bytes() == body:
                 return PublishResult(url=self.url, written=False, sha256=digest)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
+            # mkstemp makes it 0600: public once served, but a file of the private state directory
             fd, tmp = tempfile.mkstemp(prefix=".did.", dir=self.path.parent)
             try:
-                os.fchmod(fd, 0o644)  # a public document
                 with os.fdopen(fd, "wb") as f:
                     f.write(body)
                     f.flush()

@@ -36,6 +36,10 @@ class SecretStore(Protocol):
         ...
 
 
+class UnreadableSecret(MvdError):
+    """A stored secret that is not text (a damaged or foreign file); never carries its bytes."""
+
+
 def check_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME.match(name):
         raise MvdError(f"{name!r} is not a valid secret name (1-127 letters, digits and '-')")

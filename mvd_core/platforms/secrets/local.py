@@ -11,7 +11,8 @@ import tempfile
 from pathlib import Path
 
 from mvd_core.errors import MvdError
-from mvd_core.platforms.secrets import check_name
+from mvd_core.platforms.secrets import UnreadableSecret, check_name
+from mvd_core.state import private_dir
 
 
 class LocalFileVault:
@@ -21,10 +22,7 @@ class LocalFileVault:
 
     def _dir(self) -> Path:
         try:
-            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-            # mkdir's mode is subject to the umask and ignored for an existing directory
-            if self.root.stat().st_mode & 0o777 != 0o700:
-                self.root.chmod(0o700)
+            private_dir(self.root)
         except OSError as exc:
             raise MvdError(f"cannot use {self.description}: {exc.strerror}") from None
         return self.root
@@ -32,11 +30,16 @@ class LocalFileVault:
     def get(self, name: str) -> str | None:
         path = self.root / check_name(name)
         try:
-            return path.read_text(encoding="utf-8")
+            raw = path.read_bytes()
         except FileNotFoundError:
             return None
         except OSError as exc:
             raise MvdError(f"cannot read secret {name!r} from {self.description}: {exc.strerror}") from None
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UnreadableSecret(f"secret {name!r} in {self.description} is not UTF-8 text "
+                                   f"(the file {path.name} is damaged)") from None
 
     def set(self, name: str, value: str) -> None:
         directory = self._dir()

@@ -106,7 +106,8 @@ class ClusterStore:
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite.connect(self.path)
+            conn = sqlite.connect(self.path, consequence="the simulated clusters start empty; "
+                                  "the next provision creates every participant's workloads again")
             self._local.conn = conn
         return conn
 
