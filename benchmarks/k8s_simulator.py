@@ -16,11 +16,12 @@ from pathlib import Path
 
 from mvd_core.blueprint.loader import load
 from mvd_core.blueprint.targets import apply_targets
-from mvd_core.plan import labels as L
+from mvd_core.k8s import labels as L
 from mvd_core.plan.render import render_participant
 from mvd_core.platforms.kubernetes import workloads as W
 from mvd_core.platforms.kubernetes.client import api_client_for_url
 from mvd_core.platforms.kubernetes.simulator import Faults, SimulatorServer
+from tests.kubernetes.rollout import settle
 
 
 def _objects(count: int) -> dict[str, list[dict]]:
@@ -32,6 +33,12 @@ def _objects(count: int) -> dict[str, list[dict]]:
         dids = {q.id: f"did:web:example.com:{q.id}" for q in [*dataspace.participants, p]}
         out[p.id] = [L.with_spec_hash(o) for o in render_participant(dataspace, p, dids)]
     return out
+
+
+def _rolled_out(api, objs: list[dict]) -> None:
+    status = settle(api, objs, timeout_seconds=600)
+    if not status.ready:
+        raise SystemExit("rollout did not finish: " + "; ".join(o.describe() for o in status.pending))
 
 
 def run(participants: int, ready_delay: float, error_rate: float) -> None:
@@ -58,11 +65,11 @@ def run(participants: int, ready_delay: float, error_rate: float) -> None:
                   f"{writes:>6} writes {faults:>5} faults  ({n_objects} objects)")
 
         phase("provision", lambda pid, objs: (W.apply(apis[pid], objs),
-                                              W.wait_for_rollout(apis[pid], objs, timeout_seconds=600)))
+                                              _rolled_out(apis[pid], objs)))
         phase("re-apply", lambda pid, objs: W.apply(apis[pid], objs))
         phase("reset", lambda pid, objs: (W.apply(apis[pid], objs), W.prune(apis[pid], objs, pid, "mvd"),
                                           W.restart(apis[pid], objs, "bench"),
-                                          W.wait_for_rollout(apis[pid], objs, timeout_seconds=600)))
+                                          _rolled_out(apis[pid], objs)))
 
 
 def main() -> None:

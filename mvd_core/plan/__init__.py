@@ -1,2 +1,2 @@
 """Desired state from a blueprint (Kubernetes objects, DID documents, cloud resources) and
-its diff against what is observed."""
+the plan: its diff (``mvd_core.k8s.diff``) against what is observed."""

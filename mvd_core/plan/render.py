@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from mvd_core.blueprint.models import AzureKeyVault, Dataspace, LocalVault, Participant
-from mvd_core.plan import labels as L
+from mvd_core.k8s import labels as L
 
 CONNECTOR, DATA_PLANE, CATALOG, CONNECTOR_UI = "connector", "data-plane", "catalog", "connector-ui"
 RUNTIME_COMPONENTS = (CONNECTOR, DATA_PLANE, CATALOG, CONNECTOR_UI)
@@ -199,9 +199,3 @@ def render_participant(dataspace: Dataspace, participant: Participant, dids: dic
         }))
     return objects
 
-
-def object_key(obj: dict[str, Any]) -> str:
-    """``Kind/namespace/name`` (``Kind/name`` when cluster-scoped): how objects are named in plans."""
-    meta = obj["metadata"]
-    ns = meta.get("namespace")
-    return f"{obj['kind']}/{ns}/{meta['name']}" if ns else f"{obj['kind']}/{meta['name']}"

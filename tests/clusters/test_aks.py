@@ -6,12 +6,14 @@ import pytest
 
 from mvd_core.blueprint.models import AksCluster
 from mvd_core.errors import ExternalError, MvdError
+from mvd_core.k8s.objects import object_key
 from mvd_core.platforms.clusters import open_cluster_source
 from mvd_core.platforms.clusters.aks import AksClusterSource
 from mvd_core.platforms.kubernetes import workloads as W
 from mvd_core.settings import get_settings
 from tests.clusters.arm_fake import FakeCredential, Fault
 from tests.kubernetes.objects import DATASPACE, participant_objects
+from tests.kubernetes.rollout import settle
 
 pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 MODEL = AksCluster(kind="aks", subscription_id="sub-1", resource_group="rg-alice", name="aks-alice", node_count=2)
@@ -53,8 +55,8 @@ def test_kubeconfig_from_the_credentials_api_reaches_the_cluster(arm, sim):
     api = source.api_client()
     objects = participant_objects()
     assert W.apply(api, objects).writes == len(objects)
-    W.wait_for_rollout(api, objects, timeout_seconds=30)
-    assert {W.object_key(o) for o in W.observe(api, "alice", DATASPACE)} == {W.object_key(o) for o in objects}
+    assert settle(api, objects, timeout_seconds=30).ready
+    assert {object_key(o) for o in W.observe(api, "alice", DATASPACE)} == {object_key(o) for o in objects}
     assert arm.count("POST", "listClusterAdminCredential") == 1
     source.api_client()  # kept in memory: no second credentials call
     assert arm.count("POST", "listClusterAdminCredential") == 1

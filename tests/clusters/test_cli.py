@@ -15,6 +15,7 @@ from mvd_core.platforms.clusters import open_cluster_source
 from mvd_core.platforms.kubernetes import workloads as W
 from mvd_core.platforms.kubernetes.simulator import stop_shared_simulators
 from mvd_core.settings import get_settings
+from tests.kubernetes.rollout import settle
 
 
 def test_status_says_simulated_and_counts_objects():
@@ -27,7 +28,7 @@ def test_status_says_simulated_and_counts_objects():
         source.begin_ensure()
         objects = render_participant(dataspace, first, dids)
         W.apply(source.api_client(), objects)
-        W.wait_for_rollout(source.api_client(), objects, timeout_seconds=60)
+        assert settle(source.api_client(), objects, timeout_seconds=60).ready
 
         result = CliRunner().invoke(app, ["status", "--json", "--targets", "embedded"])
         assert result.exit_code == 0, result.output

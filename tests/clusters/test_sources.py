@@ -7,11 +7,13 @@ import yaml
 
 from mvd_core.blueprint.models import KubeconfigCluster, SimulatedCluster
 from mvd_core.errors import MvdError
+from mvd_core.k8s.objects import object_key
 from mvd_core.platforms.clusters import ClusterSource, open_cluster_source
 from mvd_core.platforms.kubernetes import workloads as W
 from mvd_core.platforms.kubernetes.simulator import shared_simulator, stop_shared_simulators
 from mvd_core.settings import get_settings
 from tests.kubernetes.objects import DATASPACE, participant_objects
+from tests.kubernetes.rollout import settle
 
 
 @pytest.fixture(autouse=True)
@@ -96,7 +98,7 @@ def test_settings_inject_faults_into_the_embedded_simulator(monkeypatch):
     source.begin_ensure()
     api, objects = source.api_client(), participant_objects()
     W.apply(api, objects)
-    W.wait_for_rollout(api, objects, timeout_seconds=60)
+    assert settle(api, objects, timeout_seconds=60).ready
     assert shared_simulator().requests("alice")["fault"] > 0
     assert W.rollout_status(api, objects).ready and W.apply(api, objects).writes == 0
 
@@ -121,13 +123,14 @@ def test_a_second_process_sees_the_same_simulated_clusters():
     code = (
         "import json\n"
         "from mvd_core.blueprint.models import SimulatedCluster\n"
+        "from mvd_core.k8s.objects import object_key\n"
         "from mvd_core.platforms.clusters import open_cluster_source\n"
         "from mvd_core.platforms.kubernetes import workloads as W\n"
         "from mvd_core.settings import get_settings\n"
         "s = open_cluster_source(SimulatedCluster(), 'alice', get_settings())\n"
-        f"print(json.dumps(sorted(W.object_key(o) for o in W.observe(s.api_client(), 'alice', {DATASPACE!r}))))\n"
+        f"print(json.dumps(sorted(object_key(o) for o in W.observe(s.api_client(), 'alice', {DATASPACE!r}))))\n"
     )
     env = {**os.environ, "MVD_HOME": str(settings.home)}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == sorted(W.object_key(o) for o in objects)
+    assert json.loads(done.stdout) == sorted(object_key(o) for o in objects)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mvd_core.k8s.objects import object_key
 from mvd_core.platforms.kubernetes import workloads as W
 from mvd_core.platforms.kubernetes.client import api_client_for_url
 from mvd_core.platforms.kubernetes.simulator import shared_simulator
@@ -34,7 +35,7 @@ def _state(plane) -> dict[str, Any]:
     if PID in sim.store.clusters():
         api = api_client_for_url(sim.cluster_url(PID))
         # Without status and resourceVersion: the simulated controllers move those on their own.
-        objects = sorted(([W.object_key(o), {k: v for k, v in o.items() if k != "status"}]
+        objects = sorted(([object_key(o), {k: v for k, v in o.items() if k != "status"}]
                           for o in W.observe(api, PID, "mvd")), key=lambda pair: pair[0])
         for _, obj in objects:
             obj["metadata"] = {k: v for k, v in obj["metadata"].items() if k != "resourceVersion"}

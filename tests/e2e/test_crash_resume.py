@@ -10,7 +10,7 @@ from collections import Counter
 from azure.durable_functions.models.history import HistoryEventType
 from kubernetes import client as k8s
 
-from mvd_core.plan import labels as L
+from mvd_core.k8s import labels as L
 from mvd_core.platforms.clusters.simulated import SimulatedClusterSource
 from mvd_core.platforms.kubernetes.simulator import stop_shared_simulators
 from mvd_core.settings import Settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mvd_core.plan import labels as L
+from mvd_core.k8s import labels as L
 
 DATASPACE = "mvd-test"
 

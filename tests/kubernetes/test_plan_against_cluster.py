@@ -11,7 +11,8 @@ from kubernetes import client as k8s
 
 from mvd_core.blueprint.loader import load
 from mvd_core.blueprint.targets import apply_targets
-from mvd_core.plan import labels as L
+from mvd_core.k8s import labels as L
+from mvd_core.k8s.objects import object_key
 from mvd_core.plan.desired import dataspace_dids
 from mvd_core.plan.planner import make_plan
 from mvd_core.plan.render import render_participant
@@ -19,6 +20,7 @@ from mvd_core.platforms.clusters import open_cluster_source
 from mvd_core.platforms.kubernetes import workloads as W
 from mvd_core.settings import get_settings
 from tests.kubernetes.objects import deployment
+from tests.kubernetes.rollout import settle
 
 
 def _setup(sim):
@@ -41,7 +43,7 @@ def _setup(sim):
 def _provision(apis, desired):
     reports = {pid: W.apply(apis[pid], objs) for pid, objs in desired.items()}
     for pid, objs in desired.items():
-        W.wait_for_rollout(apis[pid], objs, timeout_seconds=60)
+        assert settle(apis[pid], objs, timeout_seconds=60).ready
     return reports
 
 
@@ -80,9 +82,9 @@ def test_seed_twice_then_drift_then_reset(sim):
         W.apply(apis[p], objs)
         W.prune(apis[p], objs, p, dataspace.name)
         restarted = W.restart(apis[p], objs, token="reset-1")
-        assert sorted(restarted) == sorted(W.object_key(o) for o in objs if o["kind"] == "Deployment")
+        assert sorted(restarted) == sorted(object_key(o) for o in objs if o["kind"] == "Deployment")
     for p, objs in desired.items():
-        W.wait_for_rollout(apis[p], objs, timeout_seconds=60)
+        assert settle(apis[p], objs, timeout_seconds=60).ready
     assert plan().counts == (0, 0, 0)
     for p, objs in desired.items():
         for obj in objs:

@@ -13,6 +13,7 @@ from mvd_core.platforms.kubernetes import workloads as W
 from mvd_core.platforms.kubernetes.client import api_client_for_url
 from mvd_core.platforms.kubernetes.simulator import Faults, SimulatorServer
 from tests.kubernetes.objects import deployment, participant_objects
+from tests.kubernetes.rollout import settle
 
 APPLY = "application/apply-patch+yaml"
 
@@ -69,7 +70,7 @@ def test_resource_version_and_generation(sim, api):
     dep = deployment("alice", "web")
     first = apps.patch_namespaced_deployment("web", "alice", dep, field_manager="m", _content_type=APPLY)
     assert first.metadata.generation == 1
-    W.wait_for_rollout(api, [dep], timeout_seconds=30)  # the readiness update is a write of its own
+    assert settle(api, [dep], timeout_seconds=30).ready  # the readiness update is a write of its own
     ready = apps.read_namespaced_deployment("web", "alice")
     same = apps.patch_namespaced_deployment("web", "alice", dep, field_manager="m", _content_type=APPLY)
     assert same.metadata.resource_version == ready.metadata.resource_version  # a no-op is not a write
@@ -146,7 +147,7 @@ def test_namespace_delete_removes_its_objects(sim, api):
     W.apply(api, participant_objects())
     k8s.CoreV1Api(api).delete_namespace("alice")
     for kind in ("ConfigMap", "Secret", "Service", "Deployment", "Job", "Ingress"):
-        assert W.list_objects(api, kind, "alice")[0] == [], kind
+        assert W.list_objects(api, kind, "alice") == [], kind
 
 
 def test_state_persists_and_is_shared_between_servers(tmp_path):
@@ -158,7 +159,7 @@ def test_state_persists_and_is_shared_between_servers(tmp_path):
         with SimulatorServer(db, ready_delay=0) as second:
             api2 = api_client_for_url(second.cluster_url("alice"))
             assert len(W.observe(api2, "alice", "mvd-test")) == len(participant_objects())
-            W.wait_for_rollout(api2, participant_objects(), timeout_seconds=30)
+            assert settle(api2, participant_objects(), timeout_seconds=30).ready
             assert W.apply(api2, participant_objects()).writes == 0
             assert second.writes("alice") == 0
     with SimulatorServer(db) as later:

@@ -6,17 +6,19 @@ import pytest
 from kubernetes import client as k8s
 
 from mvd_core.errors import ExternalError, MvdError
-from mvd_core.plan import labels as L
+from mvd_core.k8s import labels as L
+from mvd_core.k8s.objects import object_key
 from mvd_core.platforms.kubernetes import workloads as W
 from mvd_core.platforms.kubernetes.client import api_client_for_url
 from mvd_core.platforms.kubernetes.simulator import Faults, SimulatorServer
 from mvd_core.platforms.kubernetes.simulator.store import FAIL_ANNOTATION
 from tests.kubernetes.objects import DATASPACE, deployment, participant_objects
+from tests.kubernetes.rollout import settle
 
 
 def _provision(api, objects, timeout=30):
     report = W.apply(api, objects)
-    W.wait_for_rollout(api, objects, timeout_seconds=timeout)
+    assert settle(api, objects, timeout_seconds=timeout).ready
     return report
 
 
@@ -26,7 +28,7 @@ def test_applying_the_seed_twice_writes_nothing_the_second_time(sim, api):
     assert len(first.created) == len(objects) and first.writes == len(objects)
     sim.reset_counts()
     second = _provision(api, objects)
-    assert second.writes == 0 and sorted(second.unchanged) == sorted(W.object_key(o) for o in objects)
+    assert second.writes == 0 and sorted(second.unchanged) == sorted(object_key(o) for o in objects)
     counts = sim.requests("alice")
     assert sim.writes("alice") == 0, counts
     assert counts["get deployments"] >= 3  # it did look
@@ -53,8 +55,8 @@ def test_drift_is_observed_and_a_reset_repairs_it(sim, api):
     extra["metadata"]["labels"][L.PART_OF_KEY] = DATASPACE
     k8s.AppsV1Api(api).create_namespaced_deployment("alice", extra)
 
-    observed = {W.object_key(o): o for o in W.observe(api, "alice", DATASPACE)}
-    desired = {W.object_key(o): o for o in objects}
+    observed = {object_key(o): o for o in W.observe(api, "alice", DATASPACE)}
+    desired = {object_key(o): o for o in objects}
     assert set(observed) - set(desired) == {"Deployment/alice/leftover"}
     drifted = {k: W.drift(o, observed[k]) for k, o in desired.items() if W.drift(o, observed[k])}
     assert drifted == {"Deployment/alice/data-plane": ["spec.replicas"]}
@@ -63,10 +65,10 @@ def test_drift_is_observed_and_a_reset_repairs_it(sim, api):
     report = W.apply(api, objects)
     assert report.updated == ["Deployment/alice/data-plane"] and report.writes == 1
     assert W.prune(api, objects, "alice", DATASPACE) == ["Deployment/alice/leftover"]
-    W.wait_for_rollout(api, objects, timeout_seconds=30)
+    assert settle(api, objects, timeout_seconds=30).ready
     assert W.read(api, "Deployment", "alice", "data-plane")["spec"]["replicas"] == 3
     assert W.read(api, "Deployment", "alice", "leftover") is None
-    after = {W.object_key(o) for o in W.observe(api, "alice", DATASPACE)}
+    after = {object_key(o) for o in W.observe(api, "alice", DATASPACE)}
     assert after == set(desired)
     assert W.prune(api, objects, "alice", DATASPACE) == []
 
@@ -92,7 +94,7 @@ def test_restart_rolls_every_runtime_once_per_token(sim, api):
     assert sorted(restarted) == sorted(f"Deployment/alice/{n}" for n in before)
     status = W.rollout_status(api, objects)
     assert not status.ready  # a new generation is rolling out
-    W.wait_for_rollout(api, objects, timeout_seconds=30)
+    assert settle(api, objects, timeout_seconds=30).ready
     for name, gen in before.items():
         dep = W.read(api, "Deployment", "alice", name)
         assert dep["metadata"]["generation"] == gen + 1
@@ -110,7 +112,7 @@ def test_rerun_jobs_runs_seed_jobs_again_once_per_token(sim, api):
     uid = W.read(api, "Job", "alice", "seed-assets")["metadata"]["uid"]
     assert W.rerun_jobs(api, objects, token="run-2") == ["Job/alice/seed-assets"]
     assert W.read(api, "Job", "alice", "seed-assets")["metadata"]["uid"] != uid
-    W.wait_for_rollout(api, objects, timeout_seconds=30)
+    assert settle(api, objects, timeout_seconds=30).ready
     assert W.rerun_jobs(api, objects, token="run-2") == []
     assert W.apply(api, objects).writes == 0
 
@@ -134,31 +136,30 @@ def test_provision_converges_with_20_percent_server_errors(tmp_path):
         _provision(api, objects)
         assert W.rollout_status(api, objects).ready
         assert sim.requests("alice")["fault"] > 0
-        assert {W.object_key(o) for o in W.observe(api, "alice", DATASPACE)} == {W.object_key(o) for o in objects}
+        assert {object_key(o) for o in W.observe(api, "alice", DATASPACE)} == {object_key(o) for o in objects}
         assert W.apply(api, objects).writes == 0
 
 
-def test_rollout_timeout_names_the_object_and_its_conditions(tmp_path):
+def test_a_rollout_still_pending_at_the_deadline_names_the_object_and_its_conditions(tmp_path):
     with SimulatorServer(tmp_path / "slow.db", ready_delay=3600) as sim:
         sim.store.ensure_cluster("alice")
         api = api_client_for_url(sim.cluster_url("alice"))
         objects = [o for o in participant_objects(with_job=False) if o["metadata"]["name"] != "connector-ui"]
         W.apply(api, objects)
-        with pytest.raises(W.RolloutTimeout) as err:
-            W.wait_for_rollout(api, objects, timeout_seconds=1)
-        text = str(err.value)
+        status = settle(api, objects, timeout_seconds=1)
+        assert not status.ready and not status.failed
+        text = "; ".join(s.describe() for s in status.pending)
         assert "Deployment/alice/connector: 0/1 updated, 0/1 available" in text
         assert "Available=False MinimumReplicasUnavailable" in text and "Progressing=True ReplicaSetUpdated" in text
 
 
-def test_failed_seed_job_fails_the_wait_with_its_condition(sim, api):
+def test_a_failed_seed_job_is_reported_with_its_condition(sim, api):
     objects = participant_objects()
     job = next(o for o in objects if o["kind"] == "Job")
     job["metadata"]["annotations"][FAIL_ANNOTATION] = "true"
     W.apply(api, objects)
-    with pytest.raises(W.RolloutFailed) as err:
-        W.wait_for_rollout(api, objects, timeout_seconds=30)
-    assert "Job/alice/seed-assets" in str(err.value) and "BackoffLimitExceeded" in str(err.value)
+    (failed,) = settle(api, objects, timeout_seconds=30).failed
+    assert "Job/alice/seed-assets" in failed.describe() and "BackoffLimitExceeded" in failed.describe()
 
 
 def test_delete_namespace_removes_everything_and_is_idempotent(sim, api):
@@ -166,7 +167,7 @@ def test_delete_namespace_removes_everything_and_is_idempotent(sim, api):
     W.apply(api, objects)
     assert W.delete_namespace(api, "alice") is True
     assert W.observe(api, "alice", DATASPACE) == []
-    assert W.list_objects(api, "Deployment", "alice")[0] == []
+    assert W.list_objects(api, "Deployment", "alice") == []
     assert W.delete_namespace(api, "alice") is False
 
 
@@ -202,7 +203,7 @@ def test_a_sidecar_another_manager_adds_is_kept_and_is_not_drift(sim, api):
         "connector", "alice", {"spec": {"template": {"spec": {"containers": [sidecar]}}}}, field_manager="injector")
     observed = W.read(api, "Deployment", "alice", "connector")
     assert [c["name"] for c in observed["spec"]["template"]["spec"]["containers"]] == ["connector", "mesh-proxy"]
-    connector = next(o for o in objects if W.object_key(o) == "Deployment/alice/connector")
+    connector = next(o for o in objects if object_key(o) == "Deployment/alice/connector")
     assert W.drift(connector, observed) == []
     sim.reset_counts()
     assert W.apply(api, objects).writes == 0
@@ -225,7 +226,7 @@ def test_items_the_manager_stops_declaring_are_removed_others_stay(sim, api):
     apps.patch_namespaced_deployment("connector", "alice", {"spec": {"template": {"spec": {"containers": [
         {"name": "connector", "env": [{"name": "DEBUG", "value": "1"}]}]}}}}, field_manager="ops")
     changed = [L.with_spec_hash(o) for o in participant_objects()]
-    dep = next(o for o in changed if W.object_key(o) == "Deployment/alice/connector")
+    dep = next(o for o in changed if object_key(o) == "Deployment/alice/connector")
     container = dep["spec"]["template"]["spec"]["containers"][0]
     container["ports"] = [{"containerPort": 9090}]
     container["env"] = []

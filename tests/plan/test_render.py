@@ -11,7 +11,7 @@ import pytest
 from mvd_core.blueprint import load
 from mvd_core.blueprint.models import SeedJob
 from mvd_core.blueprint.targets import apply_targets
-from mvd_core.plan import labels as L
+from mvd_core.k8s import labels as L
 from mvd_core.plan.desired import dataspace_dids
 from mvd_core.plan.render import connector_properties, render_participant
 from mvd_core.settings import Settings

@@ -1,7 +1,7 @@
 """Workloads on a participant's cluster: apply, rollout, prune, restart, observe, teardown.
 
 Objects are plain dicts (apiVersion/kind/metadata/spec) carrying the control plane's labels
-and spec-hash annotation (``mvd_core.plan.labels``). They are written with server-side apply
+and spec-hash annotation (``mvd_core.k8s.labels``). They are written with server-side apply
 under one field manager. An object is written only when the cluster's copy lacks a declared
 field value or carries another spec hash, so applying the same state twice writes nothing,
 while a hand edit of a declared field is repaired. Every call goes through
@@ -11,23 +11,19 @@ while a hand edit of a declared field is repaired. Every call goes through
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import urllib3
 from kubernetes import client as k8s
-from kubernetes import watch
-from kubernetes.client.exceptions import ApiException
 from pydantic import BaseModel, Field
 
 from mvd_core.errors import ExternalError, MvdError
 from mvd_core.logs import get_logger
-from mvd_core.plan import labels as L
-from mvd_core.plan.diff import as_stored, field_changes
-from mvd_core.plan.render import object_key
+from mvd_core.k8s import labels as L
+from mvd_core.k8s.diff import as_stored, field_changes
+from mvd_core.k8s.objects import object_key
 from mvd_core.platforms.kubernetes.client import call
 
 log = get_logger(__name__)
@@ -36,7 +32,6 @@ APPLY = "application/apply-patch+yaml"
 STRATEGIC = "application/strategic-merge-patch+json"
 RESTART_MANAGER = "mvd-control-plane-restart"
 RERUN_TOKEN_KEY = "mvd.dataspace/run-token"
-_WATCH_SLICE = 30
 
 
 @dataclass(frozen=True)
@@ -95,14 +90,6 @@ class RolloutStatus(BaseModel):
         return [o for o in self.objects if o.failed]
 
 
-class RolloutTimeout(ExternalError):
-    status = 504
-
-
-class RolloutFailed(ExternalError):
-    pass
-
-
 # --- object helpers ---------------------------------------------------------------------
 
 
@@ -142,17 +129,15 @@ def read(api_client: k8s.ApiClient, kind: str, namespace: str | None, name: str)
 
 
 def list_objects(api_client: k8s.ApiClient, kind: str, namespace: str | None,
-                 label_selector: str | None = None) -> tuple[list[dict[str, Any]], str]:
-    """Objects of ``kind`` (with apiVersion/kind filled in) and the list's resourceVersion."""
+                 label_selector: str | None = None) -> list[dict[str, Any]]:
+    """Objects of ``kind``, with apiVersion/kind filled in."""
     spec = _kind(kind)
-    verb = "list" if not spec.namespaced or namespace else "list"
-    fn = getattr(spec.api(api_client), f"{verb}_{spec.stem}")
+    fn = getattr(spec.api(api_client), f"list_{spec.stem}")
     kwargs: dict[str, Any] = {"_preload_content": False}
     if label_selector:
         kwargs["label_selector"] = label_selector
     body = _json(call(fn, *_ns_args(kind, namespace), what=f"list {kind} in {namespace or 'cluster'}", **kwargs))
-    items = [{"apiVersion": API_VERSIONS[kind], "kind": kind, **item} for item in body.get("items") or []]
-    return items, str((body.get("metadata") or {}).get("resourceVersion") or "")
+    return [{"apiVersion": API_VERSIONS[kind], "kind": kind, **item} for item in body.get("items") or []]
 
 
 def observe(api_client: k8s.ApiClient, participant_id: str, dataspace_name: str) -> list[dict[str, Any]]:
@@ -166,8 +151,7 @@ def observe(api_client: k8s.ApiClient, participant_id: str, dataspace_name: str)
     if labels.get(L.MANAGED_BY_KEY) == L.MANAGED_BY_VALUE and labels.get(L.PART_OF_KEY) == dataspace_name:
         found.append(ns)
     for kind in ORDER[1:]:
-        items, _ = list_objects(api_client, kind, participant_id, selector)
-        found += items
+        found += list_objects(api_client, kind, participant_id, selector)
     return _sorted(found)
 
 
@@ -280,76 +264,6 @@ def rollout_status(api_client: k8s.ApiClient, objects: list[dict[str, Any]]) -> 
         current = read(api_client, obj["kind"], meta.get("namespace"), meta["name"])
         out.objects.append(evaluate(current, object_key(obj)))
     return out
-
-
-def wait_for_rollout(api_client: k8s.ApiClient, objects: list[dict[str, Any]], timeout_seconds: float) -> RolloutStatus:
-    """Block until every Deployment is rolled out and every Job complete, watching for changes.
-
-    Raises ``RolloutFailed`` as soon as a Job fails, ``RolloutTimeout`` at the deadline; both
-    name the objects and their conditions.
-    """
-    deadline = time.monotonic() + timeout_seconds
-    groups: dict[tuple[str, str], set[str]] = {}
-    for obj in _rollout_targets(objects):
-        groups.setdefault((obj["kind"], obj["metadata"].get("namespace") or ""), set()).add(obj["metadata"]["name"])
-    states: dict[str, ObjectStatus] = {}
-    for (kind, namespace), names in groups.items():
-        _wait_group(api_client, kind, namespace, names, deadline, timeout_seconds, states)
-    return RolloutStatus(objects=[states[k] for k in sorted(states)])
-
-
-def _wait_group(api_client: k8s.ApiClient, kind: str, namespace: str, names: set[str], deadline: float,
-                timeout_seconds: float, states: dict[str, ObjectStatus]) -> None:
-    def key(name: str) -> str:
-        return f"{kind}/{namespace}/{name}"
-
-    def check() -> bool:
-        failed = [states[key(n)] for n in names if states[key(n)].failed]
-        if failed:
-            raise RolloutFailed("rollout failed: " + "; ".join(s.describe() for s in failed))
-        return all(states[key(n)].ready for n in names)
-
-    backoff = 0.05
-    while True:
-        items, rv = list_objects(api_client, kind, namespace)
-        by_name = {i["metadata"]["name"]: i for i in items}
-        for n in names:
-            states[key(n)] = evaluate(by_name.get(n), key(n))
-        if check():
-            return
-        try:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    pending = [states[key(n)] for n in sorted(names) if not states[key(n)].ready]
-                    raise RolloutTimeout(f"rollout not finished after {timeout_seconds:.0f}s: "
-                                         + "; ".join(s.describe() for s in pending))
-                w = watch.Watch()
-                fn = getattr(KINDS[kind].api(api_client), f"list_{KINDS[kind].stem}")
-                for event in w.stream(fn, namespace, resource_version=rv,
-                                      timeout_seconds=max(1, math.ceil(min(remaining, _WATCH_SLICE)))):
-                    raw = event.get("raw_object") or {}
-                    if event.get("type") == "ERROR":
-                        raise _Relist()
-                    name = (raw.get("metadata") or {}).get("name")
-                    rv = (raw.get("metadata") or {}).get("resourceVersion") or rv
-                    if name in names:
-                        obj = {"kind": kind, **raw}
-                        states[key(name)] = evaluate(None if event["type"] == "DELETED" else obj, key(name))
-                        if check():
-                            w.stop()
-                            return
-        except (_Relist, ApiException, urllib3.exceptions.HTTPError, ValueError) as exc:
-            # A failed or expired watch: list again (the list call retries), then resume watching.
-            log.debug("watch of %s in %s interrupted (%s); listing again", kind, namespace, type(exc).__name__)
-            if time.monotonic() > deadline:
-                continue
-            time.sleep(backoff)
-            backoff = min(backoff * 2, 2.0)
-
-
-class _Relist(Exception):
-    pass
 
 
 # --- prune, restart, teardown -----------------------------------------------------------

@@ -1,7 +1,7 @@
 """Patch semantics of the simulated API server.
 
 Server-side apply is modelled with field ownership: each field manager owns a set of leaf
-paths. Associative lists (``mvd_core.plan.listmaps``: containers by name, ports by port and
+paths. Associative lists (``mvd_core.k8s.listmaps``: containers by name, ports by port and
 protocol, ...) are owned item by item, a path stepping into an item with its FieldsV1 key
 (``k:{"name":"connector"}``); every other list is atomic. Applying removes the fields a
 manager owned before and no longer declares, takes over (with ``force``) fields others own,
@@ -16,7 +16,7 @@ import copy
 import json
 from typing import Any
 
-from mvd_core.plan import listmaps
+from mvd_core.k8s import listmaps
 
 Path = tuple[str, ...]
 

@@ -1,15 +1,16 @@
-"""Plans: create against an empty cluster, nothing when it matches, the exact drift otherwise."""
+"""The diff of a participant's rendered objects against what a cluster serves: nothing when it
+matches, the exact drift otherwise."""
 
 from __future__ import annotations
 
 import copy
 
 from mvd_core.blueprint import load
-from mvd_core.plan import labels as L
+from mvd_core.k8s import labels as L
+from mvd_core.k8s.diff import diff_objects
+from mvd_core.k8s.objects import object_key
 from mvd_core.plan.desired import dataspace_dids
-from mvd_core.plan.diff import diff_objects
-from mvd_core.plan.planner import make_plan
-from mvd_core.plan.render import object_key, render_participant
+from mvd_core.plan.render import render_participant
 from mvd_core.settings import Settings
 
 
@@ -34,16 +35,6 @@ def _first_participant_as_served():
     p = ds.participants[0]
     desired = render_participant(ds, p, dids)
     return p, desired, [_as_served(o) for o in desired]
-
-
-def test_plan_against_empty_clusters_creates_everything():
-    ds, dids = _seed()
-    plan = make_plan(ds, dids, "embedded").to_json()
-    assert set(plan["participants"]) == {"galactic-turbine", "space-enforcer", "interstellar-assembly"}
-    gti = plan["participants"]["galactic-turbine"]
-    assert gti["update"] == [] and gti["delete"] == [] and gti["unchanged"] == 0
-    assert "Deployment/galactic-turbine/catalog" in gti["create"]
-    assert "Deployment/space-enforcer/catalog" not in plan["participants"]["space-enforcer"]["create"]
 
 
 def test_server_filled_fields_are_not_drift():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mvd_core.plan import listmaps
+from mvd_core.k8s import listmaps
 
 
 def test_keys_by_field_and_by_what_ports_hold():

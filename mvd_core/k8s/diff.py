@@ -13,9 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from mvd_core.plan import labels as L
-from mvd_core.plan import listmaps
-from mvd_core.plan.render import object_key
+from mvd_core.k8s import labels as L
+from mvd_core.k8s import listmaps
+from mvd_core.k8s.objects import object_key
 
 HIDDEN = "(hidden)"
 
