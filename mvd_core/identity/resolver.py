@@ -7,7 +7,9 @@ DID -> URL by the W3C CCG rules (``didweb.did_to_url``), then one GET with:
 - the host's addresses resolved once and checked: private, loopback, link-local, reserved
   or multicast addresses are refused unless ``allow_private`` (MVD_ALLOW_PRIVATE_HOSTS);
   the connection goes to the checked address (no second lookup to rebind);
-- IP-literal hosts refused (did:web names a domain; spec: "MUST NOT include IP addresses");
+- IP-literal hosts refused (did:web names a domain; spec: "MUST NOT include IP addresses"),
+  in every form (``[::1]``, ``127.1``, ``2130706433``, percent-encoded); after decoding, a
+  host must be a DNS name (Unicode as IDNA 2008) and nothing in it is dropped;
 - connect and read timeouts plus an overall deadline, at most 64 KiB read;
 - redirects followed only within the same host and port, never to http from https;
 - the body must be a JSON object whose ``id`` is the DID.
@@ -358,6 +360,8 @@ def did_url(did: str) -> str:
         raise NotDidWeb(f"{did!r} is {what}; only did:web DIDs can be resolved here")
     try:
         url = didweb.did_to_url(did)
+    except didweb.IpLiteralDid as exc:
+        raise IpLiteralHost(exc.message) from None
     except didweb.InvalidDid as exc:
         raise MalformedDid(exc.message) from None
     host = urlsplit(url).hostname or ""
