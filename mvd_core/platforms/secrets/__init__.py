@@ -14,7 +14,7 @@ from mvd_core.blueprint.models import AzureKeyVault, LocalVault, Vault
 from mvd_core.errors import MvdError
 from mvd_core.settings import Settings
 
-_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
+_NAME = re.compile(r"[0-9A-Za-z-]{1,127}")  # fullmatch: "$" would also match before a final newline
 
 
 @runtime_checkable
@@ -41,7 +41,7 @@ class UnreadableSecret(MvdError):
 
 
 def check_name(name: str) -> str:
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise MvdError(f"{name!r} is not a valid secret name (1-127 letters, digits and '-')")
     return name
 

@@ -8,7 +8,16 @@ from typing import Any
 
 from mvd_core.platforms.kubernetes.simulator.store import ApiError
 
-_SET = re.compile(r"^\s*([A-Za-z0-9./_-]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")
+# Terms are matched in full, with ASCII spaces around tokens as the only whitespace: a key or
+# value with a control character or a Unicode space in it is refused, as the API server does.
+_KEY = r"(?:[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_VALUE = r"(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?"
+_SET = re.compile(rf"({_KEY}) +(in|notin) *\(([^()]*)\)")
+_SET_VALUE = re.compile(_VALUE)
+_EQUALITY = re.compile(rf"({_KEY}) *(==|=|!=) *({_VALUE})")
+_EXISTS = re.compile(rf"(!?) *({_KEY})")
+_FIELD = re.compile(r"(metadata\.name|metadata\.namespace) *(==|=|!=) *([a-z0-9.-]{0,253})")
+_FIELD_KEY = re.compile(r"([^=!]*?) *(?:==|=|!=).*")
 
 
 def _split(selector: str) -> list[str]:
@@ -23,9 +32,9 @@ def _split(selector: str) -> list[str]:
             current = ""
         else:
             current += ch
-    if current.strip():
+    if current.strip(" "):
         terms.append(current)
-    return [t.strip() for t in terms if t.strip()]
+    return [t.strip(" ") for t in terms if t.strip(" ")]
 
 
 def label_matcher(selector: str | None) -> Callable[[dict[str, str]], bool]:
@@ -33,25 +42,24 @@ def label_matcher(selector: str | None) -> Callable[[dict[str, str]], bool]:
         return lambda labels: True
     checks: list[Callable[[dict[str, str]], bool]] = []
     for term in _split(selector):
-        if m := _SET.match(term):
-            key, op, values = m.group(1), m.group(2), {v.strip() for v in m.group(3).split(",") if v.strip()}
+        if (m := _SET.fullmatch(term)) and all(_SET_VALUE.fullmatch(v.strip(" ")) for v in m.group(3).split(",")):
+            key, op = m.group(1), m.group(2)
+            values = {v.strip(" ") for v in m.group(3).split(",") if v.strip(" ")}
             if op == "in":
                 checks.append(lambda labels, k=key, v=values: labels.get(k) in v)
             else:
                 checks.append(lambda labels, k=key, v=values: labels.get(k) not in v)
-        elif "!=" in term:
-            key, value = (s.strip() for s in term.split("!=", 1))
-            checks.append(lambda labels, k=key, v=value: labels.get(k) != v)
-        elif "=" in term:
-            key, value = (s.strip() for s in term.replace("==", "=").split("=", 1))
-            checks.append(lambda labels, k=key, v=value: labels.get(k) == v)
-        elif term.startswith("!"):
-            absent = term[1:].strip()
-            checks.append(lambda labels, k=absent: k not in labels)
-        elif re.match(r"^[A-Za-z0-9./_-]+$", term):
-            checks.append(lambda labels, k=term: k in labels)
+        elif m := _EQUALITY.fullmatch(term):
+            key, op, value = m.groups()
+            if op == "!=":
+                checks.append(lambda labels, k=key, v=value: labels.get(k) != v)
+            else:
+                checks.append(lambda labels, k=key, v=value: labels.get(k) == v)
+        elif m := _EXISTS.fullmatch(term):
+            negate, key = m.groups()
+            checks.append(lambda labels, k=key, n=bool(negate): (k in labels) != n)
         else:
-            raise ApiError(400, "BadRequest", f"unable to parse requirement: {term!r}")
+            raise ApiError(400, "BadRequest", f"unable to parse requirement: {term[:100]!r}")
     return lambda labels: all(check(labels) for check in checks)
 
 
@@ -60,10 +68,12 @@ def field_matcher(selector: str | None) -> Callable[[dict[str, Any]], bool]:
         return lambda obj: True
     checks = []
     for term in _split(selector):
-        negate = "!=" in term
-        key, value = (s.strip() for s in term.replace("==", "=").replace("!=", "=").split("=", 1))
-        if key not in ("metadata.name", "metadata.namespace"):
-            raise ApiError(400, "BadRequest", f'field label not supported: {key}')
-        attr = key.split(".", 1)[1]
-        checks.append(lambda o, a=attr, v=value, n=negate: (o["metadata"].get(a) == v) != n)
+        m = _FIELD.fullmatch(term)
+        if m is None:
+            key = _FIELD_KEY.fullmatch(term)
+            if key is not None and key.group(1) not in ("metadata.name", "metadata.namespace"):
+                raise ApiError(400, "BadRequest", f"field label not supported: {key.group(1)[:100]!r}")
+            raise ApiError(400, "BadRequest", f"invalid field selector: {term[:100]!r}")
+        attr, op, value = m.group(1).split(".", 1)[1], m.group(2), m.group(3)
+        checks.append(lambda o, a=attr, v=value, n=op == "!=": (o["metadata"].get(a) == v) != n)
     return lambda obj: all(check(obj) for check in checks)

@@ -42,7 +42,7 @@ CREATE INDEX IF NOT EXISTS objects_ready ON objects (cluster, ready_at);
 CREATE INDEX IF NOT EXISTS tombstones_rv ON tombstones (cluster, resource, rv);
 """
 
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")  # fullmatch
 FAIL_ANNOTATION = "sim.mvd.dataspace/fail"
 TOMBSTONE_WINDOW = 10_000
 
@@ -397,7 +397,7 @@ def _check_identity(res: Resource, body: dict[str, Any], namespace: str, name: s
 
 def _validate(res: Resource, name: str, obj: dict[str, Any], existing: dict[str, Any] | None) -> None:
     causes: list[tuple[str, str, str]] = []
-    if not _DNS_SUBDOMAIN.match(name) or len(name) > 253:
+    if not _DNS_SUBDOMAIN.fullmatch(name) or len(name) > 253:
         causes.append(("FieldValueInvalid", f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist '
                                             "of lower case alphanumeric characters, '-' or '.'", "metadata.name"))
     spec = obj.get("spec") or {}
