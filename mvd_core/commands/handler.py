@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any, Protocol
 
 from pydantic import ValidationError
@@ -94,8 +95,9 @@ def _message_id(message: str | bytes) -> str:
     """The command id when one can be read, else a digest of the message."""
     try:
         data = json.loads(message)
-        if isinstance(data, dict) and isinstance(data.get("id"), str) and data["id"].isalnum():
-            return data["id"][:64]
+        # a command id is token_hex; isalnum() would also take any Unicode letter or digit
+        if isinstance(data, dict) and isinstance(data.get("id"), str) and re.fullmatch(r"[0-9A-Za-z-]{1,64}", data["id"]):
+            return data["id"]
     except (ValueError, TypeError):
         pass
     import hashlib
