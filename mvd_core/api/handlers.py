@@ -27,7 +27,7 @@ ACTIONS: tuple[str, ...] = get_args(Action)
 MAX_COMMAND_BODY = 64 * 1024
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 200
-_PARTICIPANT = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_PARTICIPANT = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")  # fullmatch
 
 
 @dataclass
@@ -96,7 +96,7 @@ def _json_body(request: ApiRequest, limit: int) -> dict[str, Any]:
 def _known_participants(backend: Backend, ids: list[str]) -> list[str]:
     """``ids`` if each names a participant of the dataspace, else NotFound naming the first that does not."""
     for pid in ids:
-        if not _PARTICIPANT.match(pid):
+        if not _PARTICIPANT.fullmatch(pid):
             raise NotFound(f"unknown participant {pid[:64]!r}")
         backend.dataspace.participant(pid)  # NotFound naming it and the known ids
     return ids
@@ -160,7 +160,7 @@ async def list_runs(request: ApiRequest, backend: Backend) -> ApiResponse:
 async def get_run(request: ApiRequest, backend: Backend) -> ApiResponse:
     """GET /api/runs/{id}."""
     run_id = request.route_params.get("id", "")
-    if not RUN_ID_PATTERN.match(run_id):
+    if not RUN_ID_PATTERN.fullmatch(run_id):
         raise MvdError(f"{run_id[:80]!r} is not a run id (expected mvd-<dataspace>-<yyyymmddThhmmss>-<6 hex>)")
     summary = await backend.get_run(run_id)
     if summary is None:

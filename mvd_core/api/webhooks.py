@@ -120,10 +120,11 @@ def verify(
         raise MvdError(f"missing {DELIVERY_HEADER} header (a unique delivery id)")
     if not _DELIVERY.fullmatch(delivery):
         raise MvdError(f"{DELIVERY_HEADER} must match [A-Za-z0-9._:-]{{1,128}}")
-    match = _SIGNATURE.fullmatch(signature.strip())
+    # As sent (the HTTP layer already dropped the spaces around a header value): strip()
+    # would also drop a trailing newline or Unicode space.
+    match = _SIGNATURE.fullmatch(signature)
     if not match:
         raise Unauthorized(f"{SIGNATURE_HEADER} must be sha256=<64 hex digits>")
-    raw_ts = raw_ts.strip()
     if not _TIMESTAMP.fullmatch(raw_ts):
         raise Unauthorized(f"{TIMESTAMP_HEADER} must be unix seconds (up to 15 ASCII digits)")
     expected = sign(secrets[source].get_secret_value(), raw_ts, delivery, body)

@@ -12,7 +12,8 @@ from pydantic import BaseModel, Field, field_validator
 from mvd_core.api.models import Action, Failure, RunStatus, RunSummary, Source, Wire
 from mvd_core.errors import MvdError
 
-RUN_ID_PATTERN = re.compile(r"^mvd-[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?-\d{8}T\d{6}-[0-9a-f]{6}$")
+# Used with fullmatch, in ASCII: "$" also matches before a final newline, "\d" any Unicode digit.
+RUN_ID_PATTERN = re.compile(r"mvd-[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?-[0-9]{8}T[0-9]{6}-[0-9a-f]{6}")
 FINISHED: frozenset[str] = frozenset({"completed", "failed"})
 
 
@@ -27,7 +28,7 @@ def new_run_id(dataspace: str, now: datetime | None = None) -> str:
 
 
 def check_run_id(run_id: str) -> str:
-    if not RUN_ID_PATTERN.match(run_id):
+    if not RUN_ID_PATTERN.fullmatch(run_id):
         raise MvdError(f"{run_id[:80]!r} is not a run id (expected mvd-<dataspace>-<yyyymmddThhmmss>-<6 hex>)")
     return run_id
 
@@ -57,7 +58,7 @@ class Command(Wire):
     @field_validator("run_id")
     @classmethod
     def _run_id(cls, value: str) -> str:
-        if not RUN_ID_PATTERN.match(value):
+        if not RUN_ID_PATTERN.fullmatch(value):
             raise ValueError(f"{value[:80]!r} is not a run id")
         return value
 
