@@ -75,6 +75,8 @@ def _refused_by(*kinds: type[BaseException]) -> Callable[[Callable[[str], Any]],
 
 # --- the blueprint ------------------------------------------------------------------------
 
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when there: many documents below
+_Reader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DEFAULT = resources.files("mvd_core.blueprint").joinpath("default-dataspace.yaml").read_text("utf-8")
 
 
@@ -113,8 +115,8 @@ def _blueprint_guard(path: str) -> Guard:
         for step in steps[:-1]:
             target = target[step]
         target[steps[-1]] = value
-        text = yaml.safe_dump(data, allow_unicode=False)
-        assert yaml.safe_load(text) == data  # the character reaches the loader as it is
+        text = yaml.dump(data, Dumper=_Dumper, allow_unicode=False)
+        assert yaml.load(text, Loader=_Reader) == data  # the character reaches the loader as it is
         try:
             parse(text, "guarded.yaml")
         except BlueprintError as exc:
