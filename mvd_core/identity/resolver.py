@@ -25,6 +25,7 @@ import functools
 import http.client
 import ipaddress
 import json
+import re
 import socket
 import ssl
 import time
@@ -307,7 +308,9 @@ class _Fetcher:
             if response.status in (301, 302, 303, 307, 308):
                 return response.status, response.getheader("Location") or "", b"", None, url
             length = response.getheader("Content-Length")
-            if length and length.isdigit() and int(length) > MAX_BYTES:
+            # ASCII digits only: "²".isdigit() is true and int("²") raises; a bad length is ignored
+            # (the read below still stops at the limit)
+            if length and re.fullmatch(r"[0-9]{1,20}", length) and int(length) > MAX_BYTES:
                 raise DocumentTooLarge(f"document at {url} is {int(length)} bytes, over the {MAX_BYTES}-byte limit")
             chunks: list[bytes] = []
             size = 0

@@ -64,6 +64,14 @@ def handler_for(site: Site) -> type[QuietHandler]:
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                 self.wfile.write(b"0\r\n\r\n")
                 return
+            if self.path.startswith("/odd-length/"):  # a Content-Length of Unicode digits
+                status, headers, body = site.pages[self.path]
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "\u00b2")
+                self.end_headers()
+                self.wfile.write(body)
+                return
             status, headers, body = site.pages.get(self.path, (404, {}, b"not found"))
             self.send(status, body, headers)
 
@@ -257,3 +265,10 @@ def test_an_ip_literal_host_says_ip_literal(monkeypatch, did):
         resolve(did, allow_private=True)
     assert "IP literal" in str(info.value) and "invalid port" not in str(info.value)
     assert looked_up == []
+
+
+def test_a_content_length_of_unicode_digits_is_ignored_not_a_crash(site):
+    """'²'.isdigit() is true and int('²') raises: a hostile server must not get past the resolver's errors."""
+    d = did(site, "odd-length")
+    doc = site.document("/odd-length/did.json", d)
+    assert resolve(d, **LOOPBACK_OK) == doc
