@@ -47,3 +47,10 @@ async def runs_list(req: func.HttpRequest, client) -> func.HttpResponse:
 @bp.durable_client_input(client_name="client")
 async def run_status(req: func.HttpRequest, client) -> func.HttpResponse:
     return await serve(handlers.get_run, req, client)
+
+
+@bp.function_name("openapi_document")
+@bp.route(route="api/openapi.json", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def openapi_document(req: func.HttpRequest, client) -> func.HttpResponse:
+    return await serve(handlers.get_openapi, req, client)

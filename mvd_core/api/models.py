@@ -19,7 +19,9 @@ StepStatus = Literal["pending", "running", "done", "failed", "skipped"]
 
 
 class Wire(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+    # Every field is always sent, so the response schemas (GET /api/openapi.json) require them all.
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True,
+                              json_schema_serialization_defaults_required=True)
 
     def wire(self) -> dict:
         return self.model_dump(mode="json", by_alias=True)
@@ -111,3 +113,51 @@ class DataspaceView(Wire):
 class ErrorBody(Wire):
     error: str
     problems: list[str] = Field(default_factory=list)
+
+
+class CommandBody(Wire):
+    """The optional body of ``POST /api/dataspace/{action}``."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=False, extra="forbid")
+
+    rotate_keys: list[str] = Field(
+        default_factory=list,
+        description="Participants whose signing key is replaced (and DID document republished) by this run.",
+    )
+
+
+class RunList(Wire):
+    runs: list[RunSummary] = Field(description="Newest first.")
+
+
+class FieldChangeView(Wire):
+    path: str
+    observed: object = None
+    desired: object = None
+
+
+class ObjectUpdate(Wire):
+    object: str = Field(description="The object's key: <Kind>/<namespace>/<name>, or <Kind>/<name> when cluster-scoped.")
+    fields: list[FieldChangeView]
+
+
+class ParticipantPlanView(Wire):
+    cluster: str
+    create: list[str]
+    update: list[ObjectUpdate]
+    delete: list[str]
+    unchanged: int
+
+
+class PlanView(Wire):
+    """What an apply would change, per participant (``mvd plan --json``)."""
+
+    dataspace: str
+    targets: str
+    participants: dict[str, ParticipantPlanView]
+
+
+class Health(Wire):
+    ok: bool
+    dataspace: str
+    targets: str

@@ -19,16 +19,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 import time
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic.alias_generators import to_camel
 
+from mvd_core.api.inputs import json_object
 from mvd_core.api.models import Action
 from mvd_core.commands.registry import DELIVERY_TTL
 from mvd_core.errors import Conflict, MvdError, NotFound, Unauthorized
@@ -141,14 +140,7 @@ def verify(
 
 
 def parse_payload(body: bytes) -> WebhookPayload:
-    if not body.strip():
-        return WebhookPayload()
-    try:
-        data: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise MvdError("webhook body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise MvdError("webhook body must be a JSON object")
+    data = json_object(body, "webhook body")
     try:
         return WebhookPayload.model_validate(data)
     except ValidationError as exc:

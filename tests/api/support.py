@@ -26,7 +26,7 @@ class TestBackend(FunctionsBackend):
                              reset_schedule=self.dataspace.schedule.reset, participants=[])
 
     async def plan(self) -> dict:
-        return {"changes": []}
+        return {"dataspace": self.dataspace.name, "targets": "embedded", "participants": {}}
 
 
 def make_backend(registry, queue, custom_status=None) -> TestBackend:

@@ -51,7 +51,7 @@ def test_rotate_keys_are_passed_and_checked(backend, queue):
         ("/api/dataspace/explode", b"", 404, "unknown action 'explode'"),
         ("/api/dataspace/reset", b"{", 400, "not valid JSON"),
         ("/api/dataspace/reset", b"[]", 400, "JSON object"),
-        ("/api/dataspace/reset", b'{"rotate": []}', 400, "unknown field(s) in request body: rotate"),
+        ("/api/dataspace/reset", b'{"rotate": []}', 400, "unknown field(s) in request body: 'rotate'"),
         ("/api/dataspace/reset", b'{"rotateKeys": "alpha"}', 400, "list of participant ids"),
         ("/api/dataspace/reset", b'{"rotateKeys": ["nobody"]}', 404, "unknown participant 'nobody'"),
         ("/api/dataspace/reset", b'{"rotateKeys": ["../etc"]}', 404, "unknown participant"),
@@ -104,7 +104,8 @@ def test_bad_and_unknown_run_ids(backend):
 
 def test_routing(backend):
     assert call(backend, "GET", "/api/dataspace").body["name"] == "mvd"
-    assert call(backend, "GET", "/api/dataspace/plan").body == {"changes": []}
+    assert call(backend, "GET", "/api/dataspace/plan").body == {"dataspace": "mvd", "targets": "embedded",
+                                                               "participants": {}}
     wrong = call(backend, "GET", "/api/dataspace/reset")
     assert wrong.status == 405 and wrong.headers["Allow"] == "POST"
     assert call(backend, "GET", "/api/nothing").status == 404
