@@ -20,6 +20,7 @@ from mvd_core.api.models import (
 from mvd_core.blueprint import Dataspace, load
 from mvd_core.blueprint.models import Participant
 from mvd_core.commands import RunRegistry
+from mvd_core import schedule
 from mvd_core.errors import MvdError
 from mvd_core.plan.desired import dataspace_dids, did_url
 from mvd_core.plan.planner import cluster_label, make_plan
@@ -85,7 +86,7 @@ async def dataspace_view(dataspace: Dataspace, registry: RunRegistry, *, check_d
         name=dataspace.name,
         display_name=dataspace.display_name,
         targets=settings.targets,
-        reset_schedule=f"{dataspace.schedule.reset} ({dataspace.schedule.timezone})",
+        reset_schedule=schedule.describe(schedule.reset_schedule(dataspace, settings), settings),
         participants=views,
         current_run=current.to_summary() if current and not current.finished else None,
         last_run=last,

@@ -46,6 +46,9 @@ class Backend(Protocol):
     async def remember_delivery(self, source: str, delivery_id: str, ttl: timedelta = DELIVERY_TTL) -> bool:
         """True the first time a webhook delivery id is seen for a source."""
 
+    async def forget_delivery(self, source: str, delivery_id: str) -> None:
+        """Forget a delivery that was refused after it was remembered, so it can come again."""
+
 
 class FunctionsBackend:
     """Backend for the Functions app. Blocking storage calls run in worker threads."""
@@ -107,3 +110,6 @@ class FunctionsBackend:
 
     async def remember_delivery(self, source: str, delivery_id: str, ttl: timedelta = DELIVERY_TTL) -> bool:
         return await asyncio.to_thread(self.registry.remember_delivery, source, delivery_id, ttl)
+
+    async def forget_delivery(self, source: str, delivery_id: str) -> None:
+        await asyncio.to_thread(self.registry.forget_delivery, source, delivery_id)

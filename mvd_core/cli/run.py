@@ -150,13 +150,14 @@ def runs(
 
 def _serve_forever(cp: InProcessControlPlane) -> None:
     from mvd_core.host.schedule import Scheduler
+    from mvd_core.schedule import describe
 
     host = cp.host
-    sched = host.dataspace.schedule
+    sched = host.reset_schedule()
     scheduler = Scheduler(sched.reset, sched.timezone, lambda: host.submit("reset", "timer"))
     scheduler.start()
     url = host.settings.base_url
-    out.print(f"Dashboard: [bold]{url}/[/]   API: {url}/api   nightly reset: {sched.reset} ({sched.timezone})")
+    out.print(f"Dashboard: [bold]{url}/[/]   API: {url}/api   nightly reset: {describe(sched, host.settings)}")
     if cp.token_created:
         out.print(f"API token (shown once, kept in {host.settings.home}/api-token): [bold]{cp.token}[/]")
     stop = threading.Event()

@@ -24,7 +24,7 @@ from mvd_core.commands.models import (
 )
 from mvd_core.commands.queue import AzureStorageCommandQueue, CallbackCommandQueue, CommandQueue
 from mvd_core.commands.registry import DELIVERY_TTL, RunRegistry, SqliteRunRegistry
-from mvd_core.commands.submit import status_url, submit
+from mvd_core.commands.submit import RunInProgress, status_url, submit
 
 __all__ = [
     "DELIVERY_TTL",
@@ -35,6 +35,7 @@ __all__ = [
     "CommandQueue",
     "CommandRequest",
     "RunRecord",
+    "RunInProgress",
     "RunRegistry",
     "SqliteRunRegistry",
     "Starter",

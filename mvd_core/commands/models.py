@@ -27,6 +27,10 @@ def new_run_id(dataspace: str, now: datetime | None = None) -> str:
     return f"mvd-{dataspace}-{stamp}-{secrets.token_hex(3)}"
 
 
+def describe_command(action: str, rotate_keys: list[str]) -> str:
+    return f"{action} rotating the keys of {', '.join(sorted(rotate_keys))}" if rotate_keys else action
+
+
 def check_run_id(run_id: str) -> str:
     if not RUN_ID_PATTERN.fullmatch(run_id):
         raise MvdError(f"{run_id[:80]!r} is not a run id (expected mvd-<dataspace>-<yyyymmddThhmmss>-<6 hex>)")
@@ -76,10 +80,19 @@ class RunRecord(BaseModel):
     coalesced: int = 0
     error: str | None = None
     summary: dict[str, Any] | None = None
+    rotate_keys: list[str] = Field(default_factory=list)
 
     @property
     def finished(self) -> bool:
         return self.status in FINISHED
+
+    def same_command(self, action: Action, rotate_keys: list[str]) -> bool:
+        """Whether a command asks for exactly what this run does (then it joins the run)."""
+        return self.action == action and set(self.rotate_keys) == set(rotate_keys)
+
+    def describe(self) -> str:
+        """What the run does, as a message names it: ``reset`` or ``reset rotating the keys of a, b``."""
+        return describe_command(self.action, self.rotate_keys)
 
     def to_summary(self) -> RunSummary:
         """The API shape: the orchestrator's summary once there is one, else what the registry knows."""

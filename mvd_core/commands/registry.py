@@ -21,15 +21,17 @@ from mvd_core.commands.models import FINISHED, RunRecord, utcnow
 from mvd_core.errors import MvdError
 
 DELIVERY_TTL = timedelta(hours=24)
+_LOST = "the run history starts empty"
 
 
 @runtime_checkable
 class RunRegistry(Protocol):
-    def claim(self, dataspace: str, run_id: str, action: Action, source: Source) -> tuple[str, bool]:
+    def claim(self, dataspace: str, run_id: str, action: Action, source: Source,
+              rotate_keys: list[str] | None = None) -> tuple[str, bool]:
         """Make ``run_id`` the dataspace's current run unless an unfinished one exists.
 
         Returns ``(current_run_id, created)``; ``created`` is False when the answer is a run
-        that was already going."""
+        that was already going (``submit`` then compares the commands)."""
 
     def add_coalesced(self, run_id: str) -> None:
         """Count one more command answered with this run."""
@@ -60,6 +62,10 @@ class RunRegistry(Protocol):
     def remember_delivery(self, source: str, delivery_id: str, ttl: timedelta = DELIVERY_TTL) -> bool:
         """True the first time (source, delivery_id) is seen within ``ttl``; False for a replay."""
 
+    def forget_delivery(self, source: str, delivery_id: str) -> None:
+        """Undo ``remember_delivery`` for a delivery that was refused after it (its command
+        conflicted with the running one), so the sender can deliver it again."""
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -72,7 +78,8 @@ CREATE TABLE IF NOT EXISTS runs (
     finished_at TEXT,
     coalesced INTEGER NOT NULL DEFAULT 0,
     error TEXT,
-    summary TEXT
+    summary TEXT,
+    rotate_keys TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_created ON runs (created_at);
 CREATE TABLE IF NOT EXISTS current_run (
@@ -105,6 +112,8 @@ def _row_to_record(row: sqlite3.Row) -> RunRecord:
         coalesced=row["coalesced"],
         error=row["error"],
         summary=json.loads(row["summary"]) if row["summary"] else None,
+        # a registry written before rotate_keys was recorded has no such column
+        rotate_keys=json.loads(row["rotate_keys"]) if "rotate_keys" in row.keys() and row["rotate_keys"] else [],
     )
 
 
@@ -112,27 +121,46 @@ class SqliteRunRegistry:
     """Local registry in one SQLite file; ``BEGIN IMMEDIATE`` serialises writers across
     threads and processes."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.readonly = readonly
+        if readonly:
+            return  # reads only what is there: no schema, no file created
         db = self._connect()
         try:
             db.executescript(_SCHEMA)
+            with sqlite.immediate(db):  # one process adds the column a registry from before it lacks
+                if "rotate_keys" not in {r["name"] for r in db.execute("PRAGMA table_info(runs)")}:
+                    db.execute("ALTER TABLE runs ADD COLUMN rotate_keys TEXT")
         finally:
             db.close()
 
     @classmethod
-    def in_home(cls, home: Path) -> SqliteRunRegistry:
-        return cls(Path(home) / "registry.db")
+    def in_home(cls, home: Path, *, readonly: bool = False) -> SqliteRunRegistry:
+        return cls(Path(home) / "registry.db", readonly=readonly)
 
     def _connect(self) -> sqlite3.Connection:
         try:
-            return sqlite.connect(self.path, consequence="the run history starts empty")
+            if self.readonly:
+                return sqlite.connect_readonly(self.path, consequence=_LOST)
+            return sqlite.connect(self.path, consequence=_LOST)
         except sqlite3.Error as exc:
             raise MvdError(f"{self.path}: cannot open the run registry ({exc})") from None
 
+    def _rows(self, sql: str, params: tuple[object, ...]) -> list[sqlite3.Row]:
+        """A query's rows; a read-only registry with no database yet has none."""
+        if self.readonly and not self.path.exists():
+            return []
+        db = self._connect()
+        try:
+            return db.execute(sql, params).fetchall()
+        finally:
+            db.close()
+
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        if self.readonly:
+            raise MvdError(f"{self.path}: the run registry was opened read-only")
         db = self._connect()
         try:
             with sqlite.immediate(db):
@@ -140,7 +168,8 @@ class SqliteRunRegistry:
         finally:
             db.close()
 
-    def claim(self, dataspace: str, run_id: str, action: Action, source: Source) -> tuple[str, bool]:
+    def claim(self, dataspace: str, run_id: str, action: Action, source: Source,
+              rotate_keys: list[str] | None = None) -> tuple[str, bool]:
         with self._tx() as db:
             row = db.execute(
                 "SELECT r.id, r.status FROM current_run c JOIN runs r ON r.id = c.run_id WHERE c.dataspace = ?",
@@ -149,8 +178,9 @@ class SqliteRunRegistry:
             if row is not None and row["status"] not in FINISHED:
                 return row["id"], False
             db.execute(
-                "INSERT INTO runs (id, dataspace, action, source, status, created_at) VALUES (?, ?, ?, ?, 'pending', ?)",
-                (run_id, dataspace, action, source, utcnow().isoformat()),
+                "INSERT INTO runs (id, dataspace, action, source, status, created_at, rotate_keys) "
+                "VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+                (run_id, dataspace, action, source, utcnow().isoformat(), json.dumps(sorted(rotate_keys or []))),
             )
             db.execute(
                 "INSERT INTO current_run (dataspace, run_id) VALUES (?, ?) "
@@ -187,38 +217,24 @@ class SqliteRunRegistry:
         self._finish(run_id, "failed", reason, None)
 
     def get(self, run_id: str) -> RunRecord | None:
-        db = self._connect()
-        try:
-            row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
-        finally:
-            db.close()
-        return _row_to_record(row) if row else None
+        rows = self._rows("SELECT * FROM runs WHERE id = ?", (run_id,))
+        return _row_to_record(rows[0]) if rows else None
 
     def list(self, limit: int = 20, dataspace: str | None = None) -> list[RunRecord]:
-        db = self._connect()
-        try:
-            if dataspace is None:
-                rows = db.execute("SELECT * FROM runs ORDER BY created_at DESC, id DESC LIMIT ?", (limit,)).fetchall()
-            else:
-                rows = db.execute(
-                    "SELECT * FROM runs WHERE dataspace = ? ORDER BY created_at DESC, id DESC LIMIT ?",
-                    (dataspace, limit),
-                ).fetchall()
-        finally:
-            db.close()
+        if dataspace is None:
+            rows = self._rows("SELECT * FROM runs ORDER BY created_at DESC, id DESC LIMIT ?", (limit,))
+        else:
+            rows = self._rows("SELECT * FROM runs WHERE dataspace = ? ORDER BY created_at DESC, id DESC LIMIT ?",
+                              (dataspace, limit))
         return [_row_to_record(r) for r in rows]
 
     def current(self, dataspace: str) -> RunRecord | None:
-        db = self._connect()
-        try:
-            row = db.execute(
-                "SELECT r.* FROM current_run c JOIN runs r ON r.id = c.run_id WHERE c.dataspace = ?", (dataspace,)
-            ).fetchone()
-        finally:
-            db.close()
-        if row is None or row["status"] in FINISHED:
+        rows = self._rows(
+            "SELECT r.* FROM current_run c JOIN runs r ON r.id = c.run_id WHERE c.dataspace = ?", (dataspace,)
+        )
+        if not rows or rows[0]["status"] in FINISHED:
             return None
-        return _row_to_record(row)
+        return _row_to_record(rows[0])
 
     def record_poison(self, poison: PoisonCommand) -> None:
         with self._tx() as db:
@@ -228,11 +244,7 @@ class SqliteRunRegistry:
             )
 
     def list_poison(self, limit: int = 20) -> list[PoisonCommand]:
-        db = self._connect()
-        try:
-            rows = db.execute("SELECT * FROM poison ORDER BY received_at DESC LIMIT ?", (limit,)).fetchall()
-        finally:
-            db.close()
+        rows = self._rows("SELECT * FROM poison ORDER BY received_at DESC LIMIT ?", (limit,))
         return [
             PoisonCommand(id=r["id"], received_at=datetime.fromisoformat(r["received_at"]), reason=r["reason"])
             for r in rows
@@ -248,3 +260,7 @@ class SqliteRunRegistry:
                 (source, delivery_id, (now + ttl).isoformat()),
             )
             return cursor.rowcount == 1
+
+    def forget_delivery(self, source: str, delivery_id: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM deliveries WHERE source = ? AND delivery_id = ?", (source, delivery_id))

@@ -76,7 +76,8 @@ class TableRunRegistry:
 
     # -- runs -------------------------------------------------------------------------------
 
-    def claim(self, dataspace: str, run_id: str, action: Action, source: Source) -> tuple[str, bool]:
+    def claim(self, dataspace: str, run_id: str, action: Action, source: Source,
+              rotate_keys: list[str] | None = None) -> tuple[str, bool]:
         self._ensure()
         run = {
             "PartitionKey": dataspace,
@@ -86,6 +87,7 @@ class TableRunRegistry:
             "status": "pending",
             "created_at": utcnow().isoformat(),
             "coalesced": 0,
+            "rotate_keys": json.dumps(sorted(rotate_keys or [])),
         }
         pointer = {"PartitionKey": dataspace, "RowKey": CURRENT, "run_id": run_id}
         for _ in range(_MAX_ATTEMPTS):
@@ -190,6 +192,7 @@ class TableRunRegistry:
             coalesced=int(e.get("coalesced", 0)),
             error=e.get("error"),
             summary=json.loads(e["summary"]) if e.get("summary") else None,
+            rotate_keys=json.loads(e["rotate_keys"]) if e.get("rotate_keys") else [],
         )
 
     def get(self, run_id: str) -> RunRecord | None:
@@ -263,6 +266,15 @@ class TableRunRegistry:
             return True
         except (ResourceModifiedError, HttpResponseError):
             return False  # a concurrent delivery with the same id took it
+
+    def forget_delivery(self, source: str, delivery_id: str) -> None:
+        self._ensure()
+        try:
+            self._deliveries.delete_entity(_key(source), _key(delivery_id))
+        except ResourceNotFoundError:
+            pass
+        except AzureError as exc:
+            raise ExternalError(f"table storage: cannot forget delivery {delivery_id!r} ({type(exc).__name__})") from None
 
 
 def _key(value: str) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 from mvd_core.api.models import Action, DataspaceView, RunAccepted, RunSummary, Source
 from mvd_core.blueprint import Dataspace, load
+from mvd_core.blueprint.models import Schedule
 from mvd_core.blueprint.targets import apply_targets
 from mvd_core.commands import (
     CallbackCommandQueue,
@@ -20,6 +21,7 @@ from mvd_core.commands import (
 from mvd_core.commands.registry import DELIVERY_TTL
 from mvd_core.engine import Engine
 from mvd_core.logs import get_logger, log_context
+from mvd_core.schedule import reset_schedule
 from mvd_core.settings import Settings
 from mvd_core.state import private_dir
 from mvd_core.workflow.catalog import ACTIVITIES, ORCHESTRATORS
@@ -40,6 +42,10 @@ class LocalHost:
         self.registry = SqliteRunRegistry.in_home(settings.home)
         self.queue = CallbackCommandQueue(self._start_run)
         self.backend = LocalBackend(self)
+
+    def reset_schedule(self) -> Schedule:
+        """When the nightly reset runs: what the Functions timer reads too (``mvd_core.schedule``)."""
+        return reset_schedule(self.dataspace, self.settings)
 
     def start(self) -> None:
         self.engine.start()
@@ -140,3 +146,6 @@ class LocalBackend:
 
     async def remember_delivery(self, source: str, delivery_id: str, ttl: timedelta = DELIVERY_TTL) -> bool:
         return await asyncio.to_thread(self.host.registry.remember_delivery, source, delivery_id, ttl)
+
+    async def forget_delivery(self, source: str, delivery_id: str) -> None:
+        await asyncio.to_thread(self.host.registry.forget_delivery, source, delivery_id)

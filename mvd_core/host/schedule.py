@@ -1,5 +1,9 @@
 """The nightly reset on the local host: NCRONTAB (as Azure Functions' timer trigger) and a
-thread that sleeps until the next occurrence (checking the wall clock once a minute)."""
+thread that sleeps until the next occurrence (checking the wall clock once a minute).
+
+A reset refused because another command's run is going (``Conflict``) is tried again with
+the Functions timer's retry policy (``RETRY_*``, which ``blueprints/schedule.py`` registers):
+after 10 s, 20 s, 40 s, 80 s and 160 s; then that night's reset is given up, with a warning."""
 
 from __future__ import annotations
 
@@ -10,10 +14,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadCronError, croniter
 
-from mvd_core.errors import MvdError
+from mvd_core.errors import Conflict, MvdError
 from mvd_core.logs import get_logger, log_context
 
 log = get_logger(__name__)
+
+# The Functions timer's retry policy, and the local scheduler's: exponential from 10 s, at most 5 min.
+RETRY_COUNT = 5
+RETRY_MIN_SECONDS = 10
+RETRY_MAX_SECONDS = 300
+
+
+def retry_delays(count: int = RETRY_COUNT, first: float = RETRY_MIN_SECONDS,
+                 most: float = RETRY_MAX_SECONDS) -> tuple[float, ...]:
+    """The waits before each retry, as the Functions host's ``exponential_backoff`` spaces them."""
+    return tuple(min(first * 2**i, most) for i in range(count))
 
 
 def next_fire(ncrontab: str, timezone: str, after: datetime) -> datetime:
@@ -37,9 +52,11 @@ def next_fire(ncrontab: str, timezone: str, after: datetime) -> datetime:
 class Scheduler:
     """Calls ``fire`` at every occurrence of the schedule until stopped."""
 
-    def __init__(self, ncrontab: str, timezone: str, fire: Callable[[], None]) -> None:
+    def __init__(self, ncrontab: str, timezone: str, fire: Callable[[], None], *,
+                 retries: tuple[float, ...] | None = None) -> None:
         next_fire(ncrontab, timezone, datetime.now(UTC))  # fail early on a bad schedule
         self.ncrontab, self.timezone, self._fire = ncrontab, timezone, fire
+        self.retries = retry_delays() if retries is None else retries
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="mvd-scheduler", daemon=True)
         self.next_at: datetime | None = None
@@ -65,7 +82,23 @@ class Scheduler:
             if self._stop.is_set():
                 return
             with log_context(step="schedule"):
-                try:
-                    self._fire()
-                except Exception:
-                    log.exception("scheduled reset could not be submitted")
+                self._fire_with_retries()
+
+    def _fire_with_retries(self) -> None:
+        for attempt, wait in enumerate((0.0, *self.retries)):
+            if wait and self._stop.wait(wait):
+                return
+            try:
+                self._fire()
+                return
+            except Conflict as exc:
+                if attempt == len(self.retries):
+                    log.warning("scheduled reset given up after %d attempts: %s", attempt + 1, exc.message)
+                else:
+                    log.warning("scheduled reset refused: %s; trying again in %.0f s", exc.message, self.retries[attempt])
+            except MvdError as exc:
+                log.error("scheduled reset could not be submitted: %s", exc.message)
+                return
+            except Exception:
+                log.exception("scheduled reset could not be submitted")
+                return

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from mvd_core.api import webhooks
 from mvd_core.api.handlers import ApiRequest, dispatch, webhook_handler
+from mvd_core.commands import parse_command
 from mvd_core.errors import MvdError
 from tests.api.support import make_backend
 from tests.commands.support import ListQueue, drain, queue_length
@@ -219,3 +220,25 @@ def test_a_delivery_is_remembered_for_longer_than_it_stays_acceptable(sqlite_reg
         [(expires,)] = db.execute("SELECT expires_at FROM deliveries WHERE delivery_id = 'd-long'").fetchall()
     assert datetime.fromisoformat(expires) >= datetime.now(UTC) + timedelta(seconds=2 * tolerance)
     assert webhooks.delivery_ttl(300) == timedelta(hours=24)
+
+
+def test_a_different_command_during_the_nightly_reset_is_refused_and_can_come_again(table_registry, azure_queue):
+    backend = make_backend(table_registry, azure_queue)
+    nightly = asyncio.run(backend.submit("reset", "timer", []))
+    teardown = b'{"action": "teardown"}'
+    refused = _post(backend, teardown, webhooks.signed_headers(SECRET, teardown, "d-teardown"))
+    assert refused.status == 409, refused.body
+    assert refused.body["error"].startswith(f"run {nightly.run_id} (reset) is in progress; teardown was not started")
+    rotate = b'{"action": "reset", "rotateKeys": ["space-enforcer"]}'
+    other_keys = _post(backend, rotate, webhooks.signed_headers(SECRET, rotate, "d-rotate"))
+    assert other_keys.status == 409 and "reset rotating the keys of space-enforcer was not started" in other_keys.body["error"]
+    same = _post(backend, BODY, webhooks.signed_headers(SECRET, BODY, "d-reset"))
+    assert same.status == 202 and same.body["coalesced"] is True and same.body["runId"] == nightly.run_id
+    assert [parse_command(m).run_id for m in drain(azure_queue)] == [nightly.run_id]
+    assert table_registry.get(nightly.run_id).coalesced == 1
+
+    table_registry.fail(nightly.run_id, "ended for the test")
+    # the refused delivery was not kept as seen: delivered again (re-signed), it starts its run
+    again = _post(backend, teardown, webhooks.signed_headers(SECRET, teardown, "d-teardown"))
+    assert again.status == 202 and again.body["action"] == "teardown" and again.body["coalesced"] is False
+    assert _post(backend, teardown, webhooks.signed_headers(SECRET, teardown, "d-teardown")).status == 409

@@ -101,6 +101,15 @@ def test_delivery_ids_are_remembered_per_source_until_expiry(registry):
     assert registry.remember_delivery("github", "d-2") is True
 
 
+def test_a_forgotten_delivery_can_come_again_and_only_for_its_source(registry):
+    assert registry.remember_delivery("github", "d-1") is True
+    assert registry.remember_delivery("other", "d-1") is True
+    registry.forget_delivery("github", "d-1")
+    registry.forget_delivery("github", "never-seen")  # nothing to forget is fine
+    assert registry.remember_delivery("github", "d-1") is True
+    assert registry.remember_delivery("other", "d-1") is False
+
+
 def test_concurrent_deliveries_with_one_id_are_taken_once(registry):
     from concurrent.futures import ThreadPoolExecutor
     from threading import Barrier

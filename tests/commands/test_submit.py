@@ -7,7 +7,7 @@ from threading import Barrier
 
 import pytest
 
-from mvd_core.commands import CommandRequest, SqliteRunRegistry, parse_command, submit
+from mvd_core.commands import CommandRequest, RunInProgress, SqliteRunRegistry, parse_command, submit
 from mvd_core.errors import ExternalError
 from tests.commands.support import ListQueue, drain, queue_length
 
@@ -83,3 +83,50 @@ def test_azure_queue_message_is_base64_json(azure_queue, sqlite_registry):
     assert command.run_id == accepted.run_id
     assert '"runId"' in text and '"rotateKeys": ["alpha"]' in text.replace('":[', '": [')
     assert command.rotate_keys == ["alpha"] and command.action == "teardown"
+
+
+def _request(action: str, rotate_keys: list[str] | None = None, source: str = "api") -> CommandRequest:
+    return CommandRequest(action=action, dataspace="ds", source=source, rotate_keys=rotate_keys or [])
+
+
+def test_only_the_same_command_joins_a_run_a_different_one_is_refused(registry):
+    queue = ListQueue()
+    first = submit(_request("reset", ["beta", "alpha"], source="timer"), registry, queue)
+    # the same action and the same set of keys (in any order) joins the run
+    same = submit(_request("reset", ["alpha", "beta"], source="webhook"), registry, queue)
+    assert same.coalesced and same.run_id == first.run_id and same.action == "reset"
+    for action, rotate in (("teardown", []), ("provision", []), ("reset", []), ("reset", ["alpha"]),
+                           ("reset", ["alpha", "beta", "gamma"])):
+        with pytest.raises(RunInProgress) as refused:
+            submit(_request(action, rotate), registry, queue)
+        assert refused.value.status == 409
+        assert refused.value.run_id == first.run_id and refused.value.action == "reset"
+        message = refused.value.message
+        assert message.startswith(f"run {first.run_id} (reset rotating the keys of alpha, beta) is in progress; ")
+        assert "was not started" in message and action in message.split(";")[1]
+    assert [c.run_id for c in queue.commands] == [first.run_id]  # nothing else enqueued
+    record = registry.get(first.run_id)
+    assert record.coalesced == 1 and record.rotate_keys == ["alpha", "beta"]
+
+    registry.fail(first.run_id, "done for the test")
+    after = submit(_request("teardown"), registry, queue)
+    assert after.coalesced is False and after.run_id != first.run_id
+
+
+def test_a_registry_from_before_rotate_keys_were_recorded_is_upgraded(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "registry.db"
+    old = sqlite3.connect(path)
+    old.executescript("""
+        CREATE TABLE runs (id TEXT PRIMARY KEY, dataspace TEXT NOT NULL, action TEXT NOT NULL, source TEXT NOT NULL,
+                           status TEXT NOT NULL, created_at TEXT NOT NULL, finished_at TEXT,
+                           coalesced INTEGER NOT NULL DEFAULT 0, error TEXT, summary TEXT);
+        INSERT INTO runs (id, dataspace, action, source, status, created_at)
+            VALUES ('mvd-ds-20260101T000000-abcdef', 'ds', 'reset', 'timer', 'completed', '2026-01-01T00:00:00+00:00');
+    """)
+    old.close()
+    registry = SqliteRunRegistry(path)
+    assert registry.get("mvd-ds-20260101T000000-abcdef").rotate_keys == []
+    accepted = submit(_request("reset", ["alpha"]), registry, ListQueue())
+    assert registry.get(accepted.run_id).rotate_keys == ["alpha"]

@@ -54,7 +54,7 @@ def test_reset_schedule_override(monkeypatch):
     _runtime.reset_caches()
     assert _runtime.reset_schedule() == "0 30 2 * * *"
     _env(monkeypatch, MVD_RESET_SCHEDULE="30 2 * * *")
-    with pytest.raises(MvdError, match="MVD_RESET_SCHEDULE: .*must have 6 fields"):
+    with pytest.raises(MvdError, match="MVD_RESET_SCHEDULE: .*must be 6 fields"):
         _runtime.reset_schedule()
 
 

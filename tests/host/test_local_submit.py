@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from mvd_core.host.local import LocalHost
 from mvd_core.settings import get_settings
 
@@ -44,3 +46,19 @@ def test_a_run_claimed_but_never_started_is_closed_at_start_up(tmp_path):
         assert not restarted.submit("reset", "api").coalesced
     finally:
         restarted.stop()
+
+
+def test_a_different_command_during_a_run_is_refused_naming_it(tmp_path):
+    from mvd_core.commands import RunInProgress
+
+    host = LocalHost(get_settings())
+    host.queue.fn = lambda command: None  # the run stays claimed: "going" for this test
+    reset = host.submit("reset", "timer")
+    for action, rotate in (("teardown", None), ("provision", None), ("reset", ["space-enforcer"])):
+        with pytest.raises(RunInProgress) as refused:
+            host.submit(action, "cli", rotate)
+        assert refused.value.status == 409 and refused.value.run_id == reset.run_id
+        assert refused.value.message.startswith(f"run {reset.run_id} (reset) is in progress; ")
+    assert host.submit("reset", "webhook").coalesced
+    [record] = host.registry.list(10, host.dataspace.name)
+    assert record.id == reset.run_id and record.action == "reset" and record.coalesced == 1

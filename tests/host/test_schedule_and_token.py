@@ -87,3 +87,67 @@ def test_the_scheme_is_case_insensitive(header):
 
 def test_an_empty_expected_token_matches_nothing():
     assert not token.matches("", "Bearer ")
+
+
+def _wait_for(predicate, timeout: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.01)
+
+
+def test_a_scheduled_reset_refused_by_another_run_is_tried_again():
+    """As the Functions timer's retry policy: a reset refused because another command's run is
+    going is tried again after each retry delay, and given up after the last."""
+    import logging
+
+    from mvd_core.errors import Conflict
+
+    calls: list[int] = []
+    succeed_on = {3}
+
+    def fire():
+        calls.append(1)
+        if len(calls) not in succeed_on:
+            raise Conflict("run mvd-x (provision) is in progress; reset was not started")
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("mvd")
+    logger.addHandler(handler)
+    scheduler = Scheduler("0 0 0 1 1 *", "UTC", fire, retries=(0.01, 0.01, 0.01))
+    try:
+        scheduler._fire_with_retries()  # one occurrence
+        assert len(calls) == 3  # refused twice, then accepted: no further attempt
+        messages = [r.getMessage() for r in records]
+        assert sum("scheduled reset refused: run mvd-x (provision) is in progress" in m for m in messages) == 2
+        succeed_on.clear()
+        calls.clear()
+        records.clear()
+        scheduler._fire_with_retries()
+        assert len(calls) == 4  # the first attempt and 3 retries, then given up
+        assert "scheduled reset given up after 4 attempts" in records[-1].getMessage()
+        assert all(r.levelno == logging.WARNING and r.exc_info is None for r in records)
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_the_scheduler_retries_on_its_own_thread():
+    from mvd_core.errors import Conflict
+
+    calls: list[int] = []
+
+    def fire():
+        calls.append(1)
+        if len(calls) == 1:
+            raise Conflict("a provision is going")
+
+    scheduler = Scheduler("* * * * * *", "UTC", fire, retries=(0.01,))
+    scheduler.start()
+    try:
+        _wait_for(lambda: len(calls) >= 2)
+    finally:
+        scheduler.stop()
