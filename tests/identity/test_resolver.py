@@ -69,8 +69,10 @@ def handler_for(site: Site) -> type[QuietHandler]:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", "\u00b2")
+                self.send_header("Connection", "close")  # the body ends where the connection does
                 self.end_headers()
                 self.wfile.write(body)
+                self.close_connection = True
                 return
             status, headers, body = site.pages.get(self.path, (404, {}, b"not found"))
             self.send(status, body, headers)
