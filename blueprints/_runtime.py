@@ -10,6 +10,7 @@ import azure.functions as func
 from pydantic import ValidationError
 
 from mvd_core.api.backend import FunctionsBackend
+from mvd_core.api.dashboard import SECURITY_HEADERS
 from mvd_core.api.handlers import ApiRequest, ApiResponse, Handler, error
 from mvd_core.blueprint import Dataspace, load
 from mvd_core.blueprint.models import Schedule
@@ -67,7 +68,7 @@ def backend(client: Any) -> FunctionsBackend:
     return FunctionsBackend(client, registry(), queue(), dataspace())
 
 
-def to_api_request(req: func.HttpRequest) -> ApiRequest:
+def to_api_request(req: func.HttpRequest, authenticated: bool) -> ApiRequest:
     from urllib.parse import urlsplit
 
     return ApiRequest(
@@ -77,18 +78,21 @@ def to_api_request(req: func.HttpRequest) -> ApiRequest:
         query=dict(req.params),
         headers=dict(req.headers),
         body=req.get_body() or b"",
+        authenticated=authenticated,
     )
 
 
 def to_http_response(resp: ApiResponse) -> func.HttpResponse:
     return func.HttpResponse(
-        body=resp.json_bytes(), status_code=resp.status, headers=resp.headers, mimetype="application/json"
+        body=resp.json_bytes(), status_code=resp.status, headers={**SECURITY_HEADERS, **resp.headers},
+        mimetype="application/json",
     )
 
 
-async def serve(handler: Handler, req: func.HttpRequest, client: Any) -> func.HttpResponse:
+async def serve(handler: Handler, req: func.HttpRequest, client: Any, *, authenticated: bool = True) -> func.HttpResponse:
     """Run one API handler; configuration problems (bad blueprint, no storage) become a JSON
-    error naming them instead of a host 500 with a traceback."""
+    error naming them instead of a host 500 with a traceback. ``authenticated``: the route's
+    auth level is ``function``, so the host let the request in only with a key."""
     try:
         be = backend(client)
     except MvdError as exc:
@@ -96,4 +100,4 @@ async def serve(handler: Handler, req: func.HttpRequest, client: Any) -> func.Ht
     except Exception:
         log.exception("cannot set up the API backend")
         return to_http_response(error(500, "internal error; see the control plane's log"))
-    return to_http_response(await handler(to_api_request(req), be))
+    return to_http_response(await handler(to_api_request(req, authenticated), be))

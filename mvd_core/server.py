@@ -24,6 +24,7 @@ from starlette.staticfiles import StaticFiles
 from mvd_core.api.guard import RequestGuard, http_error
 from mvd_core.api.handlers import ApiRequest, dispatch, error
 from mvd_core.errors import MvdError
+from mvd_core.host import security
 from mvd_core.host import token as api_token
 from mvd_core.host.local import LocalHost
 from mvd_core.logs import get_logger
@@ -37,13 +38,16 @@ MAX_BODY = 1024 * 1024 + 1
 
 def create_app(host: LocalHost, token: str) -> Starlette:
     root = dids_root(host.settings).resolve()
+    reads_need_token = security.reads_need_token(host.settings)
 
     async def api(request: Request) -> Response:
         path = request.url.path
-        if request.method != "GET" and not path.startswith("/api/webhooks/"):
-            if not api_token.matches(token, request.headers.get("authorization")):
-                resp = error(401, "missing or wrong API token (send 'Authorization: Bearer <token>')")
-                return JSONResponse(resp.body, resp.status, headers={"WWW-Authenticate": "Bearer"})
+        authenticated = api_token.matches(token, request.headers.get("authorization"))
+        # Webhooks carry their HMAC signature instead of the token.
+        if not authenticated and not path.startswith("/api/webhooks/") and (request.method != "GET" or reads_need_token):
+            why = "" if request.method != "GET" else "; on this server reading needs it too (MVD_ANONYMOUS_READS)"
+            resp = error(401, f"missing or wrong API token (send 'Authorization: Bearer <token>'){why}")
+            return JSONResponse(resp.body, resp.status, headers={"WWW-Authenticate": "Bearer"})
         body = b""
         async for chunk in request.stream():
             body += chunk
@@ -52,7 +56,7 @@ def create_app(host: LocalHost, token: str) -> Starlette:
                 return JSONResponse(resp.body, resp.status)
         result = await dispatch(
             ApiRequest(method=request.method, path=path, query=dict(request.query_params),
-                       headers=dict(request.headers), body=body),
+                       headers=dict(request.headers), body=body, authenticated=authenticated),
             host.backend,
         )
         return JSONResponse(result.body, result.status, headers=result.headers)
@@ -76,10 +80,11 @@ def create_app(host: LocalHost, token: str) -> Starlette:
         Route("/", index),
         Route("/healthz", healthz),
         Route("/dids/{path:path}", did_document, methods=["GET", "HEAD"]),
-        # Every method: dispatch answers one the path does not take with 405 and the right Allow.
-        Route("/api/{rest:path}", api, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]),
+        Route("/api/{rest:path}", api, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
-    ], middleware=[Middleware(RequestGuard)], exception_handlers={HTTPException: http_error})
+    ], middleware=[
+        Middleware(security.Exposure, allowed=security.allowed_hosts(host.settings)),  # outermost: a wrong Host gets nothing else
+        Middleware(RequestGuard)], exception_handlers={HTTPException: http_error})
 
 
 def _did_file(root: Path, rel: str) -> Path | None:
@@ -98,6 +103,7 @@ class Server:
     """uvicorn in a background thread, so `mvd up` can drive a run while it serves."""
 
     def __init__(self, host: LocalHost, token: str) -> None:
+        self._settings = host.settings
         config = uvicorn.Config(create_app(host, token), host=host.settings.host, port=host.settings.port,
                                 log_level="warning", access_log=False, lifespan="off")
         self._server = uvicorn.Server(config)
@@ -123,6 +129,12 @@ class Server:
 
     def start(self, timeout: float = 10.0) -> None:
         sock = self._bind()
+        if not security.is_loopback(self._settings.host):
+            reads = ("every API call, reads included, needs the API token" if security.reads_need_token(self._settings)
+                     else "API reads are open to anyone who reaches it (MVD_ANONYMOUS_READS=true)")
+            log.warning("mvd serve listens on %s:%s, which other machines can reach: %s; it answers only to %s "
+                        "and loopback names (MVD_PUBLIC_URL)", self._settings.host, self._settings.port, reads,
+                        self._settings.base_url)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, name="mvd-http",
                                         daemon=True)
         self._thread.start()

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     port: int = Field(7080, description="Port `mvd serve` listens on.")
     public_url: str | None = Field(None, description="Base URL others reach `mvd serve` at; http://host:port when unset.")
     api_token: SecretStr | None = Field(None, description="Bearer token for mutating API calls (local host).")
+    anonymous_reads: bool | None = Field(
+        None,
+        description="Whether GET /api/... of `mvd serve` works without the API token: unset means only while "
+        "it listens on loopback; true always; false never.",
+    )
     allow_http_loopback: bool = Field(False, description="Let the did:web resolver use plain HTTP for loopback hosts.")
     allow_private_hosts: bool = Field(False, description="Let the did:web resolver reach private/loopback addresses.")
     webhook_secrets: dict[str, SecretStr] = Field(
@@ -103,8 +108,17 @@ class Settings(BaseSettings):
 
     @property
     def base_url(self) -> str:
-        """Where `mvd serve` is reached: the API, the dashboard and local DID documents."""
-        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+        """Where `mvd serve` is reached: the API, the dashboard and local DID documents.
+        Unset MVD_PUBLIC_URL: http://MVD_HOST:MVD_PORT, with an IPv6 address in brackets and a
+        bind to every interface (0.0.0.0, ::) reached as localhost."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = self.host.strip("[]")
+        if host in ("0.0.0.0", "::", ""):
+            host = "localhost"
+        elif ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
 
 
 @lru_cache(maxsize=1)

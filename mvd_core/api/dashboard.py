@@ -1,28 +1,47 @@
-"""The dashboard page. ``mvd serve`` serves ``static/index.html`` with its CSS and JS under
-``/static``; a host that serves only the page itself (the Functions app, where routes live
-under ``/api``) uses ``page_html()``, the same page with both files inlined."""
+"""The dashboard: ``static/index.html`` with its CSS and JS under ``/static``, the same files
+on both hosts (``mvd serve`` serves the directory, the Functions app ``asset()``), and the
+headers every response carries.
+
+The page has no inline script or style, so the Content-Security-Policy allows only files
+from the page's own origin and nothing may frame it."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from importlib import resources
 
-from mvd_core.errors import MvdError
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",  # the page's empty favicon is a data: URL
+    "connect-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+])
+SECURITY_HEADERS: dict[str, str] = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate it
+}
+STATIC_FILES = resources.files("mvd_core.api").joinpath("static")
+# name under /static -> media type; nothing else is served from there.
+ASSETS = {"app.js": "text/javascript", "style.css": "text/css"}
 
-STYLESHEET_TAG = '<link rel="stylesheet" href="/static/style.css">'
-SCRIPT_TAG = '<script src="/static/app.js" defer></script>'
+
+@lru_cache(maxsize=len(ASSETS) + 1)
+def _read(name: str) -> bytes:
+    return STATIC_FILES.joinpath(name).read_bytes()
 
 
-def _asset(name: str) -> str:
-    return resources.files("mvd_core.api").joinpath("static", name).read_text("utf-8")
+def page() -> bytes:
+    """index.html, which loads /static/style.css and /static/app.js."""
+    return _read("index.html")
 
 
-@lru_cache(maxsize=1)
-def page_html() -> str:
-    """index.html with style.css and app.js inlined (app.js waits for DOMContentLoaded)."""
-    page, css, js = _asset("index.html"), _asset("style.css"), _asset("app.js")
-    if STYLESHEET_TAG not in page or SCRIPT_TAG not in page:
-        raise MvdError("the packaged dashboard index.html no longer links /static/style.css and /static/app.js")
-    if "</style" in css.lower() or "</script" in js.lower():
-        raise MvdError("a dashboard asset contains a closing tag and cannot be inlined")
-    return page.replace(STYLESHEET_TAG, f"<style>\n{css}</style>").replace(SCRIPT_TAG, f"<script>\n{js}</script>")
+def asset(name: str) -> tuple[bytes, str] | None:
+    """A file under /static and its media type; None for any other name."""
+    media_type = ASSETS.get(name)
+    return None if media_type is None else (_read(name), media_type)

@@ -185,12 +185,33 @@ def test_missing_storage_is_a_json_error(monkeypatch):
     assert status == 503 and "MVD_STORAGE_CONNECTION" in body["error"]
 
 
-def test_dashboard_page_is_served_inline():
-    from mvd_core.api.dashboard import page_html
+def test_dashboard_page_and_files_are_served_with_a_strict_policy():
+    """The Functions app serves the same page and files as `mvd serve`: nothing inlined, so the
+    Content-Security-Policy allows no inline script."""
+    from mvd_core.api.dashboard import CONTENT_SECURITY_POLICY, STATIC_FILES
 
     response = by_name()["dashboard"].get_user_function()(req=http("GET", "/"))
     assert response.status_code == 200 and response.mimetype == "text/html"
     page = response.get_body().decode("utf-8")
-    assert page == page_html()
-    assert "/static/app.js" not in page and "<script>" in page
+    assert page == (STATIC_FILES / "index.html").read_text("utf-8")
+    assert '<script src="/static/app.js" defer></script>' in page and "<script>" not in page
+    assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+    assert "'unsafe-inline'" not in CONTENT_SECURITY_POLICY and "frame-ancestors 'none'" in CONTENT_SECURITY_POLICY
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    asset = by_name()["dashboard_asset"].get_user_function()
+    for name, media_type in (("app.js", "text/javascript"), ("style.css", "text/css")):
+        served = asset(req=http("GET", f"/static/{name}", {"name": name}))
+        assert served.status_code == 200 and served.mimetype == media_type
+        assert served.get_body() == (STATIC_FILES / name).read_bytes()
+        assert served.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+    for name in ("index.html", "..", "app.js.map", "%2e%2e%2fsettings.py"):
+        missing = asset(req=http("GET", f"/static/{name}", {"name": name}))
+        assert missing.status_code == 404 and missing.mimetype == "application/json", name
+
+
+def test_api_answers_carry_the_security_headers(storage):
+    response = asyncio.run(user_code("runs_list")(req=http("GET", "/api/runs"), client=StandInStarter()))
+    assert response.status_code == 200
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
