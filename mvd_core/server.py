@@ -80,7 +80,8 @@ def create_app(host: LocalHost, token: str) -> Starlette:
         Route("/", index),
         Route("/healthz", healthz),
         Route("/dids/{path:path}", did_document, methods=["GET", "HEAD"]),
-        Route("/api/{rest:path}", api, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+        # Every method: dispatch answers one the path does not take with 405 and the right Allow.
+        Route("/api/{rest:path}", api, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ], middleware=[
         Middleware(security.Exposure, allowed=security.allowed_hosts(host.settings)),  # outermost: a wrong Host gets nothing else

@@ -11,13 +11,22 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr, ValidationError
 
-from mvd_core.api import webhooks
+from mvd_core.api import inputs, webhooks
 from mvd_core.api.backend import Backend
-from mvd_core.api.models import Action, ErrorBody
+from mvd_core.api.models import (
+    Action,
+    CommandBody,
+    DataspaceView,
+    ErrorBody,
+    PlanView,
+    RunAccepted,
+    RunList,
+    RunSummary,
+)
 from mvd_core.commands.models import RUN_ID_PATTERN
 from mvd_core.errors import MvdError, NotFound
 from mvd_core.logs import get_logger
@@ -121,18 +130,21 @@ def guarded(fn: Handler) -> Handler:
     return run
 
 
-def _json_body(request: ApiRequest, limit: int) -> dict[str, Any]:
-    if len(request.body) > limit:
-        raise MvdError(f"request body is {len(request.body)} bytes; the limit is {limit}", status=413)
-    if not request.body.strip():
-        return {}
+def _command_body(request: ApiRequest) -> CommandBody:
+    if len(request.body) > MAX_COMMAND_BODY:
+        raise MvdError(f"request body is {len(request.body)} bytes; the limit is {MAX_COMMAND_BODY}", status=413)
+    data = inputs.json_object(request.body)
+    # Found here rather than by pydantic, which fails on a key holding a lone surrogate.
+    allowed = {field.alias or name for name, field in CommandBody.model_fields.items()}
+    unknown = sorted(key for key in data if key not in allowed)
+    if unknown:
+        # Quoted and cut short: a client's key may be 60 KiB long or hold a lone surrogate.
+        shown = ", ".join(repr(name[:40]) for name in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+        raise MvdError(f"unknown field(s) in request body: {shown} (allowed: {', '.join(sorted(allowed))})")
     try:
-        data = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        raise MvdError("request body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise MvdError("request body must be a JSON object")
-    return data
+        return CommandBody.model_validate(data)
+    except ValidationError:
+        raise MvdError("rotateKeys must be a list of participant ids") from None
 
 
 def _known_participants(backend: Backend, ids: list[str]) -> list[str]:
@@ -142,16 +154,6 @@ def _known_participants(backend: Backend, ids: list[str]) -> list[str]:
             raise NotFound(f"unknown participant {pid[:64]!r}")
         backend.dataspace.participant(pid)  # NotFound naming it and the known ids
     return ids
-
-
-def _rotate_keys(data: dict[str, Any]) -> list[str]:
-    unknown = sorted(set(data) - {"rotateKeys"})
-    if unknown:
-        raise MvdError(f"unknown field(s) in request body: {', '.join(unknown)} (allowed: rotateKeys)")
-    value = data.get("rotateKeys", [])
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise MvdError("rotateKeys must be a list of participant ids")
-    return value
 
 
 def _action(request: ApiRequest) -> str:
@@ -165,7 +167,7 @@ def _action(request: ApiRequest) -> str:
 async def post_command(request: ApiRequest, backend: Backend) -> ApiResponse:
     """POST /api/dataspace/{action}: 202 with the run (a new one, or the one already going)."""
     action = _action(request)
-    rotate = _known_participants(backend, _rotate_keys(_json_body(request, MAX_COMMAND_BODY)))
+    rotate = _known_participants(backend, _command_body(request).rotate_keys)
     # The dashboard marks its clicks and the CLI its commands; any other caller is "api".
     claimed = (webhooks.header(request.headers, "X-MVD-Source") or "").lower()
     source = claimed if claimed in ("button", "cli") else "api"
@@ -182,20 +184,17 @@ async def get_dataspace(request: ApiRequest, backend: Backend) -> ApiResponse:
 @guarded
 async def get_plan(request: ApiRequest, backend: Backend) -> ApiResponse:
     """GET /api/dataspace/plan."""
-    return ApiResponse(200, await backend.plan())
+    return ApiResponse(200, PlanView.model_validate(await backend.plan()).wire())
 
 
 @guarded
 async def list_runs(request: ApiRequest, backend: Backend) -> ApiResponse:
     """GET /api/runs?limit=N (1..200, default 20), newest first."""
     raw = request.query.get("limit")
-    limit = DEFAULT_LIMIT
-    if raw is not None:
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-            raise MvdError(f"limit must be a whole number from 1 to {MAX_LIMIT}, got {raw[:20]!r}")
-        limit = int(raw)
-    runs = await backend.list_runs(limit)
-    return ApiResponse(200, {"runs": [r.wire() for r in runs]})
+    limit = DEFAULT_LIMIT if raw is None else inputs.whole_number(raw, 1, MAX_LIMIT)
+    if limit is None:
+        raise MvdError(f"limit must be a whole number from 1 to {MAX_LIMIT}, got {raw[:20]!r}")
+    return ApiResponse(200, RunList(runs=await backend.list_runs(limit)).wire())
 
 
 @guarded
@@ -239,14 +238,95 @@ def webhook_handler(
 
 post_webhook = webhook_handler()
 
-# (method, path template) -> handler; templates use {name} for one path segment.
-ROUTES: list[tuple[str, str, Handler]] = [
-    ("GET", "/api/dataspace", get_dataspace),
-    ("GET", "/api/dataspace/plan", get_plan),
-    ("POST", "/api/dataspace/{action}", post_command),
-    ("GET", "/api/runs", list_runs),
-    ("GET", "/api/runs/{id}", get_run),
-    ("POST", "/api/webhooks/{source}", post_webhook),
+async def get_openapi(request: ApiRequest, backend: Backend) -> ApiResponse:
+    """GET /api/openapi.json: this API as an OpenAPI 3.1 document. Not ``guarded``: it reads
+    no state, and the path redaction for anonymous callers would take its "$ref"s for paths."""
+    from mvd_core.api import openapi
+
+    return ApiResponse(200, openapi.document())
+
+
+Access = Literal["read", "write", "signature", "public"]
+
+
+@dataclass(frozen=True)
+class Param:
+    """A path, query or header parameter, with its JSON Schema."""
+
+    name: str
+    location: Literal["path", "query", "header"]
+    schema: dict[str, Any]
+    description: str
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Route:
+    """One operation. ``dispatch`` matches method and template (``{name}`` is one path
+    segment); ``mvd_core.api.openapi`` builds the OpenAPI document from all the fields.
+    ``access``: write needs the API token (a function key on Azure), read needs it only where
+    reads are closed, signature is the webhook HMAC, public needs nothing."""
+
+    method: str
+    template: str
+    handler: Handler | None  # None: answered by the host itself (mvd serve's /healthz, /dids)
+    access: Access
+    summary: str
+    answer: tuple[int, type[BaseModel] | None]  # success status and body model (None: any JSON object)
+    errors: tuple[int, ...]  # the 4xx (and 5xx) statuses the handler itself answers
+    params: tuple[Param, ...] = ()
+    body: type[BaseModel] | None = None
+    media_type: str = "application/json"
+
+    @property
+    def operation_id(self) -> str:
+        if self.handler is not None:
+            return self.handler.__name__
+        words = re.findall(r"[a-z]+", self.template.replace(".json", ""))
+        return "_".join([self.method.lower(), *words])
+
+
+def json_schema_pattern(pattern: str) -> str:
+    """A pattern the server applies as a full match, as JSON Schema's (which searches) needs it."""
+    return f"^(?:{pattern.removeprefix('^').removesuffix('$')})$"
+
+
+def _string(pattern: str) -> dict[str, Any]:
+    return {"type": "string", "pattern": json_schema_pattern(pattern)}
+
+
+ROUTES: list[Route] = [
+    Route("GET", "/api/dataspace", get_dataspace, "read",
+          "The dataspace: participants, runtimes, DIDs and whether they resolve, current and last run",
+          (200, DataspaceView), (503,)),
+    Route("GET", "/api/dataspace/plan", get_plan, "read",
+          "What an apply would change on each participant's cluster (mvd plan --json)", (200, PlanView), (502, 503)),
+    Route("POST", "/api/dataspace/{action}", post_command, "write",
+          "Start a run of the command, or join the one already going", (202, RunAccepted), (400, 404, 409, 413, 503),
+          params=(Param("action", "path", {"type": "string", "enum": list(ACTIONS)}, "The command."),
+                  Param("X-MVD-Source", "header", {"type": "string"},
+                        "Who asks: button (the dashboard) or cli; anything else is recorded as api.")),
+          body=CommandBody),
+    Route("GET", "/api/runs", list_runs, "read", "Runs, newest first", (200, RunList), (400, 503),
+          params=(Param("limit", "query",
+                        {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+                        "How many runs."),)),
+    Route("GET", "/api/runs/{id}", get_run, "read",
+          "One run, with per-participant, per-step progress (live while it runs)", (200, RunSummary), (400, 404, 503),
+          params=(Param("id", "path", _string(RUN_ID_PATTERN.pattern),
+                        "The run id: mvd-<dataspace>-<yyyymmddThhmmss>-<6 hex>."),)),
+    Route("POST", "/api/webhooks/{source}", post_webhook, "signature",
+          "A command from another system, signed with the source's secret", (202, RunAccepted),
+          (400, 401, 404, 409, 413, 503),
+          params=(Param("source", "path", _string(webhooks._SOURCE.pattern), "A source of MVD_WEBHOOK_SECRETS."),
+                  Param(webhooks.TIMESTAMP_HEADER, "header", _string(webhooks._TIMESTAMP.pattern),
+                        "Unix seconds; within MVD_WEBHOOK_TOLERANCE_SECONDS of the server's clock.", True),
+                  Param(webhooks.DELIVERY_HEADER, "header", _string(webhooks._DELIVERY.pattern),
+                        "The sender's unique id of this delivery.", True),
+                  Param(webhooks.SIGNATURE_HEADER, "header", _string(webhooks._SIGNATURE.pattern),
+                        f"sha256=<hex HMAC-SHA256 of {webhooks.SIGNED_STRING} with the source's secret>", True)),
+          body=webhooks.WebhookPayload),
+    Route("GET", "/api/openapi.json", get_openapi, "read", "This document", (200, None), (503,)),
 ]
 
 
@@ -266,17 +346,20 @@ def _match(template: str, path: str) -> dict[str, str] | None:
 
 
 async def dispatch(request: ApiRequest, backend: Backend) -> ApiResponse:
-    """Route by method and path (literal routes before parameter ones)."""
+    """Route by method and path. A path a literal template names is that resource only:
+    POST /api/dataspace/plan is 405, not the action "plan"."""
+    matches = [(route, params) for route in ROUTES
+               if route.handler is not None and (params := _match(route.template, request.path)) is not None]
+    if any("{" not in route.template for route, _ in matches):
+        matches = [(route, params) for route, params in matches if "{" not in route.template]
     allowed: list[str] = []
-    for method, template, handler in ROUTES:
-        params = _match(template, request.path)
-        if params is None:
-            continue
-        if method != request.method.upper():
-            allowed.append(method)
+    for route, params in matches:
+        assert route.handler is not None
+        if route.method != request.method.upper():
+            allowed.append(route.method)
             continue
         request.route_params = {**params, **request.route_params}
-        return await handler(request, backend)
+        return await route.handler(request, backend)
     if allowed:
         return ApiResponse(
             405, ErrorBody(error=f"{request.method} not allowed on {request.path[:200]}; use {', '.join(allowed)}").wire(),

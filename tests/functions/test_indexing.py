@@ -30,6 +30,7 @@ EXPECTED_HTTP = {
     "runs_list": ("api/runs", ["GET"], "FUNCTION"),
     "run_status": ("api/runs/{id}", ["GET"], "FUNCTION"),
     "webhook": ("api/webhooks/{source}", ["POST"], "ANONYMOUS"),
+    "openapi_document": ("api/openapi.json", ["GET"], "FUNCTION"),
     "dashboard": ("{root:maxlength(0)?}", ["GET"], "ANONYMOUS"),
     "dashboard_asset": ("static/{name}", ["GET"], "ANONYMOUS"),
 }
@@ -57,7 +58,7 @@ def test_api_routes_match_the_shared_handlers():
         if name not in PAGES:
             indexed |= {(m, "/" + route) for m in methods}
             assert _binding(functions[name], "httpTrigger")["route"] == route
-    assert indexed == {(method, path) for method, path, _ in ROUTES}
+    assert indexed == {(route.method, route.template) for route in ROUTES}
 
 
 def test_timer_runs_at_the_blueprint_schedule():
