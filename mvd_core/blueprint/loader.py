@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from mvd_core.blueprint.models import Dataspace, char_name
+from mvd_core.blueprint.models import Dataspace, DidHost, char_name, did_collisions
 from mvd_core.errors import MvdError
 
 MAX_BYTES = 1024 * 1024
@@ -209,12 +209,36 @@ def _problems(err: ValidationError, lines: dict[Loc, int]) -> list[Problem]:
             msg = "unknown field"
         # Model-level rules name their field as "field: ..." or "participants[1].identity.host: ...",
         # one problem a line (see models.Runtimes._one_catalog, models.Dataspace._a_did_each).
-        for text in msg.split("\n"):
-            head, sep, rest = text.partition(": ")
-            where = _parse_loc(head) if sep else None
-            loc, text = (base + where, rest) if where else (base, text)
-            problems.append(Problem(_format_loc(loc), _clean(text), _line(loc, lines)))
-    return problems[:MAX_PROBLEMS]
+        problems.extend(_problem(base, text, lines) for text in msg.split("\n"))
+    return problems
+
+
+def _problem(base: Loc, text: str, lines: dict[Loc, int]) -> Problem:
+    head, sep, rest = text.partition(": ")
+    where = _parse_loc(head) if sep else None
+    loc, text = (base + where, rest) if where else (base, text)
+    return Problem(_format_loc(loc), _clean(text), _line(loc, lines))
+
+
+_HOST: TypeAdapter[DidHost] = TypeAdapter(DidHost)
+
+
+def _did_collisions(data: dict[Any, Any]) -> list[str]:
+    """``models.did_collisions`` over the participants whose DID host is valid, for a
+    blueprint that failed elsewhere (the model-level rule runs only on a valid one)."""
+    participants = data.get("participants")
+    if not isinstance(participants, list):
+        return []
+    hosts: list[tuple[str, DidHost | None]] = []
+    for item in participants:
+        item = item if isinstance(item, dict) else {}
+        identity = item.get("identity") if isinstance(item.get("identity"), dict) else {}
+        try:
+            host = _HOST.validate_python(identity.get("host"))
+        except ValidationError:
+            host = None
+        hosts.append((item["id"] if isinstance(item.get("id"), str) else "?", host))
+    return did_collisions(hosts)
 
 
 _TAGS = {"simulated", "kubeconfig", "aks", "cloudflare", "azure-blob", "s3", "local", "azure-key-vault"}
@@ -284,7 +308,10 @@ def parse(text: str, source: str = "<blueprint>") -> Dataspace:
     try:
         return Dataspace.model_validate(data)
     except ValidationError as err:
-        raise BlueprintError(source, _problems(err, _line_index(node))) from None
+        lines = _line_index(node)
+        problems = _problems(err, lines)
+        problems += [p for p in (_problem((), text, lines) for text in _did_collisions(data)) if p not in problems]
+        raise BlueprintError(source, problems[:MAX_PROBLEMS]) from None
 
 
 def load(path: Path | str | None = None) -> Dataspace:

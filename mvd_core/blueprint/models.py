@@ -448,6 +448,43 @@ class Schedule(Model):
         return self
 
 
+def did_collisions(hosts: list[tuple[str, DidHost | None]]) -> list[str]:
+    """``participants[i].identity.host: ...`` for each participant (id, DID host; None when
+    its host is not valid) that shares a DID, a DID document in one store, or a domain served
+    from another store with an earlier one. A ``local`` host's DID carries the participant id,
+    so it is unique. (The loader also calls this when other fields are wrong, so that every
+    problem is reported at once.)"""
+    problems: list[str] = []
+    by_did: dict[str, int] = {}
+    by_document: dict[tuple[str, tuple[str, ...]], int] = {}
+    by_domain: dict[str, tuple[int, str]] = {}
+    for i, (_, host) in enumerate(hosts):
+        if host is None or isinstance(host, LocalDidHost):
+            continue
+        did = ":".join(["did:web", host.public_host, *host.path])  # segments are URL-safe as they are
+        document = (host.store, tuple(host.path))
+        domain_user, domain_store = by_domain.setdefault(host.public_host, (i, host.store))
+        where = f"participants[{i}].identity.host"
+
+        def other(j: int) -> str:
+            return f"participants[{j}] ({hosts[j][0]})"
+
+        if did in by_did:
+            problems.append(f"{where}: publishes to the same DID as {other(by_did[did])}: {did}; "
+                            "each participant needs its own (another domain, or a path)")
+        elif document in by_document:
+            key = "/".join(host.path) or "the root"
+            problems.append(f"{where}: writes the same document as {other(by_document[document])} "
+                            f"({host.store}, path {key}); one upload would overwrite the other")
+        elif domain_store != host.store:
+            problems.append(f"{where}: domain {host.public_host} is also {other(domain_user)}'s, which publishes "
+                            f"to {domain_store}; a domain is served from one place, so one of the two DIDs "
+                            "would not resolve")
+        by_did.setdefault(did, i)
+        by_document.setdefault(document, i)
+    return problems
+
+
 class Dataspace(Model):
     api_version: Literal["mvd/v1"] = "mvd/v1"
     kind: Literal["Dataspace"] = "Dataspace"
@@ -468,37 +505,7 @@ class Dataspace(Model):
 
     @model_validator(mode="after")
     def _a_did_each(self) -> Dataspace:
-        """No two participants share a DID, a DID document in one store, or a domain served
-        from two stores. (A ``local`` host's DID carries the participant id, so it is unique.)"""
-        problems: list[str] = []
-        by_did: dict[str, int] = {}
-        by_document: dict[tuple[str, tuple[str, ...]], int] = {}
-        by_domain: dict[str, tuple[int, str]] = {}
-        for i, p in enumerate(self.participants):
-            host = p.identity.host
-            if isinstance(host, LocalDidHost):
-                continue
-            did = ":".join(["did:web", host.public_host, *host.path])  # segments are URL-safe as they are
-            document = (host.store, tuple(host.path))
-            domain_user, domain_store = by_domain.setdefault(host.public_host, (i, host.store))
-            where = f"participants[{i}].identity.host"
-
-            def other(j: int) -> str:
-                return f"participants[{j}] ({self.participants[j].id})"
-
-            if did in by_did:
-                problems.append(f"{where}: publishes to the same DID as {other(by_did[did])}: {did}; "
-                                "each participant needs its own (another domain, or a path)")
-            elif document in by_document:
-                key = "/".join(host.path) or "the root"
-                problems.append(f"{where}: writes the same document as {other(by_document[document])} "
-                                f"({host.store}, path {key}); one upload would overwrite the other")
-            elif domain_store != host.store:
-                problems.append(f"{where}: domain {host.public_host} is also {other(domain_user)}'s, which publishes "
-                                f"to {domain_store}; a domain is served from one place, so one of the two DIDs "
-                                "would not resolve")
-            by_did.setdefault(did, i)
-            by_document.setdefault(document, i)
+        problems = did_collisions([(p.id, p.identity.host) for p in self.participants])
         if problems:
             raise ValueError("\n".join(problems))
         return self
