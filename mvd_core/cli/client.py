@@ -12,6 +12,17 @@ from mvd_core.errors import ExternalError, MvdError
 from mvd_core.settings import Settings
 
 
+class Reader(Protocol):
+    """What the read commands (`mvd runs`, `mvd status`) need."""
+
+    description: str
+
+    def run(self, run_id: str) -> RunSummary | None: ...
+    def runs(self, limit: int) -> list[RunSummary]: ...
+    def dataspace(self) -> DataspaceView: ...
+    def close(self) -> None: ...
+
+
 class ControlPlane(Protocol):
     description: str
 
@@ -141,3 +152,16 @@ def connect(settings: Settings, api: str | None) -> ControlPlane:
     if server_running(settings, local):
         return RemoteControlPlane(local, api_token.read(settings))
     return InProcessControlPlane.start(settings)
+
+
+def reader(settings: Settings, api: str | None) -> Reader:
+    """``--api URL`` when given; else the local server if one is running; else the state under
+    ``MVD_HOME`` read from disk, with no engine (so beside a server on another port too)."""
+    from mvd_core.host import token as api_token
+    from mvd_core.host.reader import LocalReader
+
+    if api:
+        return RemoteControlPlane(api, api_token.read(settings))
+    if server_running(settings, settings.base_url):
+        return RemoteControlPlane(settings.base_url, api_token.read(settings))
+    return LocalReader(settings)

@@ -13,7 +13,7 @@ import typer
 from rich.text import Text
 
 from mvd_core.api.models import DataspaceView
-from mvd_core.cli.client import InProcessControlPlane, connect
+from mvd_core.cli.client import InProcessControlPlane, connect, reader
 from mvd_core.cli.console import out
 from mvd_core.cli.progress import follow, run_detail
 from mvd_core.errors import MvdError
@@ -84,7 +84,7 @@ def rotate_keys(
 
 def status(api: ApiOption = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """The dataspace: participants, clusters, DIDs and whether they resolve, current and last run."""
-    cp = connect(get_settings(), api)
+    cp = reader(get_settings(), api)
     try:
         view = cp.dataspace()
     finally:
@@ -123,7 +123,7 @@ def runs(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Recent runs, newest first; or one run with every participant's steps, details and errors."""
-    cp = connect(get_settings(), api)
+    cp = reader(get_settings(), api)
     try:
         if run_id is not None:
             run = cp.run(run_id)

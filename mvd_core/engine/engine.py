@@ -38,7 +38,8 @@ from mvd_core.engine.replay import (
     UnsupportedAction,
     replay,
 )
-from mvd_core.engine.store import InstanceRow, Store, WorkItem
+from mvd_core import sqlite
+from mvd_core.engine.store import DAMAGED_CONSEQUENCE, InstanceRow, Store, WorkItem
 from mvd_core.errors import Conflict, MvdError, NotFound
 from mvd_core.logs import get_logger, log_context, redact
 from mvd_core.state import private_file
@@ -692,6 +693,20 @@ def _loads(text: str | None) -> Any:
 
 def _parse_ts(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+def read_status(db_path: Path, instance_id: str) -> InstanceStatus | None:
+    """An instance's status read from an engine database with no engine: a read-only
+    connection that creates nothing and takes no lock, beside a running engine or none."""
+    db_path = Path(db_path)
+    if not db_path.exists():
+        return None
+    conn = sqlite.connect_readonly(db_path, consequence=DAMAGED_CONSEQUENCE)
+    try:
+        row = Store.get_instance(conn, instance_id)
+    finally:
+        conn.close()
+    return _status(row, None) if row is not None else None
 
 
 def _status(row: InstanceRow, events: list[h.Event] | None) -> InstanceStatus:
