@@ -13,10 +13,10 @@ from mvd_core.api.backend import FunctionsBackend
 from mvd_core.api.dashboard import SECURITY_HEADERS
 from mvd_core.api.handlers import ApiRequest, ApiResponse, Handler, error
 from mvd_core.blueprint import Dataspace, load
-from mvd_core.blueprint.models import Schedule
 from mvd_core.commands import CommandQueue, RunRegistry, open_queue, open_registry
 from mvd_core.errors import MvdError
 from mvd_core.logs import get_logger
+from mvd_core.schedule import functions_timer
 from mvd_core.settings import Settings, describe_invalid, get_settings
 
 log = get_logger(__name__)
@@ -47,15 +47,8 @@ def queue() -> CommandQueue:
 
 
 def reset_schedule() -> str:
-    """The timer's NCRONTAB: ``MVD_RESET_SCHEDULE``, else the blueprint's ``schedule.reset``."""
-    override = settings().reset_schedule
-    if override is None:
-        return dataspace().schedule.reset
-    try:
-        return Schedule(reset=override.strip()).reset
-    except ValidationError as exc:
-        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
-        raise MvdError(f"MVD_RESET_SCHEDULE: {reason}") from None
+    """The timer's NCRONTAB, as the local host reads it (``mvd_core.schedule``)."""
+    return functions_timer(dataspace(), settings())
 
 
 def reset_caches() -> None:

@@ -28,7 +28,7 @@ from mvd_core.api.models import (
     RunSummary,
 )
 from mvd_core.commands.models import RUN_ID_PATTERN
-from mvd_core.errors import MvdError, NotFound
+from mvd_core.errors import Conflict, MvdError, NotFound
 from mvd_core.logs import get_logger
 from mvd_core.settings import get_settings
 
@@ -230,7 +230,12 @@ def webhook_handler(
         _known_participants(backend, payload.rotate_keys)
         first = await backend.remember_delivery(verified.source, verified.delivery_id, webhooks.delivery_ttl(tolerance))
         webhooks.check_first_delivery(first, verified)
-        accepted = await backend.submit(payload.action, "webhook", payload.rotate_keys, verified.delivery_id)
+        try:
+            accepted = await backend.submit(payload.action, "webhook", payload.rotate_keys, verified.delivery_id)
+        except Conflict:
+            # Refused (another command's run is going): the sender may deliver it again later.
+            await backend.forget_delivery(verified.source, verified.delivery_id)
+            raise
         return ApiResponse(202, accepted.wire(), {"Location": accepted.status_url})
 
     return post_webhook

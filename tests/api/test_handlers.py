@@ -33,9 +33,14 @@ def test_post_command_accepts_then_coalesces(backend, queue):
     assert first.status == 202
     assert first.body["statusUrl"] == f"/api/runs/{first.body['runId']}"
     assert first.headers["Location"] == first.body["statusUrl"]
-    second = call(backend, "POST", "/api/dataspace/reset")
+    second = call(backend, "POST", "/api/dataspace/provision")
     assert second.status == 202 and second.body["runId"] == first.body["runId"]
     assert second.body["coalesced"] is True and second.body["action"] == "provision"
+    # a different command is refused naming the run going, not answered with it and dropped
+    for action, body in (("reset", b""), ("teardown", b""), ("provision", b'{"rotateKeys": ["space-enforcer"]}')):
+        refused = call(backend, "POST", f"/api/dataspace/{action}", body)
+        assert refused.status == 409, refused.body
+        assert refused.body["error"].startswith(f"run {first.body['runId']} (provision) is in progress; ")
     assert [c.source for c in queue.commands] == ["button"]
 
 
