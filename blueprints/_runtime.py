@@ -16,7 +16,7 @@ from mvd_core.blueprint import Dataspace, load
 from mvd_core.commands import CommandQueue, RunRegistry, open_queue, open_registry
 from mvd_core.errors import MvdError
 from mvd_core.logs import get_logger
-from mvd_core.schedule import functions_timer
+from mvd_core.host.schedule import functions_timer
 from mvd_core.settings import Settings, describe_invalid, get_settings
 
 log = get_logger(__name__)
@@ -47,7 +47,7 @@ def queue() -> CommandQueue:
 
 
 def reset_schedule() -> str:
-    """The timer's NCRONTAB, as the local host reads it (``mvd_core.schedule``)."""
+    """The timer's NCRONTAB, as the local host reads it (``mvd_core.host.schedule``)."""
     return functions_timer(dataspace(), settings())
 
 

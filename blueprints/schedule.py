@@ -1,6 +1,6 @@
 """The nightly reset: a timer that only enqueues (the same path as POST /api/dataspace/reset).
 
-The schedule is fixed when the app is indexed, from ``mvd_core.schedule`` as the local host
+The schedule is fixed when the app is indexed, from ``mvd_core.host.schedule`` as the local host
 reads it: the blueprint's ``schedule`` (``MVD_DATASPACE_FILE`` or the packaged default), with
 ``reset`` from ``MVD_RESET_SCHEDULE`` when set (infra/ sets it), in UTC. A schedule or
 blueprint that does not validate, or a time zone other than UTC, stops indexing with its

@@ -20,7 +20,7 @@ from mvd_core.api.models import (
 from mvd_core.blueprint import Dataspace, load
 from mvd_core.blueprint.models import Participant
 from mvd_core.commands import RunRegistry
-from mvd_core import schedule
+from mvd_core.host import schedule
 from mvd_core.errors import MvdError
 from mvd_core.plan.desired import dataspace_dids, did_url
 from mvd_core.plan.planner import cluster_label, make_plan

@@ -51,8 +51,9 @@ class Settings(BaseSettings):
     command_queue: str = Field("mvd-commands", description="Storage queue the commands go through.")
     reset_schedule: str | None = Field(
         None,
-        description="NCRONTAB (6 fields, UTC) of the nightly reset timer on Azure Functions, overriding "
-        "the blueprint's schedule.reset; the blueprint's when unset.",
+        description="NCRONTAB (6 fields) of the nightly reset on both hosts (the local scheduler and the "
+        "Functions timer), replacing the blueprint's schedule.reset in its schedule.timezone (UTC on Azure); "
+        "the blueprint's when unset.",
     )
     storage_connection: SecretStr | None = Field(
         None, description="Azure Storage connection string for the command queue (Functions: AzureWebJobsStorage)."

@@ -150,7 +150,7 @@ def runs(
 
 def _serve_forever(cp: InProcessControlPlane) -> None:
     from mvd_core.host.schedule import Scheduler
-    from mvd_core.schedule import describe
+    from mvd_core.host.schedule import describe
 
     host = cp.host
     sched = host.reset_schedule()

@@ -21,7 +21,7 @@ from mvd_core.commands import (
 from mvd_core.commands.registry import DELIVERY_TTL
 from mvd_core.engine import Engine
 from mvd_core.logs import get_logger, log_context
-from mvd_core.schedule import reset_schedule
+from mvd_core.host.schedule import reset_schedule
 from mvd_core.settings import Settings
 from mvd_core.state import private_dir
 from mvd_core.workflow.catalog import ACTIVITIES, ORCHESTRATORS
@@ -44,7 +44,7 @@ class LocalHost:
         self.backend = LocalBackend(self)
 
     def reset_schedule(self) -> Schedule:
-        """When the nightly reset runs: what the Functions timer reads too (``mvd_core.schedule``)."""
+        """When the nightly reset runs: what the Functions timer reads too (``mvd_core.host.schedule``)."""
         return reset_schedule(self.dataspace, self.settings)
 
     def start(self) -> None:

@@ -1,5 +1,14 @@
-"""The nightly reset on the local host: NCRONTAB (as Azure Functions' timer trigger) and a
+"""The nightly reset: when it runs (one answer for both hosts) and, on the local host, a
 thread that sleeps until the next occurrence (checking the wall clock once a minute).
+
+The blueprint's ``schedule`` (``reset``, a six-field NCRONTAB as Azure Functions' timer
+trigger reads it, and ``timezone``) is the source; ``MVD_RESET_SCHEDULE``, when set, replaces
+its ``reset`` (in the same time zone) on both hosts. The local scheduler (``mvd serve``/
+``mvd up``) and the Azure Functions timer (``blueprints/schedule.py``, whose NCRONTAB is fixed
+when the app is indexed) both call ``reset_schedule``, and ``GET /api/dataspace`` shows it.
+The Functions timer on Flex Consumption fires in UTC only (``WEBSITE_TIME_ZONE`` is not
+supported there), so the Functions app refuses another time zone at indexing
+(``functions_timer``), as ``infra/`` refuses it at plan time, rather than reset at another hour.
 
 A reset refused because another command's run is going (``Conflict``) is tried again with
 the Functions timer's retry policy (``RETRY_*``, which ``blueprints/schedule.py`` registers):
@@ -13,11 +22,17 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadCronError, croniter
+from pydantic import ValidationError
 
+from mvd_core.blueprint import Dataspace
+from mvd_core.blueprint.models import Schedule
 from mvd_core.errors import Conflict, MvdError
 from mvd_core.logs import get_logger, log_context
+from mvd_core.settings import Settings
 
 log = get_logger(__name__)
+
+OVERRIDE = "MVD_RESET_SCHEDULE"
 
 # The Functions timer's retry policy, and the local scheduler's: exponential from 10 s, at most 5 min.
 RETRY_COUNT = 5
@@ -29,6 +44,37 @@ def retry_delays(count: int = RETRY_COUNT, first: float = RETRY_MIN_SECONDS,
                  most: float = RETRY_MAX_SECONDS) -> tuple[float, ...]:
     """The waits before each retry, as the Functions host's ``exponential_backoff`` spaces them."""
     return tuple(min(first * 2**i, most) for i in range(count))
+
+
+def reset_schedule(dataspace: Dataspace, settings: Settings) -> Schedule:
+    """The schedule both hosts reset on: the blueprint's, with ``reset`` from
+    ``MVD_RESET_SCHEDULE`` when that is set (checked as the blueprint's field is)."""
+    override = settings.reset_schedule
+    if override is None:
+        return dataspace.schedule
+    try:
+        return Schedule(reset=override.strip(), timezone=dataspace.schedule.timezone)
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise MvdError(f"{OVERRIDE}: {reason}") from None
+
+
+def describe(schedule: Schedule, settings: Settings) -> str:
+    """``0 0 0 * * * (UTC)``, saying when the NCRONTAB comes from the setting."""
+    origin = f", from {OVERRIDE}" if settings.reset_schedule is not None else ""
+    return f"{schedule.reset} ({schedule.timezone}{origin})"
+
+
+def functions_timer(dataspace: Dataspace, settings: Settings) -> str:
+    """The NCRONTAB the Functions timer is registered with: ``reset_schedule``'s, which must
+    be in UTC there."""
+    schedule = reset_schedule(dataspace, settings)
+    if schedule.timezone.upper() != "UTC":
+        raise MvdError(
+            f"schedule.timezone is {schedule.timezone!r}: the Azure Functions timer (Flex Consumption) fires "
+            "in UTC only; write the blueprint's schedule (or MVD_RESET_SCHEDULE) in UTC with timezone: UTC"
+        )
+    return schedule.reset
 
 
 def next_fire(ncrontab: str, timezone: str, after: datetime) -> datetime:
