@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mvd_core.errors import MvdError
 from mvd_core.settings import Settings, check_api_token
-from mvd_core.state import private_dir
+from mvd_core.state import private_dir, private_file
 
 TOKEN_FILE = "api-token"
 
@@ -22,7 +22,7 @@ def load_or_create(settings: Settings) -> tuple[str, bool]:
         return settings.api_token.get_secret_value(), False
     path = settings.home / TOKEN_FILE
     if path.is_file():
-        return _read_file(path), False
+        return _read_file(private_file(path)), False  # one an older version left 0644 is narrowed
     private_dir(settings.home)
     token = secrets.token_urlsafe(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

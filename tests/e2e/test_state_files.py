@@ -13,7 +13,6 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.conftest import TOKEN
 from tests.fixtures.emulators import free_port
 
 
@@ -51,10 +50,11 @@ def test_a_running_server_keeps_its_databases_and_their_wal_files_private(tmp_pa
     home = tmp_path / "home"
     home.mkdir(mode=0o755)  # as an older version left it
     home.chmod(0o755)
-    (home / "registry.db").touch(mode=0o644)
-    (home / "registry.db").chmod(0o644)
+    for name, text in (("registry.db", ""), ("api-token", "an-older-token-0123456789\n")):
+        (home / name).write_text(text)
+        (home / name).chmod(0o644)
     port = free_port()
-    env = {**env_for(home, port), "MVD_API_TOKEN": TOKEN}
+    env = env_for(home, port)  # the token is the file's
     with open(tmp_path / "serve.log", "w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "mvd_core", "serve"], env=env, stdout=log,
                                 stderr=subprocess.STDOUT, umask=0)
@@ -69,7 +69,7 @@ def test_a_running_server_keeps_its_databases_and_their_wal_files_private(tmp_pa
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
-        auth = {"Authorization": f"Bearer {TOKEN}"}
+        auth = {"Authorization": "Bearer an-older-token-0123456789"}
         run_id = httpx.post(f"{url}/api/dataspace/provision", headers=auth, timeout=30).json()["runId"]
         deadline = time.monotonic() + 120
         while httpx.get(f"{url}/api/runs/{run_id}", timeout=10).json()["status"] not in ("completed", "failed"):
