@@ -36,9 +36,14 @@ def show(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(str(value))} characters)"
 
 
+_CONTROL_NAMES = {"\x00": "NUL", "\t": "TAB", "\n": "LF", "\r": "CR", "\x1b": "ESC", "\x7f": "DEL", "\x85": "NEL"}
+
+
 def char_name(ch: str) -> str:
     """``U+0000 (NUL)``: how an error message names a character it refuses."""
-    name = "NUL" if ch == "\x00" else unicodedata.name(ch, "") or f"a {unicodedata.category(ch)} character"
+    name = _CONTROL_NAMES.get(ch) or unicodedata.name(ch, "") or (
+        "a control character" if unicodedata.category(ch) == "Cc" else f"a {unicodedata.category(ch)} character"
+    )
     return f"U+{ord(ch):04X} ({name})"
 
 
