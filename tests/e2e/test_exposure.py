@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -17,7 +14,7 @@ import pytest
 from mvd_core.api.webhooks import signed_headers
 from mvd_core.host.security import allowed_hosts, parse_host
 from mvd_core.settings import Settings
-from tests.e2e.conftest import TOKEN
+from tests.e2e.conftest import TOKEN, ServeProcess
 from tests.fixtures.emulators import free_port
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -154,61 +151,43 @@ def test_an_unknown_webhook_source_lists_no_configured_one(plane):
         assert resp.json()["error"] == f"unknown webhook source {source!r}"
 
 
-class Serve:
-    """`mvd serve` as a child process with its output kept, for what it says at start."""
+def _serve(tmp_path: Path, **env: str) -> ServeProcess:
+    """`mvd serve` as a child process of this test's own; ``output(server)`` is what it printed."""
+    home, port = tmp_path / "home", free_port()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("MVD_")}
+    environment.update(MVD_HOME=str(home), MVD_PORT=str(port), MVD_API_TOKEN=TOKEN, **env)
+    server = ServeProcess(home, port, environment)
+    server.start()
+    return server
 
-    def __init__(self, tmp_path: Path, **env: str) -> None:
-        self.port = free_port()
-        self.output = tmp_path / f"serve-{self.port}.log"
-        environment = {k: v for k, v in os.environ.items() if not k.startswith("MVD_")}
-        environment.update(MVD_HOME=str(tmp_path / "home"), MVD_PORT=str(self.port), MVD_API_TOKEN=TOKEN, **env)
-        with self.output.open("wb") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "mvd_core", "serve"], env=environment,
-                                         stdout=out, stderr=subprocess.STDOUT)
-        self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.text()
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise AssertionError(f"mvd serve did not come up: {self.text()}")
 
-    def text(self) -> str:
-        return self.output.read_text("utf-8", errors="replace")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(30)
+def output(server: ServeProcess) -> str:
+    return "".join(f.read_text("utf-8", errors="replace") for f in server.home.parent.glob("serve-*.log"))
 
 
 @pytest.mark.parametrize("bind", ["0.0.0.0", "::"])
 def test_a_bind_beyond_loopback_warns_and_reads_need_the_token(tmp_path, bind):
-    server = Serve(tmp_path, MVD_HOST=bind)
+    server = _serve(tmp_path, MVD_HOST=bind)
+    url = f"http://[::1]:{server.port}" if bind == "::" else server.url
     try:
-        if bind == "::":
-            server.url = f"http://[::1]:{server.port}"
-        warning = [line for line in server.text().splitlines() if "which other machines can reach" in line]
-        assert len(warning) == 1 and "reads included, needs the API token" in warning[0], server.text()
-        assert TOKEN not in server.text()
+        warning = [line for line in output(server).splitlines() if "which other machines can reach" in line]
+        assert len(warning) == 1 and "reads included, needs the API token" in warning[0], output(server)
+        assert TOKEN not in output(server)
         for path in ("/api/dataspace", "/api/runs", "/api/dataspace/plan"):
-            refused = httpx.get(server.url + path, timeout=30)
+            refused = httpx.get(url + path, timeout=30)
             assert refused.status_code == 401 and "reading needs it too" in refused.json()["error"], path
-            assert httpx.get(server.url + path, headers=AUTH, timeout=60).status_code == 200, path
+            assert httpx.get(url + path, headers=AUTH, timeout=60).status_code == 200, path
         # The page, its files and the DID documents stay public; the page asks for the token.
         for path in ("/", "/static/app.js", "/healthz"):
-            assert httpx.get(server.url + path, timeout=10).status_code == 200, path
+            assert httpx.get(url + path, timeout=10).status_code == 200, path
     finally:
         server.stop()
 
 
 def test_anonymous_reads_can_be_opened_beyond_loopback(tmp_path):
-    server = Serve(tmp_path, MVD_HOST="0.0.0.0", MVD_ANONYMOUS_READS="true")
+    server = _serve(tmp_path, MVD_HOST="0.0.0.0", MVD_ANONYMOUS_READS="true")
     try:
-        assert "API reads are open to anyone" in server.text()
+        assert "API reads are open to anyone" in output(server)
         assert httpx.get(f"{server.url}/api/runs", timeout=30).status_code == 200
         assert httpx.post(f"{server.url}/api/dataspace/reset", timeout=30).status_code == 401
     finally:
@@ -216,9 +195,9 @@ def test_anonymous_reads_can_be_opened_beyond_loopback(tmp_path):
 
 
 def test_reads_can_be_closed_on_loopback(tmp_path):
-    server = Serve(tmp_path, MVD_ANONYMOUS_READS="false")
+    server = _serve(tmp_path, MVD_ANONYMOUS_READS="false")
     try:
-        assert "other machines" not in server.text()
+        assert "other machines" not in output(server)
         assert httpx.get(f"{server.url}/api/runs", timeout=30).status_code == 401
         assert httpx.get(f"{server.url}/api/runs", headers=AUTH, timeout=30).status_code == 200
     finally:
