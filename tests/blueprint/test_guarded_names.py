@@ -179,7 +179,6 @@ class _Backend:
 
     async def get_run(self, run_id: str) -> None:
         self.runs_asked.append(run_id)
-        return None
 
     async def submit(self, *args: Any) -> Any:
         raise AssertionError("a refused command must not be submitted")

@@ -10,7 +10,13 @@ from hypothesis import strategies as st
 
 from mvd_core.blueprint import load
 from mvd_core.blueprint.models import LocalDidHost
-from mvd_core.identity.didweb import InvalidDid, did_for, did_from_host_and_path, did_to_url
+from mvd_core.identity.didweb import (
+    InvalidDid,
+    IpLiteralDid,
+    did_for,
+    did_from_host_and_path,
+    did_to_url,
+)
 
 
 def test_seed_dids():
@@ -57,8 +63,6 @@ def test_did_and_url_agree(host, port, path):
 
 
 # --- issue 10 item 4: a did:web host is a DNS name after percent-decoding ----------------
-
-from mvd_core.identity.didweb import IpLiteralDid  # noqa: E402
 
 HIDDEN = ["%0d%0a", "%0d", "%0a", "%09", "%20", "%00", "%1b", "%7f", "%c2%85", "%c2%a0", "%e2%80%a8", "%e2%80%a9",
           "%e2%80%8b", "%c2%ad", "%ef%bb%bf"]
