@@ -120,3 +120,23 @@ async def live_progress(summary: RunSummary, parent_custom_status: Any, get_cust
         except ValidationError:
             progress[pid] = ParticipantProgress(participant=pid)
     return summary.model_copy(update={"participants": progress, "status": "running"})
+
+
+def local_run(registry: RunRegistry, run_id: str, get_status: Callable[[str], Any]) -> RunSummary | None:
+    """A run of the local host as the API shows it: its record, with live progress read from
+    the engine (``get_status(instance_id)``: the engine's, or a read-only one) while it runs."""
+    record = registry.get(run_id)
+    if record is None:
+        return None
+    summary = record.to_summary()
+    if record.finished and record.summary is not None:
+        return summary
+    status = get_status(run_id)
+    if status is None:
+        return summary
+
+    async def child(instance_id: str) -> Any:
+        child_status = get_status(instance_id)
+        return child_status.custom_status if child_status else None
+
+    return asyncio.run(live_progress(summary, status.custom_status, child))

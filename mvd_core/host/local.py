@@ -88,21 +88,7 @@ class LocalHost:
         """A run as the API shows it: its record, with live progress while it runs."""
         from mvd_core import service
 
-        record = self.registry.get(run_id)
-        if record is None:
-            return None
-        summary = record.to_summary()
-        if record.finished and record.summary is not None:
-            return summary
-        status = self.engine.get_status(run_id)
-        if status is None:
-            return summary
-
-        async def child(instance_id: str) -> Any:
-            child_status = self.engine.get_status(instance_id)
-            return child_status.custom_status if child_status else None
-
-        return asyncio.run(service.live_progress(summary, status.custom_status, child))
+        return service.local_run(self.registry, run_id, self.engine.get_status)
 
     def wait(self, run_id: str, timeout: float) -> RunSummary | None:
         self.engine.wait_for_completion(run_id, timeout)

@@ -9,7 +9,6 @@ works beside a `mvd serve` of the same ``MVD_HOME`` on another port, or with non
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from mvd_core import service
 from mvd_core.api.models import DataspaceView, RunSummary
@@ -33,21 +32,7 @@ class LocalReader:
 
     def run(self, run_id: str) -> RunSummary | None:
         """A run as the API shows it, with its live steps while it runs."""
-        record = self.registry.get(run_id)
-        if record is None:
-            return None
-        summary = record.to_summary()
-        if record.finished and record.summary is not None:
-            return summary
-        status = read_status(self.engine_db, run_id)
-        if status is None:
-            return summary
-
-        async def child(instance_id: str) -> Any:
-            child_status = read_status(self.engine_db, instance_id)
-            return child_status.custom_status if child_status else None
-
-        return asyncio.run(service.live_progress(summary, status.custom_status, child))
+        return service.local_run(self.registry, run_id, lambda instance_id: read_status(self.engine_db, instance_id))
 
     def dataspace(self) -> DataspaceView:
         view = asyncio.run(service.dataspace_view(self.blueprint, self.registry))
