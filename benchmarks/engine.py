@@ -103,7 +103,7 @@ def _synthetic_blueprint(n: int) -> str:
     """``n`` participants cycling through the seed's three shapes (ids stay DNS labels)."""
     import yaml
 
-    from mvd_core.blueprint import load
+    from mvd_core.dataspace import load
 
     seed = load()
     participants = []

@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from mvd_core.blueprint.loader import load
-from mvd_core.blueprint.targets import apply_targets
+from mvd_core.dataspace.loader import load
+from mvd_core.dataspace.targets import apply_targets
 from mvd_core.k8s import labels as L
 from mvd_core.plan.render import render_participant
 from mvd_core.platforms.kubernetes import workloads as W

@@ -18,7 +18,7 @@ locals {
 
   # The blueprint is read here too: for the reset schedule's default and the optional
   # participants module. The app reads the same file from its package.
-  dataspace_file = var.dataspace_file != "" ? var.dataspace_file : "mvd_core/blueprint/default-dataspace.yaml"
+  dataspace_file = var.dataspace_file != "" ? var.dataspace_file : "mvd_core/dataspace/default-dataspace.yaml"
   dataspace      = yamldecode(file("${path.module}/../${local.dataspace_file}"))
   reset_schedule = coalesce(var.reset_schedule, try(local.dataspace.schedule.reset, null), "0 0 0 * * *")
   reset_timezone = try(local.dataspace.schedule.timezone, "UTC")

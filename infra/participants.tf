@@ -1,5 +1,5 @@
 # The blueprint's participants as the participants module and the role scopes need them.
-# Defaults mirror mvd_core.blueprint.models (AksCluster, AzureKeyVault); tests/infra checks.
+# Defaults mirror mvd_core.dataspace.models (AksCluster, AzureKeyVault); tests/infra checks.
 
 locals {
   participants = {

@@ -32,7 +32,7 @@ variable "name_prefix" {
 
 variable "dataspace_file" {
   type        = string
-  description = "The dataspace blueprint the control plane deploys, as a path relative to the repository root (it is published with the app). Empty: the packaged default, mvd_core/blueprint/default-dataspace.yaml."
+  description = "The dataspace blueprint the control plane deploys, as a path relative to the repository root (it is published with the app). Empty: the packaged default, mvd_core/dataspace/default-dataspace.yaml."
   default     = ""
 
   validation {

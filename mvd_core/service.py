@@ -17,8 +17,8 @@ from mvd_core.api.models import (
     RunSummary,
     RuntimeView,
 )
-from mvd_core.blueprint import Dataspace, load
-from mvd_core.blueprint.models import Participant
+from mvd_core.dataspace import Dataspace, load
+from mvd_core.dataspace.models import Participant
 from mvd_core.commands import RunRegistry
 from mvd_core.host import schedule
 from mvd_core.errors import MvdError

@@ -26,7 +26,7 @@ log = get_logger(__name__)
 
 @runtime_checkable
 class Backend(Protocol):
-    dataspace: Any  # mvd_core.blueprint.Dataspace: the blueprint the host serves
+    dataspace: Any  # mvd_core.dataspace.Dataspace: the blueprint the host serves
 
     async def submit(
         self, action: Action, source: Source, rotate_keys: list[str], delivery_id: str | None = None
@@ -57,7 +57,7 @@ class FunctionsBackend:
         self.client = client
         self.registry = registry
         self.queue = queue
-        self.dataspace = dataspace  # mvd_core.blueprint.Dataspace
+        self.dataspace = dataspace  # mvd_core.dataspace.Dataspace
 
     async def submit(
         self, action: Action, source: Source, rotate_keys: list[str], delivery_id: str | None = None

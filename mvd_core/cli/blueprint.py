@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 import yaml
 
-from mvd_core.blueprint import load
-from mvd_core.blueprint.loader import BlueprintError
+from mvd_core.dataspace import load
+from mvd_core.dataspace.loader import BlueprintError
 from mvd_core.cli.common import FileOption, TargetsOption, load_dataspace
 from mvd_core.cli.console import err, out
 from mvd_core.plan.desired import dataspace_dids, render_dataspace

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from mvd_core.blueprint import Dataspace, load
-from mvd_core.blueprint.targets import Targets, apply_targets
+from mvd_core.dataspace import Dataspace, load
+from mvd_core.dataspace.targets import Targets, apply_targets
 from mvd_core.settings import Settings, get_settings
 
 FileOption = Annotated[

@@ -8,9 +8,9 @@ from datetime import timedelta
 from typing import Any
 
 from mvd_core.api.models import Action, DataspaceView, RunAccepted, RunSummary, Source
-from mvd_core.blueprint import Dataspace, load
-from mvd_core.blueprint.models import Schedule
-from mvd_core.blueprint.targets import apply_targets
+from mvd_core.dataspace import Dataspace, load
+from mvd_core.dataspace.models import Schedule
+from mvd_core.dataspace.targets import apply_targets
 from mvd_core.commands import (
     CallbackCommandQueue,
     Command,

@@ -12,8 +12,8 @@ import asyncio
 
 from mvd_core import service
 from mvd_core.api.models import DataspaceView, RunSummary
-from mvd_core.blueprint import Dataspace, load
-from mvd_core.blueprint.targets import apply_targets
+from mvd_core.dataspace import Dataspace, load
+from mvd_core.dataspace.targets import apply_targets
 from mvd_core.commands import SqliteRunRegistry
 from mvd_core.engine import read_status
 from mvd_core.settings import Settings

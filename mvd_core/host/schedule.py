@@ -24,8 +24,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import CroniterBadCronError, croniter
 from pydantic import ValidationError
 
-from mvd_core.blueprint import Dataspace
-from mvd_core.blueprint.models import Schedule
+from mvd_core.dataspace import Dataspace
+from mvd_core.dataspace.models import Schedule
 from mvd_core.errors import Conflict, MvdError
 from mvd_core.logs import get_logger, log_context
 from mvd_core.settings import Settings

@@ -12,7 +12,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import idna
 
-from mvd_core.blueprint.models import (
+from mvd_core.dataspace.models import (
     AzureBlobDidHost,
     CloudflareDidHost,
     DidHost,

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from mvd_core.blueprint.models import Participant
+from mvd_core.dataspace.models import Participant
 from mvd_core.errors import MvdError
 from mvd_core.logs import get_logger
 from mvd_core.platforms.secrets import SecretStore, UnreadableSecret

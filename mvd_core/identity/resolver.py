@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import SplitResult, urljoin, urlsplit
 
-from mvd_core.blueprint.models import DidHost, LocalDidHost
+from mvd_core.dataspace.models import DidHost, LocalDidHost
 from mvd_core.errors import MvdError
 from mvd_core.identity import didweb
 from mvd_core.identity.document import to_bytes, verification_keys

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mvd_core.blueprint.models import (
+from mvd_core.dataspace.models import (
     AksCluster,
     AzureBlobDidHost,
     AzureKeyVault,

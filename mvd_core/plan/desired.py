@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from mvd_core.blueprint.models import Dataspace, LocalDidHost, Participant
+from mvd_core.dataspace.models import Dataspace, LocalDidHost, Participant
 from mvd_core.identity.didweb import did_for, did_to_url
 from mvd_core.plan.cloud import cloud_resources
 from mvd_core.plan.render import public_endpoints, render_participant

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from mvd_core.blueprint.models import Dataspace, Participant
+from mvd_core.dataspace.models import Dataspace, Participant
 from mvd_core.k8s.diff import ParticipantDiff, diff_objects
 from mvd_core.plan.render import render_participant
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mvd_core.blueprint.models import AzureKeyVault, Dataspace, LocalVault, Participant
+from mvd_core.dataspace.models import AzureKeyVault, Dataspace, LocalVault, Participant
 from mvd_core.k8s import labels as L
 
 CONNECTOR, DATA_PLANE, CATALOG, CONNECTOR_UI = "connector", "data-plane", "catalog", "connector-ui"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mvd_core.blueprint.models import Participant
+from mvd_core.dataspace.models import Participant
 from mvd_core.plan.desired import PublicKeys
 from mvd_core.plan.planner import Observe
 from mvd_core.settings import Settings

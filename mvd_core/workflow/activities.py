@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from mvd_core.blueprint import Dataspace, load
-from mvd_core.blueprint.models import Participant
-from mvd_core.blueprint.targets import apply_targets
+from mvd_core.dataspace import Dataspace, load
+from mvd_core.dataspace.models import Participant
+from mvd_core.dataspace.targets import apply_targets
 from mvd_core.errors import MvdError
 from mvd_core.identity import keys
 from mvd_core.logs import get_logger, log_context

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 from mvd_core.api.backend import FunctionsBackend
 from mvd_core.api.models import DataspaceView
-from mvd_core.blueprint import load
+from mvd_core.dataspace import load
 
 
 class StandInDurableClient:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mvd_core.blueprint.models import AksCluster
+from mvd_core.dataspace.models import AksCluster
 from mvd_core.errors import ExternalError, MvdError
 from mvd_core.k8s.objects import object_key
 from mvd_core.platforms.clusters import open_cluster_source

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from mvd_core.blueprint.models import KubeconfigCluster, SimulatedCluster
+from mvd_core.dataspace.models import KubeconfigCluster, SimulatedCluster
 from mvd_core.errors import MvdError
 from mvd_core.k8s.objects import object_key
 from mvd_core.platforms.clusters import ClusterSource, open_cluster_source
@@ -122,7 +122,7 @@ def test_a_second_process_sees_the_same_simulated_clusters():
     W.apply(source.api_client(), objects)
     code = (
         "import json\n"
-        "from mvd_core.blueprint.models import SimulatedCluster\n"
+        "from mvd_core.dataspace.models import SimulatedCluster\n"
         "from mvd_core.k8s.objects import object_key\n"
         "from mvd_core.platforms.clusters import open_cluster_source\n"
         "from mvd_core.platforms.kubernetes import workloads as W\n"

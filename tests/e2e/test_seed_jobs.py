@@ -10,7 +10,7 @@ from kubernetes import client as k8s
 from mvd_core.platforms import connect
 from tests.e2e.conftest import run_plane
 
-SEEDED = resources.files("mvd_core.blueprint").joinpath("default-dataspace.yaml").read_text("utf-8").replace(
+SEEDED = resources.files("mvd_core.dataspace").joinpath("default-dataspace.yaml").read_text("utf-8").replace(
     "      connectorUi: {enabled: true}\n    identity:\n      host:\n        kind: cloudflare",
     "      connectorUi: {enabled: true}\n    seedJobs:\n      - {name: assets, image: busybox:1.36, args: [\"true\"]}\n"
     "    identity:\n      host:\n        kind: cloudflare",

@@ -62,7 +62,7 @@ def test_api_routes_match_the_shared_handlers():
 
 
 def test_timer_runs_at_the_blueprint_schedule():
-    from mvd_core.blueprint import load
+    from mvd_core.dataspace import load
 
     trigger = _binding(_functions()["nightly_reset"], "timerTrigger")
     assert trigger["schedule"] == load().schedule.reset == "0 0 0 * * *"

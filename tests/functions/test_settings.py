@@ -74,9 +74,9 @@ def test_timer_schedule_follows_settings_and_blueprint_at_indexing(tmp_path):
     [timer] = [b for b in json.loads(done.stdout) if b["type"] == "timerTrigger"]
     assert timer["schedule"] == "0 15 3 * * *"
 
-    from mvd_core.blueprint.loader import DEFAULT_NAME
+    from mvd_core.dataspace.loader import DEFAULT_NAME
 
-    text = (REPO / "mvd_core" / "blueprint" / DEFAULT_NAME).read_text()
+    text = (REPO / "mvd_core" / "dataspace" / DEFAULT_NAME).read_text()
     blueprint = tmp_path / "ds.yaml"
     assert 'reset: "0 0 0 * * *"' in text
     blueprint.write_text(text.replace('reset: "0 0 0 * * *"', 'reset: "0 45 1 * * *"'))

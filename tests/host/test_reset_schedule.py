@@ -16,8 +16,8 @@ import httpx
 
 from blueprints import _runtime
 from mvd_core import service
-from mvd_core.blueprint import load
-from mvd_core.blueprint.loader import DEFAULT_NAME
+from mvd_core.dataspace import load
+from mvd_core.dataspace.loader import DEFAULT_NAME
 from mvd_core.commands import SqliteRunRegistry
 from mvd_core.host.local import LocalHost
 from mvd_core.settings import get_settings
@@ -79,7 +79,7 @@ def test_mvd_reset_schedule_overrides_the_blueprint_on_both_hosts(tmp_path, monk
 
 def test_without_the_setting_both_hosts_use_the_blueprint(tmp_path, monkeypatch):
     blueprint = tmp_path / "ds.yaml"
-    blueprint.write_text((REPO / "mvd_core" / "blueprint" / DEFAULT_NAME).read_text()
+    blueprint.write_text((REPO / "mvd_core" / "dataspace" / DEFAULT_NAME).read_text()
                          .replace('reset: "0 0 0 * * *"', 'reset: "0 45 1 * * *"'))
     env = {"MVD_DATASPACE_FILE": str(blueprint)}
     monkeypatch.setenv("MVD_DATASPACE_FILE", str(blueprint))
@@ -92,7 +92,7 @@ def test_without_the_setting_both_hosts_use_the_blueprint(tmp_path, monkeypatch)
 
 def test_a_time_zone_the_functions_timer_cannot_keep_is_refused_there_not_run_in_utc(tmp_path):
     blueprint = tmp_path / "ds.yaml"
-    blueprint.write_text((REPO / "mvd_core" / "blueprint" / DEFAULT_NAME).read_text()
+    blueprint.write_text((REPO / "mvd_core" / "dataspace" / DEFAULT_NAME).read_text()
                          .replace("timezone: UTC", "timezone: Europe/Berlin"))
     assert load(blueprint).schedule.timezone == "Europe/Berlin"
     done = _index_in_subprocess({"MVD_DATASPACE_FILE": str(blueprint), "MVD_RESET_SCHEDULE": "0 0 1 * * *"})

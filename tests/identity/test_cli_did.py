@@ -8,8 +8,8 @@ from http.server import SimpleHTTPRequestHandler
 
 from typer.testing import CliRunner
 
-from mvd_core.blueprint import load
-from mvd_core.blueprint.targets import apply_targets
+from mvd_core.dataspace import load
+from mvd_core.dataspace.targets import apply_targets
 from mvd_core.cli.did import app
 from mvd_core.identity import keys
 from mvd_core.identity.document import build_did_document

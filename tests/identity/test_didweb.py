@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mvd_core.blueprint import load
-from mvd_core.blueprint.models import LocalDidHost
+from mvd_core.dataspace import load
+from mvd_core.dataspace.models import LocalDidHost
 from mvd_core.identity.didweb import (
     InvalidDid,
     IpLiteralDid,

@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from mvd_core.blueprint import load
+from mvd_core.dataspace import load
 from mvd_core.identity import keys
 from mvd_core.identity.keys import KeyMaterialError
 from mvd_core.platforms.secrets.local import LocalFileVault
@@ -144,7 +144,7 @@ def test_a_tampered_key_whose_parts_do_not_match_is_refused(vault):
 
 def test_participant_public_key_uses_the_declared_vault():
     participant = load().participants[0]
-    from mvd_core.blueprint.targets import embedded_participant
+    from mvd_core.dataspace.targets import embedded_participant
 
     local = embedded_participant(participant)
     settings = get_settings()

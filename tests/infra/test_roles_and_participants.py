@@ -6,8 +6,8 @@ import re
 
 import yaml
 
-from mvd_core.blueprint import loader
-from mvd_core.blueprint.models import AksCluster
+from mvd_core.dataspace import loader
+from mvd_core.dataspace.models import AksCluster
 from tests.infra.terraform import INFRA, MODULE, ROOT, load, readme_table, unquote
 
 
@@ -81,7 +81,7 @@ def default_dataspace_path() -> str:
 
 def test_default_dataspace_file_exists_and_suits_flex_timers():
     path = ROOT / default_dataspace_path()
-    assert path.name == loader.DEFAULT_NAME and path.parent == ROOT / "mvd_core" / "blueprint"
+    assert path.name == loader.DEFAULT_NAME and path.parent == ROOT / "mvd_core" / "dataspace"
     # The file the app reads from its package is a valid blueprint (same loader).
     dataspace = loader.load(path)
     assert dataspace == loader.load()

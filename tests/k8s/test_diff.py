@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 
-from mvd_core.blueprint import load
+from mvd_core.dataspace import load
 from mvd_core.k8s import labels as L
 from mvd_core.k8s.diff import diff_objects
 from mvd_core.k8s.objects import object_key

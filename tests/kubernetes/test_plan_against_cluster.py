@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from kubernetes import client as k8s
 
-from mvd_core.blueprint.loader import load
-from mvd_core.blueprint.targets import apply_targets
+from mvd_core.dataspace.loader import load
+from mvd_core.dataspace.targets import apply_targets
 from mvd_core.k8s import labels as L
 from mvd_core.k8s.objects import object_key
 from mvd_core.plan.desired import dataspace_dids

@@ -8,7 +8,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-DEFAULT = resources.files("mvd_core.blueprint").joinpath("default-dataspace.yaml").read_text("utf-8")
+DEFAULT = resources.files("mvd_core.dataspace").joinpath("default-dataspace.yaml").read_text("utf-8")
 
 
 def mvd(*args: str, env_home: Path) -> subprocess.CompletedProcess[str]:

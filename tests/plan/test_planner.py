@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mvd_core.blueprint import load
+from mvd_core.dataspace import load
 from mvd_core.plan.desired import dataspace_dids
 from mvd_core.plan.planner import make_plan
 from mvd_core.settings import Settings

@@ -8,9 +8,9 @@ import json
 import kubernetes_validate
 import pytest
 
-from mvd_core.blueprint import load
-from mvd_core.blueprint.models import SeedJob
-from mvd_core.blueprint.targets import apply_targets
+from mvd_core.dataspace import load
+from mvd_core.dataspace.models import SeedJob
+from mvd_core.dataspace.targets import apply_targets
 from mvd_core.k8s import labels as L
 from mvd_core.plan.desired import dataspace_dids
 from mvd_core.plan.render import connector_properties, render_participant

@@ -10,8 +10,8 @@ from typing import Any
 import boto3
 from azure.storage.blob import BlobServiceClient
 
-from mvd_core.blueprint import load
-from mvd_core.blueprint.models import Participant
+from mvd_core.dataspace import load
+from mvd_core.dataspace.models import Participant
 from tests.fixtures.cloudflare_fake import TOKEN as CLOUDFLARE_TOKEN
 from tests.fixtures.emulators import MOTO_ACCESS_KEY_ID, MOTO_SECRET_ACCESS_KEY
 

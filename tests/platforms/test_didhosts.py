@@ -11,7 +11,7 @@ from http.server import SimpleHTTPRequestHandler
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from mvd_core.blueprint.models import AzureBlobDidHost, CloudflareDidHost, LocalDidHost, S3DidHost
+from mvd_core.dataspace.models import AzureBlobDidHost, CloudflareDidHost, LocalDidHost, S3DidHost
 from mvd_core.errors import ExternalError, MvdError
 from mvd_core.identity import keys
 from mvd_core.identity.document import build_did_document, to_bytes

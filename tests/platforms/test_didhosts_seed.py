@@ -11,7 +11,7 @@ import pydid
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from mvd_core.blueprint.models import LocalVault
+from mvd_core.dataspace.models import LocalVault
 from mvd_core.errors import MvdError
 from mvd_core.identity import keys
 from mvd_core.identity.didweb import did_to_url

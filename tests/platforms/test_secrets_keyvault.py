@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from mvd_core.blueprint.models import AzureKeyVault
+from mvd_core.dataspace.models import AzureKeyVault
 from mvd_core.errors import ExternalError
 from mvd_core.identity import keys
 from mvd_core.platforms.secrets import open_secret_store

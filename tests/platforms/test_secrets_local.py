@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from mvd_core.blueprint.models import AzureKeyVault, LocalVault
+from mvd_core.dataspace.models import AzureKeyVault, LocalVault
 from mvd_core.errors import MvdError
 from mvd_core.platforms.secrets import SecretStore, open_secret_store
 from mvd_core.platforms.secrets.azure_keyvault import AzureKeyVaultStore

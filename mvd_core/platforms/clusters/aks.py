@@ -25,7 +25,7 @@ from azure.core.exceptions import (
 )
 from kubernetes import client as k8s
 
-from mvd_core.blueprint.models import AksCluster
+from mvd_core.dataspace.models import AksCluster
 from mvd_core.errors import ExternalError, MvdError
 from mvd_core.logs import get_logger
 from mvd_core.platforms.clusters.base import ClusterMissing, ClusterOperation

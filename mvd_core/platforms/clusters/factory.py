@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mvd_core.blueprint.models import AksCluster, KubeconfigCluster, SimulatedCluster
+from mvd_core.dataspace.models import AksCluster, KubeconfigCluster, SimulatedCluster
 from mvd_core.errors import MvdError
 from mvd_core.platforms.clusters.base import ClusterSource
 from mvd_core.settings import Settings

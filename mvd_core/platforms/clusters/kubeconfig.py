@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kubernetes import client as k8s
 
-from mvd_core.blueprint.models import KubeconfigCluster
+from mvd_core.dataspace.models import KubeconfigCluster
 from mvd_core.platforms.clusters.base import ClusterOperation
 from mvd_core.platforms.kubernetes.client import api_client_from_kubeconfig, call
 

@@ -13,7 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
-from mvd_core.blueprint.models import (
+from mvd_core.dataspace.models import (
     AzureBlobDidHost,
     CloudflareDidHost,
     DidHost,

@@ -24,7 +24,7 @@ from azure.core.exceptions import (
 )
 from azure.storage.blob import BlobServiceClient, ContentSettings, StaticWebsite
 
-from mvd_core.blueprint.models import AzureBlobDidHost
+from mvd_core.dataspace.models import AzureBlobDidHost
 from mvd_core.errors import ExternalError
 from mvd_core.identity.didweb import did_for, did_to_url, document_path
 from mvd_core.identity.document import to_bytes

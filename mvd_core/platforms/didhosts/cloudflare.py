@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 import httpx
 
-from mvd_core.blueprint.models import CloudflareDidHost
+from mvd_core.dataspace.models import CloudflareDidHost
 from mvd_core.errors import ExternalError, MvdError
 from mvd_core.identity.didweb import did_for, did_to_url, document_path
 from mvd_core.identity.document import to_bytes

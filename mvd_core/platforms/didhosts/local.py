@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from mvd_core.blueprint.models import LocalDidHost
+from mvd_core.dataspace.models import LocalDidHost
 from mvd_core.errors import MvdError
 from mvd_core.identity.didweb import did_for, did_to_url
 from mvd_core.identity.document import to_bytes

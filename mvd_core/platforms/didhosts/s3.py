@@ -16,7 +16,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from mvd_core.blueprint.models import S3DidHost
+from mvd_core.dataspace.models import S3DidHost
 from mvd_core.errors import ExternalError
 from mvd_core.identity.didweb import did_for, did_to_url, document_path
 from mvd_core.identity.document import to_bytes

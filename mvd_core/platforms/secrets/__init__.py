@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any, Protocol, runtime_checkable
 
-from mvd_core.blueprint.models import AzureKeyVault, LocalVault, Vault
+from mvd_core.dataspace.models import AzureKeyVault, LocalVault, Vault
 from mvd_core.errors import MvdError
 from mvd_core.settings import Settings
 

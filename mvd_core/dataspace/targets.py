@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from mvd_core.blueprint.models import (
+from mvd_core.dataspace.models import (
     Dataspace,
     LocalDidHost,
     LocalVault,

@@ -1,6 +1,6 @@
 """The dataspace blueprint: models, loader, the packaged default, target profiles."""
 
-from mvd_core.blueprint.loader import BlueprintError, Problem, load, parse
-from mvd_core.blueprint.models import Dataspace, Participant
+from mvd_core.dataspace.loader import BlueprintError, Problem, load, parse
+from mvd_core.dataspace.models import Dataspace, Participant
 
 __all__ = ["BlueprintError", "Dataspace", "Participant", "Problem", "load", "parse"]

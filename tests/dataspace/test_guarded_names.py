@@ -29,7 +29,7 @@ from pydantic import SecretStr, ValidationError
 
 from mvd_core.api import webhooks
 from mvd_core.api.handlers import ApiRequest, get_run, post_command
-from mvd_core.blueprint import BlueprintError, load, parse
+from mvd_core.dataspace import BlueprintError, load, parse
 from mvd_core.commands.handler import _message_id
 from mvd_core.commands.models import Command, check_run_id
 from mvd_core.errors import MvdError
@@ -77,7 +77,7 @@ def _refused_by(*kinds: type[BaseException]) -> Callable[[Callable[[str], Any]],
 
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when there: many documents below
 _Reader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-DEFAULT = resources.files("mvd_core.blueprint").joinpath("default-dataspace.yaml").read_text("utf-8")
+DEFAULT = resources.files("mvd_core.dataspace").joinpath("default-dataspace.yaml").read_text("utf-8")
 
 
 def _base() -> dict:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-DEFAULT = resources.files("mvd_core.blueprint").joinpath("default-dataspace.yaml").read_text("utf-8")
+DEFAULT = resources.files("mvd_core.dataspace").joinpath("default-dataspace.yaml").read_text("utf-8")
 
 
 def validate(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:

@@ -8,9 +8,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mvd_core.blueprint import BlueprintError, parse
+from mvd_core.dataspace import BlueprintError, parse
 
-DEFAULT = resources.files("mvd_core.blueprint").joinpath("default-dataspace.yaml").read_text("utf-8")
+DEFAULT = resources.files("mvd_core.dataspace").joinpath("default-dataspace.yaml").read_text("utf-8")
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20))
 json_like = st.recursive(

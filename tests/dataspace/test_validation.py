@@ -9,9 +9,9 @@ from importlib import resources
 import pytest
 import yaml
 
-from mvd_core.blueprint import BlueprintError, load, parse
+from mvd_core.dataspace import BlueprintError, load, parse
 
-DEFAULT = resources.files("mvd_core.blueprint").joinpath("default-dataspace.yaml").read_text("utf-8")
+DEFAULT = resources.files("mvd_core.dataspace").joinpath("default-dataspace.yaml").read_text("utf-8")
 
 
 def seed() -> dict:

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from mvd_core.blueprint.models import Dataspace, DidHost, char_name, did_collisions
+from mvd_core.dataspace.models import Dataspace, DidHost, char_name, did_collisions
 from mvd_core.errors import MvdError
 
 MAX_BYTES = 1024 * 1024
@@ -317,7 +317,7 @@ def parse(text: str, source: str = "<blueprint>") -> Dataspace:
 def load(path: Path | str | None = None) -> Dataspace:
     """Load a blueprint file, or the packaged default dataspace when ``path`` is None."""
     if path is None:
-        text = resources.files("mvd_core.blueprint").joinpath(DEFAULT_NAME).read_text("utf-8")
+        text = resources.files("mvd_core.dataspace").joinpath(DEFAULT_NAME).read_text("utf-8")
         return parse(text, f"(default) {DEFAULT_NAME}")
     p = Path(path)
     try:
