@@ -1,10 +1,12 @@
 # Two commands do all set-up on a fresh machine with Python 3.11+, Node 20+ and make:
 #   make run    the embedded default: provision the seed dataspace locally and serve it
 #   make test   the whole test suite (unit, emulators, browser)
+#   make lint   ruff check, ruff format --check and mypy (configured in pyproject.toml)
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PY := .venv/bin/python
 MVD := .venv/bin/mvd
+LINT_PATHS := mvd_core blueprints function_app.py
 
 .PHONY: run test venv node lint bench clean
 
@@ -26,6 +28,14 @@ run: venv
 
 test: venv node
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Runs all three checks and fails if any found something, so one run shows every finding.
+lint: venv
+	@status=0; \
+	$(PY) -m ruff check $(LINT_PATHS) tests || status=1; \
+	$(PY) -m ruff format --check $(LINT_PATHS) || status=1; \
+	$(PY) -m mypy || status=1; \
+	exit $$status
 
 bench: venv
 	$(PY) benchmarks/engine.py
