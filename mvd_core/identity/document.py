@@ -1,4 +1,5 @@
-"""did:web DID documents: one JsonWebKey2020 verification method and two services.
+"""did:web DID documents: one JsonWebKey2020 verification method and services (a participant's two,
+the issuer's IssuerService).
 
 ``build_did_document`` is deterministic and ``to_bytes`` canonical (sorted keys, no
 insignificant whitespace, UTF-8), so the same input gives the same bytes; DID hosts compare
@@ -26,15 +27,20 @@ def build_did_document(
     credential_service_url: str,
     protocol_url: str,
 ) -> dict[str, Any]:
-    """The DID document for ``did``. Without a key (not generated yet) it has services only.
+    """A participant's DID document for ``did``. Without a key (not generated yet) it has services only."""
+    return did_document(did, public_key, [
+        (CREDENTIAL_SERVICE_FRAGMENT, "CredentialService", credential_service_url),
+        (PROTOCOL_ENDPOINT_FRAGMENT, "ProtocolEndpoint", protocol_url),
+    ])
+
+
+def did_document(did: str, public_key: dict[str, Any] | None, services: list[tuple[str, str, str]]) -> dict[str, Any]:
+    """The DID document for ``did``: one JsonWebKey2020 verification method and ``services``
+    as (fragment, type, endpoint URL).
 
     A JWK carrying private members is refused rather than stripped: it means a caller
     passed the wrong object, and the document must never be a step away from a leak.
     """
-    services = [
-        {"id": f"{did}#{CREDENTIAL_SERVICE_FRAGMENT}", "type": "CredentialService", "serviceEndpoint": credential_service_url},
-        {"id": f"{did}#{PROTOCOL_ENDPOINT_FRAGMENT}", "type": "ProtocolEndpoint", "serviceEndpoint": protocol_url},
-    ]
     document: dict[str, Any] = {"@context": list(CONTEXT), "id": did}
     if public_key is not None:
         leaked = sorted(PRIVATE_MEMBERS & set(public_key))
@@ -50,7 +56,9 @@ def build_did_document(
         ]
         document["authentication"] = [method_id]
         document["assertionMethod"] = [method_id]
-    document["service"] = services
+    document["service"] = [
+        {"id": f"{did}#{fragment}", "type": kind, "serviceEndpoint": url} for fragment, kind, url in services
+    ]
     return document
 
 
