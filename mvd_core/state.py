@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 from mvd_core.errors import MvdError
@@ -57,6 +58,24 @@ def private_file(path: Path) -> Path:
             os.fchmod(fd, FILE_MODE)
     finally:
         os.close(fd)
+    return path
+
+
+def write_private(path: Path, data: bytes) -> Path:
+    """Replace ``path`` with ``data`` atomically (temp file in the same private directory,
+    fsync, rename), mode 0600: a crash leaves the old content or the new, never half."""
+    path = Path(path)
+    private_dir(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 
