@@ -34,10 +34,11 @@ def map_keys(field: str, items: Any) -> tuple[str, ...] | None:
     """The merge keys of list ``field`` holding ``items``, or None when the list is atomic."""
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         return None
+    keys: tuple[str, ...] | None
     if field == "ports":
         keys = _CONTAINER_PORT_KEYS if any("containerPort" in i for i in items) else _SERVICE_PORT_KEYS
     else:
-        keys = _KEYS.get(field)  # type: ignore[assignment]
+        keys = _KEYS.get(field)
     if keys is None:
         return None
     required = [k for k in keys if k not in _DEFAULTS]
