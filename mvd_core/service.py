@@ -24,7 +24,7 @@ from mvd_core.host import schedule
 from mvd_core.errors import MvdError
 from mvd_core.plan.desired import dataspace_dids, did_url
 from mvd_core.plan.planner import cluster_label, make_plan
-from mvd_core.platforms import connect
+from mvd_core.workflow import connect
 from mvd_core.settings import Settings, get_settings
 
 GetCustomStatus = Callable[[str], Awaitable[Any]]

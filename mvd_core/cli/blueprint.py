@@ -15,7 +15,7 @@ from mvd_core.cli.common import FileOption, TargetsOption, load_dataspace
 from mvd_core.cli.console import err, out
 from mvd_core.plan.desired import dataspace_dids, render_dataspace
 from mvd_core.plan.planner import Plan, make_plan
-from mvd_core.platforms import connect
+from mvd_core.workflow import connect
 
 
 def validate(file: Annotated[Path | None, typer.Argument(help="Blueprint YAML; the packaged default when omitted.")] = None) -> None:

@@ -14,7 +14,7 @@ from mvd_core.cli.console import err, out
 from mvd_core.errors import MvdError
 from mvd_core.identity import resolver
 from mvd_core.identity.document import verification_keys
-from mvd_core.identity.keys import participant_public_key
+from mvd_core.workflow.connect import participant_public_key
 from mvd_core.plan.desired import did_url, participant_did
 from mvd_core.settings import get_settings
 

@@ -3,7 +3,8 @@
 One key per participant: EC P-256 by default, Ed25519 as an option. It is generated once
 and then read back, so it is stable across resets; only ``rotate_participant_key`` replaces
 it. The vault holds the private JWK as JSON; everything this module returns is the public
-JWK with ``kid`` set to its RFC 7638 thumbprint.
+JWK with ``kid`` set to its RFC 7638 thumbprint. Every function is given the participant's
+store (``mvd_core.workflow.connect`` picks it); none opens one.
 """
 
 from __future__ import annotations
@@ -15,11 +16,9 @@ from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from mvd_core.dataspace.models import Participant
 from mvd_core.errors import MvdError
+from mvd_core.identity.store import SecretStore, UnreadableSecret
 from mvd_core.logs import get_logger
-from mvd_core.platforms.secrets import SecretStore, UnreadableSecret
-from mvd_core.settings import Settings
 
 log = get_logger(__name__)
 
@@ -186,13 +185,3 @@ def rotate_participant_key(store: SecretStore, participant_id: str, key_type: Ke
     log.info("rotated signing key of %s in %s: new %s key %s%s",
              participant_id, store.description, key_type, jwk["kid"], before)
     return public_jwk(jwk)
-
-
-def participant_public_key(participant: Participant, settings: Settings, *, create: bool = False) -> dict[str, Any] | None:
-    """The public JWK from the participant's declared vault; generated there when ``create``."""
-    from mvd_core.platforms.secrets import open_secret_store
-
-    store = open_secret_store(participant.vault, participant.id, settings)
-    if create:
-        return ensure_participant_key(store, participant.id, participant.identity.key_type)
-    return public_key(store, participant.id)

@@ -18,7 +18,7 @@ from mvd_core.identity import keys
 from mvd_core.logs import get_logger, log_context
 from mvd_core.plan.desired import dataspace_dids, did_document
 from mvd_core.plan.render import render_participant
-from mvd_core.platforms import connect
+from mvd_core.workflow import connect
 from mvd_core.settings import Settings, get_settings
 from mvd_core.workflow.registry import activity
 

@@ -12,7 +12,7 @@ from mvd_core.api.webhooks import signed_headers
 from mvd_core.identity import keys
 from mvd_core.identity.resolver import resolve
 from mvd_core.k8s import labels as L
-from mvd_core.platforms import connect
+from mvd_core.workflow import connect
 from mvd_core.platforms.kubernetes.simulator import shared_simulator
 
 SEED_DEPLOYMENTS = {

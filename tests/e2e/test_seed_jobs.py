@@ -7,7 +7,7 @@ from importlib import resources
 import pytest
 from kubernetes import client as k8s
 
-from mvd_core.platforms import connect
+from mvd_core.workflow import connect
 from tests.e2e.conftest import run_plane
 
 SEEDED = resources.files("mvd_core.dataspace").joinpath("default-dataspace.yaml").read_text("utf-8").replace(

@@ -10,11 +10,9 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from mvd_core.dataspace import load
 from mvd_core.identity import keys
 from mvd_core.identity.keys import KeyMaterialError
 from mvd_core.platforms.secrets.local import LocalFileVault
-from mvd_core.settings import get_settings
 
 
 def b64(value: str) -> bytes:
@@ -140,15 +138,3 @@ def test_a_tampered_key_whose_parts_do_not_match_is_refused(vault):
     with pytest.raises(KeyMaterialError, match="private and public parts do not match") as caught:
         keys.public_key(vault, "p")
     assert other["d"] not in str(caught.value)
-
-
-def test_participant_public_key_uses_the_declared_vault():
-    participant = load().participants[0]
-    from mvd_core.dataspace.targets import embedded_participant
-
-    local = embedded_participant(participant)
-    settings = get_settings()
-    assert keys.participant_public_key(local, settings) is None
-    created = keys.participant_public_key(local, settings, create=True)
-    assert keys.participant_public_key(local, settings) == created
-    assert (settings.home / "vaults" / local.id / keys.secret_name(local.id)).is_file()

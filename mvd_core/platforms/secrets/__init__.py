@@ -1,4 +1,5 @@
-"""Secret stores behind one Protocol: the local file vault and Azure Key Vault.
+"""Secret stores behind one Protocol (``SecretStore``, defined where identity is given one):
+the local file vault and Azure Key Vault.
 
 A store holds one participant's secrets (its vault). Names are 1-127 characters of
 letters, digits and '-', the rule Key Vault imposes, so a name works in every store.
@@ -8,36 +9,16 @@ Values are strings; no store ever puts a value into a log record or an error mes
 from __future__ import annotations
 
 import re
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from mvd_core.dataspace.models import AzureKeyVault, LocalVault, Vault
 from mvd_core.errors import MvdError
+from mvd_core.identity.store import SecretStore, UnreadableSecret
 from mvd_core.settings import Settings
 
+__all__ = ["SecretStore", "UnreadableSecret", "check_name", "open_secret_store"]
+
 _NAME = re.compile(r"[0-9A-Za-z-]{1,127}")  # fullmatch: "$" would also match before a final newline
-
-
-@runtime_checkable
-class SecretStore(Protocol):
-    """One participant's vault."""
-
-    description: str  # where the secrets live, for messages (never a credential)
-
-    def get(self, name: str) -> str | None:
-        """The secret's value, or None when it does not exist."""
-        ...
-
-    def set(self, name: str, value: str) -> None:
-        """Create or replace the secret."""
-        ...
-
-    def delete(self, name: str) -> bool:
-        """Remove the secret; False when it did not exist."""
-        ...
-
-
-class UnreadableSecret(MvdError):
-    """A stored secret that is not text (a damaged or foreign file); never carries its bytes."""
 
 
 def check_name(name: str) -> str:
