@@ -152,6 +152,12 @@ def public_key(store: SecretStore, participant_id: str) -> dict[str, Any] | None
     return public_jwk(jwk) if jwk is not None else None
 
 
+def signing_jwk(store: SecretStore, participant_id: str) -> dict[str, Any] | None:
+    """The private JWK, or None when there is none yet: only for signing inside this process
+    (the dataspace issuer signs with its own); never logged, returned by an API or stored elsewhere."""
+    return _load(store, participant_id)
+
+
 def ensure_participant_key(store: SecretStore, participant_id: str, key_type: KeyType) -> dict[str, Any]:
     """The participant's public JWK, generating and storing the key pair only if absent.
 
