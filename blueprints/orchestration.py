@@ -1,5 +1,5 @@
-"""Registers every orchestrator and activity of ``mvd_core.workflow.registry`` with Durable
-Functions, under the registry's names: the same functions the local engine runs."""
+"""Registers every orchestrator and activity of ``mvd_core.workflow.functions`` with Durable
+Functions, under their names: the same functions the local engine runs."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
-import mvd_core.workflow.catalog  # noqa: F401  (fills the registry)
-from mvd_core.workflow.registry import ACTIVITIES, ORCHESTRATORS, ActivityFn
+import mvd_core.workflow.catalog  # noqa: F401  (fills ORCHESTRATORS and ACTIVITIES)
+from mvd_core.workflow.functions import ACTIVITIES, ORCHESTRATORS, ActivityFn
 
 
 def _activity(name: str, fn: ActivityFn) -> Any:

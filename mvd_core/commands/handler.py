@@ -16,7 +16,7 @@ from mvd_core.api.models import PoisonCommand
 from mvd_core.commands.models import Command, utcnow
 from mvd_core.commands.registry import RunRegistry
 from mvd_core.logs import get_logger, log_context
-from mvd_core.workflow.registry import DATASPACE_ORCHESTRATOR
+from mvd_core.workflow.functions import DATASPACE_ORCHESTRATOR
 
 log = get_logger(__name__)
 

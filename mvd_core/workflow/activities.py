@@ -20,7 +20,7 @@ from mvd_core.plan.desired import dataspace_dids, did_document
 from mvd_core.plan.render import render_participant
 from mvd_core.workflow import connect
 from mvd_core.settings import Settings, get_settings
-from mvd_core.workflow.registry import activity
+from mvd_core.workflow.functions import activity
 
 log = get_logger(__name__)
 

@@ -1,8 +1,8 @@
-"""Imports every orchestrator and activity module so ``mvd_core.workflow.registry`` is full.
+"""Imports every orchestrator and activity module so ``mvd_core.workflow.functions`` is full.
 
-Both hosts import this before reading the registry."""
+Both hosts import this before reading ORCHESTRATORS and ACTIVITIES."""
 
 from mvd_core.workflow import activities, orchestrators  # noqa: F401
-from mvd_core.workflow.registry import ACTIVITIES, ORCHESTRATORS
+from mvd_core.workflow.functions import ACTIVITIES, ORCHESTRATORS
 
 __all__ = ["ACTIVITIES", "ORCHESTRATORS"]

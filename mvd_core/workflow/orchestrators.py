@@ -14,7 +14,7 @@ from typing import Any
 
 
 from mvd_core.workflow.progress import Tracker, failure_reason, steps_for
-from mvd_core.workflow.registry import (
+from mvd_core.workflow.functions import (
     DATASPACE_ORCHESTRATOR,
     PARTICIPANT_ORCHESTRATOR,
     orchestrator,

@@ -7,7 +7,7 @@ import json
 from types import SimpleNamespace
 
 from mvd_core.commands import CommandRequest, handle_command, handle_poison, submit
-from mvd_core.workflow.registry import DATASPACE_ORCHESTRATOR
+from mvd_core.workflow.functions import DATASPACE_ORCHESTRATOR
 from tests.commands.support import ListQueue, drain
 
 

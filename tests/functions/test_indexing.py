@@ -85,7 +85,7 @@ def test_queue_triggers():
 def test_nothing_unexpected_is_indexed():
     names = set(_functions())
     expected = set(EXPECTED_HTTP) | {"nightly_reset", "command_received", "command_poisoned"}
-    from mvd_core.workflow.registry import ACTIVITIES, ORCHESTRATORS
+    from mvd_core.workflow.functions import ACTIVITIES, ORCHESTRATORS
 
     assert names == expected | set(ORCHESTRATORS) | set(ACTIVITIES)
 

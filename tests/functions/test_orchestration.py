@@ -1,4 +1,4 @@
-"""Orchestrators registered from the workflow registry, replayed by the real
+"""Orchestrators registered from mvd_core.workflow.functions, replayed by the real
 azure-functions-durable executor through the indexed function."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import azure.functions as func
 import pytest
 
 from blueprints.orchestration import make_blueprint
-from mvd_core.workflow import registry as wf
+from mvd_core.workflow import functions as wf
 
 T0 = "2026-01-01T00:00:00.000000Z"
 

@@ -14,7 +14,7 @@ import pytest
 from mvd_core.engine import Engine
 from mvd_core.workflow import orchestrators
 from mvd_core.workflow.catalog import ORCHESTRATORS
-from mvd_core.workflow.registry import DATASPACE_ORCHESTRATOR
+from mvd_core.workflow.functions import DATASPACE_ORCHESTRATOR
 
 PARTICIPANTS = ["alpha", "beta", "gamma"]
 COMMAND = {"runId": "mvd-t-20261129T000000-abcdef", "action": "provision", "dataspace": "t", "source": "cli",
