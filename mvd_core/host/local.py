@@ -7,7 +7,7 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
-from mvd_core.api.models import DataspaceView
+from mvd_core.api.models import Action, DataspaceView, RunAccepted, RunSummary, Source
 from mvd_core.dataspace import Dataspace, load
 from mvd_core.dataspace.models import Schedule
 from mvd_core.dataspace.targets import apply_targets
@@ -15,11 +15,12 @@ from mvd_core.commands import (
     CallbackCommandQueue,
     Command,
     CommandRequest,
+    SqliteRunRegistry,
     submit,
 )
+from mvd_core.commands.registry import DELIVERY_TTL
 from mvd_core.engine import Engine
 from mvd_core.logs import get_logger, log_context
-from mvd_core.runs import DELIVERY_TTL, Action, RunAccepted, RunSummary, Source, SqliteRunRegistry
 from mvd_core.host.schedule import reset_schedule
 from mvd_core.settings import Settings
 from mvd_core.state import private_dir
@@ -112,7 +113,7 @@ class LocalBackend:
         return await asyncio.to_thread(self.host.run, run_id)
 
     async def list_runs(self, limit: int) -> list[RunSummary]:
-        records = await asyncio.to_thread(self.host.registry.recent, limit, self.host.dataspace.name)
+        records = await asyncio.to_thread(self.host.registry.list, limit, self.host.dataspace.name)
         return [r.to_summary() for r in records]
 
     async def dataspace_view(self) -> DataspaceView:
