@@ -191,3 +191,15 @@ def test_request_counts_by_verb_and_resource(sim, api):
     assert sim.writes("alice") == 5
     http = api.rest_client.pool_manager.request("GET", f"{sim.cluster_url('alice')}/_sim/requests")
     assert json.loads(http.data)["patch services"] == 1
+
+
+def test_create_on_a_cluster_wide_path_is_not_allowed(sim, api):
+    """Namespaced objects are created under their namespace; the cluster-wide path only lists."""
+    k8s.CoreV1Api(api).create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name="alice")))
+    body = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}})
+    http = api.rest_client.pool_manager.request(
+        "POST", f"{sim.cluster_url('alice')}/api/v1/configmaps", body=body, headers={"Content-Type": "application/json"}
+    )
+    status = json.loads(http.data)
+    assert http.status == 405 and status["reason"] == "MethodNotAllowed"
+    assert k8s.CoreV1Api(api).list_config_map_for_all_namespaces().items == []

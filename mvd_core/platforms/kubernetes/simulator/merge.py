@@ -75,7 +75,7 @@ def get_path(obj: Any, path: Path) -> Any:
         where = _locate(obj, element)
         if where is None:
             return None
-        obj = obj[where]  # type: ignore[index]
+        obj = obj[where]
     return obj
 
 
@@ -193,8 +193,9 @@ def ownership(obj: dict[str, Any]) -> dict[tuple[str, str], set[Path]]:
     return out
 
 
-def managed_fields(owners: dict[tuple[str, str], set[Path]], api_version: str, now: str,
-                   previous: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+def managed_fields(
+    owners: dict[tuple[str, str], set[Path]], api_version: str, now: str, previous: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
     times = {(e.get("manager"), e.get("operation")): e.get("time") for e in previous or []}
     entries = []
     for (manager, operation), paths in owners.items():
@@ -203,19 +204,22 @@ def managed_fields(owners: dict[tuple[str, str], set[Path]], api_version: str, n
         fields = to_fields_v1(paths)
         old = next((e for e in previous or [] if (e.get("manager"), e.get("operation")) == (manager, operation)), None)
         unchanged = old is not None and old.get("fieldsV1") == fields
-        entries.append({
-            "manager": manager,
-            "operation": operation,
-            "apiVersion": api_version,
-            "time": times.get((manager, operation)) if unchanged else now,
-            "fieldsType": "FieldsV1",
-            "fieldsV1": fields,
-        })
+        entries.append(
+            {
+                "manager": manager,
+                "operation": operation,
+                "apiVersion": api_version,
+                "time": times.get((manager, operation)) if unchanged else now,
+                "fieldsType": "FieldsV1",
+                "fieldsV1": fields,
+            }
+        )
     return entries
 
 
-def server_side_apply(existing: dict[str, Any] | None, config: dict[str, Any], manager: str,
-                      force: bool) -> tuple[dict[str, Any], dict[tuple[str, str], set[Path]]]:
+def server_side_apply(
+    existing: dict[str, Any] | None, config: dict[str, Any], manager: str, force: bool
+) -> tuple[dict[str, Any], dict[tuple[str, str], set[Path]]]:
     """The object after ``manager`` applies ``config``, and the new field ownership."""
     owners = ownership(existing) if existing else {}
     mine = (manager, "Apply")
@@ -241,8 +245,9 @@ def server_side_apply(existing: dict[str, Any] | None, config: dict[str, Any], m
     return merged, owners
 
 
-def record_update(owners: dict[tuple[str, str], set[Path]], before: dict[str, Any] | None,
-                  after: dict[str, Any], manager: str) -> dict[tuple[str, str], set[Path]]:
+def record_update(
+    owners: dict[tuple[str, str], set[Path]], before: dict[str, Any] | None, after: dict[str, Any], manager: str
+) -> dict[tuple[str, str], set[Path]]:
     """Ownership after a non-apply write: the writer takes over every field it changed."""
     after_paths = owned_paths(after)
     changed = {p for p in after_paths if before is None or get_path(before, p) != get_path(after, p)}

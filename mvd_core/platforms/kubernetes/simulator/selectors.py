@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from mvd_core.platforms.kubernetes.simulator.store import ApiError
@@ -18,6 +18,9 @@ _EQUALITY = re.compile(rf"({_KEY}) *(==|=|!=) *({_VALUE})")
 _EXISTS = re.compile(rf"(!?) *({_KEY})")
 _FIELD = re.compile(r"(metadata\.name|metadata\.namespace) *(==|=|!=) *([a-z0-9.-]{0,253})")
 _FIELD_KEY = re.compile(r"([^=!]*?) *(?:==|=|!=).*")
+
+LabelCheck = Callable[[dict[str, str]], bool]
+FieldCheck = Callable[[dict[str, Any]], bool]
 
 
 def _split(selector: str) -> list[str]:
@@ -37,36 +40,46 @@ def _split(selector: str) -> list[str]:
     return [t.strip(" ") for t in terms if t.strip(" ")]
 
 
-def label_matcher(selector: str | None) -> Callable[[dict[str, str]], bool]:
+def _label_in(key: str, values: Collection[str], negate: bool) -> LabelCheck:
+    return lambda labels: (labels.get(key) in values) != negate
+
+
+def _label_equals(key: str, value: str, negate: bool) -> LabelCheck:
+    return lambda labels: (labels.get(key) == value) != negate
+
+
+def _label_exists(key: str, negate: bool) -> LabelCheck:
+    return lambda labels: (key in labels) != negate
+
+
+def _field_equals(attr: str, value: str, negate: bool) -> FieldCheck:
+    return lambda obj: (obj["metadata"].get(attr) == value) != negate
+
+
+def label_matcher(selector: str | None) -> LabelCheck:
     if not selector:
         return lambda labels: True
-    checks: list[Callable[[dict[str, str]], bool]] = []
+    checks: list[LabelCheck] = []
     for term in _split(selector):
         if (m := _SET.fullmatch(term)) and all(_SET_VALUE.fullmatch(v.strip(" ")) for v in m.group(3).split(",")):
             key, op = m.group(1), m.group(2)
             values = {v.strip(" ") for v in m.group(3).split(",") if v.strip(" ")}
-            if op == "in":
-                checks.append(lambda labels, k=key, v=values: labels.get(k) in v)
-            else:
-                checks.append(lambda labels, k=key, v=values: labels.get(k) not in v)
+            checks.append(_label_in(key, values, negate=op == "notin"))
         elif m := _EQUALITY.fullmatch(term):
             key, op, value = m.groups()
-            if op == "!=":
-                checks.append(lambda labels, k=key, v=value: labels.get(k) != v)
-            else:
-                checks.append(lambda labels, k=key, v=value: labels.get(k) == v)
+            checks.append(_label_equals(key, value, negate=op == "!="))
         elif m := _EXISTS.fullmatch(term):
             negate, key = m.groups()
-            checks.append(lambda labels, k=key, n=bool(negate): (k in labels) != n)
+            checks.append(_label_exists(key, negate=bool(negate)))
         else:
             raise ApiError(400, "BadRequest", f"unable to parse requirement: {term[:100]!r}")
     return lambda labels: all(check(labels) for check in checks)
 
 
-def field_matcher(selector: str | None) -> Callable[[dict[str, Any]], bool]:
+def field_matcher(selector: str | None) -> FieldCheck:
     if not selector:
         return lambda obj: True
-    checks = []
+    checks: list[FieldCheck] = []
     for term in _split(selector):
         m = _FIELD.fullmatch(term)
         if m is None:
@@ -75,5 +88,5 @@ def field_matcher(selector: str | None) -> Callable[[dict[str, Any]], bool]:
                 raise ApiError(400, "BadRequest", f"field label not supported: {key.group(1)[:100]!r}")
             raise ApiError(400, "BadRequest", f"invalid field selector: {term[:100]!r}")
         attr, op, value = m.group(1).split(".", 1)[1], m.group(2), m.group(3)
-        checks.append(lambda o, a=attr, v=value, n=op == "!=": (o["metadata"].get(a) == v) != n)
+        checks.append(_field_equals(attr, value, negate=op == "!="))
     return lambda obj: all(check(obj) for check in checks)

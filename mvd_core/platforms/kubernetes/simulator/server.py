@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from mvd_core.logs import get_logger
@@ -107,8 +107,15 @@ class _QuietServer(ThreadingHTTPServer):
 class SimulatorServer:
     """A loopback HTTP server hosting every simulated cluster of one state directory."""
 
-    def __init__(self, db_path: Path, *, ready_delay: float = 0.2, faults: Faults | None = None,
-                 host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        db_path: Path,
+        *,
+        ready_delay: float = 0.2,
+        faults: Faults | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
         self.store = ClusterStore(db_path, ready_delay=ready_delay)
         self.faults = faults or Faults()
         self._random = random.Random(self.faults.seed)
@@ -122,12 +129,13 @@ class SimulatorServer:
     @property
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
+        assert isinstance(host, str)  # an AF_INET address; bytes only come with AF_UNIX
         return f"http://{host}:{port}"
 
     def cluster_url(self, cluster: str) -> str:
         return f"{self.url}/clusters/{cluster}"
 
-    def start(self) -> SimulatorServer:
+    def start(self) -> Self:
         if self._thread is None:
             self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="k8s-sim", daemon=True)
             self._thread.start()
@@ -138,7 +146,7 @@ class SimulatorServer:
         self._httpd.server_close()
         self._thread = None
 
-    def __enter__(self) -> SimulatorServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -243,8 +251,9 @@ class _Handler(BaseHTTPRequestHandler):
                 reason = "InternalError" if code == 500 else "ServiceUnavailable"
                 raise ApiError(code, reason, "injected fault (simulated cluster)")
             if route.special == "version":
-                self._send(200, {"major": "1", "minor": "31", "gitVersion": "v1.31.0-mvd-simulated",
-                                 "platform": "simulated"})
+                self._send(
+                    200, {"major": "1", "minor": "31", "gitVersion": "v1.31.0-mvd-simulated", "platform": "simulated"}
+                )
                 return
             self.sim.store.settle(route.cluster)
             self._dispatch(method, route, query, body)
@@ -260,7 +269,6 @@ class _Handler(BaseHTTPRequestHandler):
         res = route.resource
         assert res is not None
         store, cluster = self.sim.store, route.cluster
-        ns = route.namespace if res.namespaced else ""
         sub = f"/{route.subresource}" if route.subresource else ""
         if method == "GET" and route.name is None:
             if query.get("watch") in ("1", "true", "True"):
@@ -268,22 +276,47 @@ class _Handler(BaseHTTPRequestHandler):
                 self._watch(route, query)
                 return
             self.sim.count(cluster, f"list {res.plural}")
-            items, rv = store.list(cluster, res, ns if res.namespaced else None)
+            items, rv = store.list_objects(cluster, res, route.namespace if res.namespaced else None)
             labels, fields = label_matcher(query.get("labelSelector")), field_matcher(query.get("fieldSelector"))
             items = [_as_item(i) for i in items if labels(i["metadata"].get("labels") or {}) and fields(i)]
-            self._send(200, {"kind": f"{res.kind}List", "apiVersion": res.api_version,
-                             "metadata": {"resourceVersion": str(rv)}, "items": items})
+            self._send(
+                200,
+                {
+                    "kind": f"{res.kind}List",
+                    "apiVersion": res.api_version,
+                    "metadata": {"resourceVersion": str(rv)},
+                    "items": items,
+                },
+            )
             return
+        if res.namespaced and route.namespace is None:  # a namespaced kind's cluster-wide path only lists
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        ns = route.namespace if res.namespaced and route.namespace is not None else ""
         if method == "POST" and route.name is None:
             self.sim.count(cluster, f"create {res.plural}")
             name = ((body or {}).get("metadata") or {}).get("name") if isinstance(body, dict) else None
             if not name:
-                raise ApiError(422, "Invalid", f"{res.kind} is invalid: metadata.name: Required value",
-                               {"kind": res.kind, "causes": [{"reason": "FieldValueRequired", "message": "Required value",
-                                                              "field": "metadata.name"}]})
+                raise ApiError(
+                    422,
+                    "Invalid",
+                    f"{res.kind} is invalid: metadata.name: Required value",
+                    {
+                        "kind": res.kind,
+                        "causes": [
+                            {"reason": "FieldValueRequired", "message": "Required value", "field": "metadata.name"}
+                        ],
+                    },
+                )
             target_ns = name if res.plural == "namespaces" else ns
-            obj, _ = store.write(cluster, res, "" if res.plural == "namespaces" else target_ns, name, "create",
-                                 body=body, manager=query.get("fieldManager"))
+            obj, _ = store.write(
+                cluster,
+                res,
+                "" if res.plural == "namespaces" else target_ns,
+                name,
+                "create",
+                body=body,
+                manager=query.get("fieldManager"),
+            )
             self.sim.notify()
             self._send(201, obj)
             return
@@ -295,8 +328,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, store.get(cluster, res, ns, name))
         elif method == "PUT":
             self.sim.count(cluster, f"update {res.plural}{sub}")
-            obj, _ = store.write(cluster, res, ns, name, "replace", body=body, manager=query.get("fieldManager"),
-                                 subresource=route.subresource)
+            obj, _ = store.write(
+                cluster,
+                res,
+                ns,
+                name,
+                "replace",
+                body=body,
+                manager=query.get("fieldManager"),
+                subresource=route.subresource,
+            )
             self.sim.notify()
             self._send(200, obj)
         elif method == "PATCH":
@@ -304,21 +345,46 @@ class _Handler(BaseHTTPRequestHandler):
             ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
             op = _PATCH_TYPES.get(ctype)
             if op is None:
-                raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - "
-                                                            f"accepted media types include: {', '.join(_PATCH_TYPES)}")
+                raise ApiError(
+                    415,
+                    "UnsupportedMediaType",
+                    f"the body of the request was in an unknown format - "
+                    f"accepted media types include: {', '.join(_PATCH_TYPES)}",
+                )
             if op == "apply" and not query.get("fieldManager"):
                 raise ApiError(400, "BadRequest", "PATCH request with apply content type requires a fieldManager")
-            obj, created = store.write(cluster, res, ns, name, op, body=body, manager=query.get("fieldManager"),
-                                       force=query.get("force") in ("true", "1"), subresource=route.subresource)
+            obj, created = store.write(
+                cluster,
+                res,
+                ns,
+                name,
+                op,
+                body=body,
+                manager=query.get("fieldManager"),
+                force=query.get("force") in ("true", "1"),
+                subresource=route.subresource,
+            )
             self.sim.notify()
             self._send(201 if created else 200, obj)
         elif method == "DELETE":
             self.sim.count(cluster, f"delete {res.plural}")
             obj = store.delete(cluster, res, ns, name)
             self.sim.notify()
-            self._send(200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                             "details": {"name": name, "group": res.group, "kind": res.plural,
-                                         "uid": obj["metadata"].get("uid")}})
+            self._send(
+                200,
+                {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "metadata": {},
+                    "status": "Success",
+                    "details": {
+                        "name": name,
+                        "group": res.group,
+                        "kind": res.plural,
+                        "uid": obj["metadata"].get("uid"),
+                    },
+                },
+            )
 
     # --- watch ------------------------------------------------------------------------
 
@@ -342,7 +408,7 @@ class _Handler(BaseHTTPRequestHandler):
         if since_param and since_param != "0":
             since = int(since_param)
         else:
-            items, since = store.list(cluster, res, ns)
+            items, since = store.list_objects(cluster, res, ns)
             for obj in items:
                 emit("ADDED", obj)
         while True:
@@ -390,8 +456,11 @@ def shared_simulator(home: Path | None = None) -> SimulatorServer:
     with _shared_lock:
         server = _shared.get(db)
         if server is None:
-            faults = Faults(error_rate=settings.sim_error_rate, latency_seconds=settings.sim_latency_seconds,
-                            seed=settings.sim_fault_seed)
+            faults = Faults(
+                error_rate=settings.sim_error_rate,
+                latency_seconds=settings.sim_latency_seconds,
+                seed=settings.sim_fault_seed,
+            )
             server = SimulatorServer(db, ready_delay=settings.sim_ready_delay, faults=faults).start()
             _shared[db] = server
         return server
