@@ -392,6 +392,22 @@ def resolve(
     return _parse(did, final_url, body, content_type)
 
 
+def check_endpoint(url: str, *, allow_http_loopback: bool = False, allow_private: bool = False) -> None:
+    """Refuse (``ResolutionError``) to call ``url``, an endpoint that a resolved document named,
+    unless it passes the resolver's own rules: http(s) only, its host's addresses public unless
+    ``allow_private``, plain HTTP only to loopback with ``allow_http_loopback``."""
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InsecureScheme(f"refusing endpoint {str(url)[:200]!r}: not an http(s) URL with a host")
+    addresses = _addresses(parts.hostname, _port(parts, url) or _DEFAULT_PORTS[parts.scheme], allow_private)
+    loopback = all(_ip(a).is_loopback for a in addresses)  # type: ignore[union-attr]
+    if parts.scheme == "http" and not (loopback and allow_http_loopback):
+        raise InsecureScheme(
+            f"refusing plain HTTP to {parts.hostname}: endpoints need HTTPS "
+            "(plain HTTP is allowed only for loopback hosts with MVD_ALLOW_HTTP_LOOPBACK=true)"
+        )
+
+
 def verify_published(did: str, expected_document: dict[str, Any], **resolve_options: Any) -> dict[str, Any]:
     """Resolve ``did`` and check that it serves exactly ``expected_document``.
 
