@@ -49,17 +49,23 @@ def api_client_from_kubeconfig(path: str | Path | None, context: str) -> k8s.Api
     if context not in contexts:
         raise MvdError(f"kubeconfig {file} has no context {context!r} (it has: {', '.join(contexts) or 'none'})")
     try:
-        return k8s_config.new_client_from_config(config_file=str(file), context=context, persist_config=False)
+        client: k8s.ApiClient = k8s_config.new_client_from_config(
+            config_file=str(file), context=context, persist_config=False
+        )
     except k8s_config.ConfigException as exc:
         raise MvdError(f"kubeconfig {file}, context {context!r}: {exc}") from None
+    return client
 
 
 def api_client_from_kubeconfig_dict(kubeconfig: dict[str, Any], context: str | None = None) -> k8s.ApiClient:
     """A client from an in-memory kubeconfig (as the AKS credentials API returns it)."""
     try:
-        return k8s_config.new_client_from_config_dict(kubeconfig, context=context, persist_config=False)
+        client: k8s.ApiClient = k8s_config.new_client_from_config_dict(
+            kubeconfig, context=context, persist_config=False
+        )
     except k8s_config.ConfigException as exc:
         raise ExternalError(f"the cluster's kubeconfig is unusable: {exc}") from None
+    return client
 
 
 def _contexts(file: Path) -> tuple[list[str], str | None]:
@@ -90,8 +96,9 @@ def _retry_after(exc: ApiException) -> float | None:
         return None
 
 
-def call(fn: Callable[..., T], *args: Any, what: str, missing_ok: bool = False, attempts: int | None = None,
-         **kwargs: Any) -> T | None:
+def call(
+    fn: Callable[..., T], *args: Any, what: str, missing_ok: bool = False, attempts: int | None = None, **kwargs: Any
+) -> T | None:
     """``fn(*args, **kwargs)`` with bounded retries of throttling, server errors and lost connections.
 
     With ``missing_ok`` a 404 returns None. Any other failure is an ``ExternalError`` naming ``what``.

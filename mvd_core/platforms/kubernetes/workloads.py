@@ -20,10 +20,10 @@ from kubernetes import client as k8s
 from pydantic import BaseModel, Field
 
 from mvd_core.errors import ExternalError, MvdError
-from mvd_core.logs import get_logger
 from mvd_core.k8s import labels as L
 from mvd_core.k8s.diff import as_stored, field_changes
 from mvd_core.k8s.objects import object_key
+from mvd_core.logs import get_logger
 from mvd_core.platforms.kubernetes.client import call
 
 log = get_logger(__name__)
@@ -50,8 +50,15 @@ KINDS: dict[str, _Kind] = {
     "Job": _Kind(k8s.BatchV1Api, "namespaced_job"),
     "Ingress": _Kind(k8s.NetworkingV1Api, "namespaced_ingress"),
 }
-API_VERSIONS = {"Namespace": "v1", "ConfigMap": "v1", "Secret": "v1", "Service": "v1",
-                "Deployment": "apps/v1", "Job": "batch/v1", "Ingress": "networking.k8s.io/v1"}
+API_VERSIONS = {
+    "Namespace": "v1",
+    "ConfigMap": "v1",
+    "Secret": "v1",
+    "Service": "v1",
+    "Deployment": "apps/v1",
+    "Job": "batch/v1",
+    "Ingress": "networking.k8s.io/v1",
+}
 ORDER = list(KINDS)
 
 
@@ -105,12 +112,14 @@ def _method(api_client: k8s.ApiClient, kind: str, verb: str) -> Any:
     return getattr(spec.api(api_client), f"{verb}_{spec.stem}")
 
 
-def _ns_args(kind: str, namespace: str | None) -> tuple[str, ...]:
-    return (namespace,) if KINDS[kind].namespaced else ()  # type: ignore[return-value]
+def _ns_args(kind: str, namespace: str | None) -> tuple[str | None, ...]:
+    """The namespace argument of a namespaced kind's API method (the client refuses a None there)."""
+    return (namespace,) if KINDS[kind].namespaced else ()
 
 
 def _json(resp: Any) -> dict[str, Any]:
-    return json.loads(resp.data)
+    obj: dict[str, Any] = json.loads(resp.data)
+    return obj
 
 
 def _sorted(objects: Iterable[dict[str, Any]], reverse: bool = False) -> list[dict[str, Any]]:
@@ -123,13 +132,20 @@ def _sorted(objects: Iterable[dict[str, Any]], reverse: bool = False) -> list[di
 def read(api_client: k8s.ApiClient, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
     """The object as the cluster has it, or None."""
     _kind(kind)
-    resp = call(_method(api_client, kind, "read"), name, *_ns_args(kind, namespace), _preload_content=False,
-                what=f"read {kind}/{namespace or ''}/{name}".replace("//", "/"), missing_ok=True)
+    resp = call(
+        _method(api_client, kind, "read"),
+        name,
+        *_ns_args(kind, namespace),
+        _preload_content=False,
+        what=f"read {kind}/{namespace or ''}/{name}".replace("//", "/"),
+        missing_ok=True,
+    )
     return _json(resp) if resp is not None else None
 
 
-def list_objects(api_client: k8s.ApiClient, kind: str, namespace: str | None,
-                 label_selector: str | None = None) -> list[dict[str, Any]]:
+def list_objects(
+    api_client: k8s.ApiClient, kind: str, namespace: str | None, label_selector: str | None = None
+) -> list[dict[str, Any]]:
     """Objects of ``kind``, with apiVersion/kind filled in."""
     spec = _kind(kind)
     fn = getattr(spec.api(api_client), f"list_{spec.stem}")
@@ -167,17 +183,35 @@ def drift(desired: dict[str, Any], observed: dict[str, Any] | None) -> list[str]
 
 def _apply_one(api_client: k8s.ApiClient, obj: dict[str, Any], field_manager: str) -> dict[str, Any]:
     kind, meta = obj["kind"], obj["metadata"]
-    return _json(call(_method(api_client, kind, "patch"), meta["name"], *_ns_args(kind, meta.get("namespace")), obj,
-                      field_manager=field_manager, force=True, _content_type=APPLY, _preload_content=False,
-                      what=f"apply {object_key(obj)}"))
+    return _json(
+        call(
+            _method(api_client, kind, "patch"),
+            meta["name"],
+            *_ns_args(kind, meta.get("namespace")),
+            obj,
+            field_manager=field_manager,
+            force=True,
+            _content_type=APPLY,
+            _preload_content=False,
+            what=f"apply {object_key(obj)}",
+        )
+    )
 
 
-def _delete_and_wait(api_client: k8s.ApiClient, kind: str, namespace: str | None, name: str,
-                     timeout_seconds: float = 60) -> None:
+def _delete_and_wait(
+    api_client: k8s.ApiClient, kind: str, namespace: str | None, name: str, timeout_seconds: float = 60
+) -> None:
     """Delete and wait until the object is gone (a real API server finalizes asynchronously)."""
     fn = _method(api_client, kind, "delete")
-    call(fn, name, *_ns_args(kind, namespace), propagation_policy="Background", _preload_content=False,
-         what=f"delete {kind}/{namespace}/{name}", missing_ok=True)
+    call(
+        fn,
+        name,
+        *_ns_args(kind, namespace),
+        propagation_policy="Background",
+        _preload_content=False,
+        what=f"delete {kind}/{namespace}/{name}",
+        missing_ok=True,
+    )
     deadline, delay = time.monotonic() + timeout_seconds, 0.05
     while read(api_client, kind, namespace, name) is not None:
         if time.monotonic() > deadline:
@@ -186,8 +220,9 @@ def _delete_and_wait(api_client: k8s.ApiClient, kind: str, namespace: str | None
         delay = min(delay * 2, 2.0)
 
 
-def apply(api_client: k8s.ApiClient, objects: list[dict[str, Any]],
-          field_manager: str = L.FIELD_MANAGER) -> ApplyReport:
+def apply(
+    api_client: k8s.ApiClient, objects: list[dict[str, Any]], field_manager: str = L.FIELD_MANAGER
+) -> ApplyReport:
     """Server-side apply every object that is missing or differs; skip the rest.
 
     A Job whose declared spec changed is deleted and created again (its template is immutable).
@@ -219,8 +254,12 @@ def _conditions(obj: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _describe_conditions(obj: dict[str, Any]) -> list[str]:
-    return [f"{c.get('type')}={c.get('status')}" + (f" {c.get('reason')}" if c.get("reason") else "")
-            + (f": {c.get('message')}" if c.get("message") else "") for c in _conditions(obj)]
+    return [
+        f"{c.get('type')}={c.get('status')}"
+        + (f" {c.get('reason')}" if c.get("reason") else "")
+        + (f": {c.get('message')}" if c.get("message") else "")
+        for c in _conditions(obj)
+    ]
 
 
 def evaluate(obj: dict[str, Any] | None, key: str) -> ObjectStatus:
@@ -235,21 +274,24 @@ def evaluate(obj: dict[str, Any] | None, key: str) -> ObjectStatus:
             return ObjectStatus(key=key, ready=False, failed=True, summary="failed", conditions=conds)
         if types.get("Complete") == "True":
             return ObjectStatus(key=key, ready=True, summary="complete", conditions=conds)
-        return ObjectStatus(key=key, ready=False, summary=f"running ({status.get('active', 0)} active)",
-                            conditions=conds)
+        return ObjectStatus(
+            key=key, ready=False, summary=f"running ({status.get('active', 0)} active)", conditions=conds
+        )
     want = int((obj.get("spec") or {}).get("replicas", 1))
     gen, observed_gen = obj["metadata"].get("generation", 0), status.get("observedGeneration", 0)
     updated, replicas = status.get("updatedReplicas", 0), status.get("replicas", 0)
     available = status.get("availableReplicas", 0)
     for c in _conditions(obj):
         if c.get("type") == "Progressing" and c.get("reason") == "ProgressDeadlineExceeded":
-            return ObjectStatus(key=key, ready=False, failed=True, summary="progress deadline exceeded",
-                                conditions=conds)
+            return ObjectStatus(
+                key=key, ready=False, failed=True, summary="progress deadline exceeded", conditions=conds
+            )
     if observed_gen < gen:
         return ObjectStatus(key=key, ready=False, summary=f"generation {gen} not yet observed", conditions=conds)
     ready = updated == want and replicas == updated and available == updated
-    return ObjectStatus(key=key, ready=ready, summary=f"{updated}/{want} updated, {available}/{want} available",
-                        conditions=conds)
+    return ObjectStatus(
+        key=key, ready=ready, summary=f"{updated}/{want} updated, {available}/{want} available", conditions=conds
+    )
 
 
 def _rollout_targets(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -269,8 +311,9 @@ def rollout_status(api_client: k8s.ApiClient, objects: list[dict[str, Any]]) -> 
 # --- prune, restart, teardown -----------------------------------------------------------
 
 
-def prune(api_client: k8s.ApiClient, desired_objects: list[dict[str, Any]], participant_id: str,
-          dataspace_name: str) -> list[str]:
+def prune(
+    api_client: k8s.ApiClient, desired_objects: list[dict[str, Any]], participant_id: str, dataspace_name: str
+) -> list[str]:
     """Delete managed objects of this participant that ``desired_objects`` no longer declares."""
     wanted = {object_key(o) for o in desired_objects}
     removed = []
@@ -279,8 +322,15 @@ def prune(api_client: k8s.ApiClient, desired_objects: list[dict[str, Any]], part
         if key in wanted:
             continue
         meta = obj["metadata"]
-        call(_method(api_client, obj["kind"], "delete"), meta["name"], *_ns_args(obj["kind"], meta.get("namespace")),
-             propagation_policy="Background", _preload_content=False, what=f"delete {key}", missing_ok=True)
+        call(
+            _method(api_client, obj["kind"], "delete"),
+            meta["name"],
+            *_ns_args(obj["kind"], meta.get("namespace")),
+            propagation_policy="Background",
+            _preload_content=False,
+            what=f"delete {key}",
+            missing_ok=True,
+        )
         removed.append(key)
         log.info("pruned %s", key)
     return sorted(removed)
@@ -304,15 +354,23 @@ def restart(api_client: k8s.ApiClient, objects: list[dict[str, Any]], token: str
         if annotations.get(L.RESTARTED_AT_KEY) == token:
             continue
         patch = {"spec": {"template": {"metadata": {"annotations": {L.RESTARTED_AT_KEY: token}}}}}
-        call(_method(api_client, "Deployment", "patch"), meta["name"], meta["namespace"], patch,
-             field_manager=RESTART_MANAGER, _content_type=STRATEGIC, _preload_content=False,
-             what=f"restart {object_key(obj)}")
+        call(
+            _method(api_client, "Deployment", "patch"),
+            meta["name"],
+            meta["namespace"],
+            patch,
+            field_manager=RESTART_MANAGER,
+            _content_type=STRATEGIC,
+            _preload_content=False,
+            what=f"restart {object_key(obj)}",
+        )
         restarted.append(object_key(obj))
     return restarted
 
 
-def rerun_jobs(api_client: k8s.ApiClient, objects: list[dict[str, Any]], token: str,
-               field_manager: str = L.FIELD_MANAGER) -> list[str]:
+def rerun_jobs(
+    api_client: k8s.ApiClient, objects: list[dict[str, Any]], token: str, field_manager: str = L.FIELD_MANAGER
+) -> list[str]:
     """Run every Job of ``objects`` again (delete and create), once per ``token``.
 
     Runtimes keep their state in memory, so a restart loses what seed Jobs loaded; a reset
@@ -340,8 +398,13 @@ def delete_namespace(api_client: k8s.ApiClient, namespace: str) -> bool:
     is sent but a read, so a repeated teardown writes nothing)."""
     if not namespace_exists(api_client, namespace):
         return False
-    resp = call(k8s.CoreV1Api(api_client).delete_namespace, namespace, _preload_content=False,
-                what=f"delete Namespace/{namespace}", missing_ok=True)
+    resp = call(
+        k8s.CoreV1Api(api_client).delete_namespace,
+        namespace,
+        _preload_content=False,
+        what=f"delete Namespace/{namespace}",
+        missing_ok=True,
+    )
     return resp is not None
 
 
