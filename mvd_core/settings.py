@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MVD_", extra="ignore", hide_input_in_errors=True)
 
     home: Path = Field(Path(".mvd"), description="State directory: engine DB, local vault, clusters, DID files.")
+    cache_dir: Path | None = Field(
+        None, description="Cache shared by every state directory (the assembled EDC runtimes); ~/.cache/mvd when unset."
+    )
     dataspace_file: Path | None = Field(None, description="Blueprint YAML; the packaged default when unset.")
     targets: Literal["embedded", "declared"] = Field(
         "embedded",
