@@ -1,7 +1,9 @@
 """`mvd serve`: the HTTP API, the dashboard and the local did:web documents, over the local host.
 
 Routes: ``/api/...`` (the shared handlers; POSTs need the bearer token, webhooks their HMAC
-signature instead), ``/dids/<participant>/.../did.json``, ``/`` (the dashboard), ``/healthz``.
+signature instead), ``/dids/<participant>/.../did.json``, ``/`` (the dashboard), ``/healthz``;
+the dataspace issuer's ``/dids/issuer/did.json`` and ``POST /issuer/dcp/credentials`` (public:
+holders authenticate with their DCP token).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -27,8 +31,12 @@ from mvd_core.errors import MvdError
 from mvd_core.host import security
 from mvd_core.host import token as api_token
 from mvd_core.host.local import LocalHost
+from mvd_core.identity.document import to_bytes
+from mvd_core.identity.issuer import MAX_BODY as ISSUER_MAX_BODY
+from mvd_core.identity.issuer import Issuer, local_issuer
 from mvd_core.logs import get_logger
 from mvd_core.platforms.didhosts.local import dids_root
+from mvd_core.platforms.secrets.local import LocalFileVault
 
 log = get_logger(__name__)
 
@@ -70,6 +78,32 @@ def create_app(host: LocalHost, token: str) -> Starlette:
         return FileResponse(target, media_type="application/did+json",
                             headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "no-cache"})
 
+    issuers: list[Issuer] = []  # made on first use: its key is generated then, not at every start
+    issuer_lock = threading.Lock()
+
+    def issuer() -> Issuer:
+        with issuer_lock:
+            if not issuers:
+                vault = LocalFileVault(host.settings.home / "issuer-vault")
+                issuers.append(local_issuer(vault, host.dataspace, host.settings))
+            return issuers[0]
+
+    async def issuer_did(_: Request) -> Response:
+        document = await run_in_threadpool(lambda: issuer().did_document())
+        return Response(to_bytes(document), media_type="application/did+json",
+                        headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "no-cache"})
+
+    async def issuer_credentials(request: Request) -> Response:
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > ISSUER_MAX_BODY:
+                break  # the issuer answers 413
+        answer = await run_in_threadpool(lambda: issuer().handle_credential_request(dict(request.headers), body))
+        # the holder accepts the credential only once it has our 201: deliver after answering
+        return Response(answer.body, answer.status, headers=answer.headers,
+                        background=BackgroundTask(answer.job.run) if answer.job else None)
+
     async def healthz(_: Request) -> Response:
         return JSONResponse({"ok": True, "dataspace": host.dataspace.name, "targets": host.settings.targets})
 
@@ -79,7 +113,9 @@ def create_app(host: LocalHost, token: str) -> Starlette:
     return Starlette(routes=[
         Route("/", index),
         Route("/healthz", healthz),
+        Route("/dids/issuer/did.json", issuer_did, methods=["GET", "HEAD"]),
         Route("/dids/{path:path}", did_document, methods=["GET", "HEAD"]),
+        Route("/issuer/dcp/credentials", issuer_credentials, methods=["POST"]),
         # Every method: dispatch answers one the path does not take with 405 and the right Allow.
         Route("/api/{rest:path}", api, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

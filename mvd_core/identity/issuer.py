@@ -35,12 +35,15 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 
+from mvd_core.dataspace.models import Dataspace, LocalDidHost
 from mvd_core.errors import MvdError
 from mvd_core.identity import jwt, keys, resolver
+from mvd_core.identity.didweb import did_for
 from mvd_core.identity.document import did_document
 from mvd_core.identity.store import SecretStore
 from mvd_core.identity.vc import MEMBERSHIP_CREDENTIAL, VC_FORMAT, membership_credential
 from mvd_core.logs import get_logger
+from mvd_core.settings import Settings
 
 log = get_logger(__name__)
 
@@ -352,3 +355,14 @@ class Issuer:
             {"Content-Type": "text/plain", "Location": f"{self.service_url}/requests/{issuer_pid}"},
             job,
         )
+
+
+def local_issuer(store: SecretStore, dataspace: Dataspace, settings: Settings) -> Issuer:
+    """The issuer ``mvd serve`` runs: DID ``did:web:<host>%3A<port>:dids:issuer`` (its document at
+    ``/dids/issuer/did.json``), IssuerService at ``<base URL>/issuer/dcp``, members = the
+    dataspace's participants. Holder DIDs resolve with the resolver settings
+    (MVD_ALLOW_HTTP_LOOPBACK, MVD_ALLOW_PRIVATE_HOSTS): local identity hubs only when set."""
+    base = settings.base_url
+    members = {did_for(p.identity.host, p.id, local_base_url=base) for p in dataspace.participants}
+    did = did_for(LocalDidHost(kind="local"), ISSUER_ID, local_base_url=base)
+    return Issuer(store, did, f"{base}/issuer/dcp", members, resolve_options=resolver.options_from(settings))

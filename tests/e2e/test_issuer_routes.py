@@ -1,0 +1,92 @@
+"""`mvd serve` as the dataspace issuer: its did:web document and its DCP credential endpoint,
+public routes on the local server (a holder authenticates with its own token, not the API's)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from mvd_core.identity import jwt, keys
+from mvd_core.identity.resolver import resolve
+from mvd_core.settings import get_settings
+from mvd_core.workflow import connect
+from tests.e2e.conftest import Plane, run_plane
+from tests.e2e.test_local_host import provision
+
+REQUEST = {
+    "@type": "https://w3id.org/dspace-dcp/v1.0/CredentialRequestMessage",
+    "https://w3id.org/dspace-dcp/v1.0/holderPid": {"@id": "membership-1"},
+    "https://w3id.org/dspace-dcp/v1.0/credentials": [{"@type": "@json", "@value": [{"id": "membership-credential"}]}],
+}
+
+
+def member_token(plane, participant_id: str, issuer_did: str) -> str:
+    """A self-issued token as the participant's identity hub would sign it, with the key the control plane keeps."""
+    participant = plane.host.dataspace.participant(participant_id)
+    store = connect.secret_store(participant, plane.settings)
+    did = f"did:web:localhost%3A{plane.settings.port}:dids:{participant_id}"
+    now = int(time.time())
+    private = keys.signing_jwk(store, participant_id)
+    claims = {"iss": did, "sub": did, "aud": issuer_did, "iat": now, "exp": now + 300, "jti": "t-1"}
+    return jwt.sign(private, claims, kid=f"{did}#{keys.public_jwk(private)['kid']}")
+
+
+def credential_request(plane, token: str | None) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.post(f"{plane.url}/issuer/dcp/credentials", json=REQUEST, headers=headers, timeout=30)
+
+
+@pytest.fixture
+def loopback_plane(tmp_path, monkeypatch) -> Iterator[Plane]:
+    """A plane whose resolver may reach loopback over plain HTTP (the explicit settings)."""
+    monkeypatch.setenv("MVD_ALLOW_HTTP_LOOPBACK", "true")
+    monkeypatch.setenv("MVD_ALLOW_PRIVATE_HOSTS", "true")
+    get_settings.cache_clear()
+    yield from run_plane(monkeypatch)
+
+
+def test_issuer_did_resolves_and_loopback_holders_are_refused_unless_explicitly_allowed(plane):
+    issuer_did = f"did:web:localhost%3A{plane.settings.port}:dids:issuer"
+    document = resolve(issuer_did, allow_http_loopback=True, allow_private=True)
+    assert document["service"][0]["type"] == "IssuerService"
+    assert document["service"][0]["serviceEndpoint"] == f"{plane.settings.base_url}/issuer/dcp"
+    kid = document["verificationMethod"][0]["id"]
+    assert kid.startswith(issuer_did + "#")
+    # the key was generated once, in the issuer's own vault; a second read serves the same document
+    assert resolve(issuer_did, allow_http_loopback=True, allow_private=True) == document
+    assert (plane.settings.home / "issuer-vault" / "issuer-did-signing-key").is_file()
+
+    no_token = credential_request(plane, None)
+    assert no_token.status_code == 401
+    assert "missing self-issued token" in no_token.json()["error"]  # the issuer's answer, not the API's
+
+    provision(plane)
+    token = member_token(plane, "galactic-turbine", issuer_did)
+    # default settings: a holder DID on loopback is never fetched
+    refused = credential_request(plane, token)
+    assert refused.status_code == 401, refused.text
+    assert "loopback address" in refused.json()["error"] and token not in refused.text
+
+
+def test_with_loopback_allowed_a_member_token_verifies_and_a_stranger_is_refused(loopback_plane):
+    plane = loopback_plane
+    issuer_did = f"did:web:localhost%3A{plane.settings.port}:dids:issuer"
+    provision(plane)
+    answer = credential_request(plane, member_token(plane, "galactic-turbine", issuer_did))
+    # authenticated: what stops it now is the simulated participant's CredentialService, which is not reachable
+    assert answer.status_code == 400, answer.text
+    assert "CredentialService cannot be called" in answer.json()["error"]
+    wrong_audience = credential_request(plane, member_token(plane, "galactic-turbine", "did:web:other.example"))
+    assert wrong_audience.status_code == 401 and "is meant for" in wrong_audience.json()["error"]
+    stranger = keys.generate_private_jwk("EC-P256")
+    now = int(time.time())
+    token = jwt.sign(
+        stranger,
+        {"iss": "did:web:evil.example", "sub": "did:web:evil.example", "aud": issuer_did, "iat": now, "exp": now + 60},
+        kid="did:web:evil.example#k",
+    )
+    refused = credential_request(plane, token)
+    assert refused.status_code == 403 and "not a member" in refused.json()["error"]
