@@ -12,9 +12,8 @@ memory.
 
 from __future__ import annotations
 
-import base64
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from azure.core.credentials import TokenCredential
@@ -31,6 +30,11 @@ from mvd_core.logs import get_logger
 from mvd_core.platforms.clusters.base import ClusterMissing, ClusterOperation
 from mvd_core.platforms.kubernetes.client import api_client_from_kubeconfig_dict
 from mvd_core.settings import Settings
+
+if TYPE_CHECKING:  # the management SDKs are imported when an AKS cluster is first used
+    from azure.mgmt.containerservice import ContainerServiceClient
+    from azure.mgmt.containerservice.models import ManagedCluster
+    from azure.mgmt.resource.resources import ResourceManagementClient
 
 log = get_logger(__name__)
 
@@ -51,13 +55,23 @@ class AksClusterSource:
     kind = "aks"
     simulated = False
 
-    def __init__(self, model: AksCluster, participant_id: str, settings: Settings, *,
-                 credential: TokenCredential | None = None, base_url: str | None = None,
-                 poll_seconds: float | None = None, **client_kwargs: Any) -> None:
+    def __init__(
+        self,
+        model: AksCluster,
+        participant_id: str,
+        settings: Settings,
+        *,
+        credential: TokenCredential | None = None,
+        base_url: str | None = None,
+        poll_seconds: float | None = None,
+        **client_kwargs: Any,
+    ) -> None:
         subscription = model.subscription_id or settings.azure_subscription_id
         if not subscription:
-            raise MvdError(f"participant {participant_id!r}: cluster kind aks needs a subscription "
-                           "(cluster.subscriptionId in the blueprint or MVD_AZURE_SUBSCRIPTION_ID)")
+            raise MvdError(
+                f"participant {participant_id!r}: cluster kind aks needs a subscription "
+                "(cluster.subscriptionId in the blueprint or MVD_AZURE_SUBSCRIPTION_ID)"
+            )
         self.model = model
         self.participant_id = participant_id
         self.subscription = subscription
@@ -76,12 +90,12 @@ class AksClusterSource:
             self._credential = DefaultAzureCredential()
         return self._credential
 
-    def _resources(self):
+    def _resources(self) -> ResourceManagementClient:
         from azure.mgmt.resource.resources import ResourceManagementClient
 
         return ResourceManagementClient(self._cred(), self.subscription, base_url=self.base_url, **self._client_kwargs)
 
-    def _aks(self):
+    def _aks(self) -> ContainerServiceClient:
         from azure.mgmt.containerservice import ContainerServiceClient
 
         return ContainerServiceClient(self._cred(), self.subscription, base_url=self.base_url, **self._client_kwargs)
@@ -94,32 +108,47 @@ class AksClusterSource:
         return f"{self._where} in {self.model.location} (subscription {self.subscription})"
 
     def _op(self, done: bool, description: str, token: str | None = None) -> ClusterOperation:
-        return ClusterOperation(done=done, kind=self.kind, simulated=False, token=token,
-                                poll_after_seconds=0.0 if done else self.poll_seconds, description=description)
+        return ClusterOperation(
+            done=done,
+            kind=self.kind,
+            simulated=False,
+            token=token,
+            poll_after_seconds=0.0 if done else self.poll_seconds,
+            description=description,
+        )
 
     # --- desired cluster --------------------------------------------------------------
 
-    def _desired(self):
+    def _desired(self) -> ManagedCluster:
         from azure.mgmt.containerservice import models as m
 
         return m.ManagedCluster(
             location=self.model.location,
-            dns_prefix=f"{self.model.name}-{self.participant_id}"[:54],
-            kubernetes_version=self.model.kubernetes_version,
             identity=m.ManagedClusterIdentity(type="SystemAssigned"),
-            agent_pool_profiles=[m.ManagedClusterAgentPoolProfile(
-                name="system", mode="System", os_type="Linux", count=self.model.node_count, vm_size=self.model.vm_size)],
+            properties=m.ManagedClusterProperties(
+                dns_prefix=f"{self.model.name}-{self.participant_id}"[:54],
+                kubernetes_version=self.model.kubernetes_version,
+                agent_pool_profiles=[
+                    m.ManagedClusterAgentPoolProfile(
+                        name="system",
+                        mode="System",
+                        os_type="Linux",
+                        count=self.model.node_count,
+                        vm_size=self.model.vm_size,
+                    )
+                ],
+            ),
             tags={"mvd.dataspace/participant": self.participant_id, "managed-by": "mvd-control-plane"},
         )
 
-    def _matches(self, mc: Any) -> bool:
+    def _matches(self, mc: ManagedCluster) -> bool:
         pools = mc.agent_pool_profiles or []
         system = next((p for p in pools if p.name == "system"), pools[0] if pools else None)
         if system is None or system.count != self.model.node_count or system.vm_size != self.model.vm_size:
             return False
         return not self.model.kubernetes_version or mc.kubernetes_version == self.model.kubernetes_version
 
-    def _get(self, aks: Any) -> Any | None:
+    def _get(self, aks: ContainerServiceClient) -> ManagedCluster | None:
         try:
             return aks.managed_clusters.get(self.model.resource_group, self.model.name)
         except ResourceNotFoundError:
@@ -170,15 +199,15 @@ class AksClusterSource:
         if self._kubeconfig is None:
             try:
                 creds = self._aks().managed_clusters.list_cluster_admin_credentials(
-                    self.model.resource_group, self.model.name)
+                    self.model.resource_group, self.model.name
+                )
             except ResourceNotFoundError:
                 raise ClusterMissing(f"{self._where} does not exist yet") from None
             except (HttpResponseError, ClientAuthenticationError) as exc:
                 raise _arm_error(f"get the kubeconfig of {self._where}", exc) from None
-            if not creds.kubeconfigs:
+            raw = creds.kubeconfigs[0].value if creds.kubeconfigs else None  # the SDK decodes its base64
+            if not raw:
                 raise ExternalError(f"{self._where}: the credentials API returned no kubeconfig")
-            value = creds.kubeconfigs[0].value
-            raw = bytes(value) if isinstance(value, (bytes, bytearray)) else base64.b64decode(value)
             try:
                 self._kubeconfig = yaml.safe_load(raw)
             except yaml.YAMLError:

@@ -26,4 +26,6 @@ def open_cluster_source(cluster_model: Any, participant_id: str, settings: Setti
             from mvd_core.platforms.clusters.aks import AksClusterSource
 
             return AksClusterSource(cluster_model, participant_id, settings, **options)
-    raise MvdError(f"participant {participant_id!r}: unknown cluster kind {getattr(cluster_model, 'kind', cluster_model)!r}")
+    raise MvdError(
+        f"participant {participant_id!r}: unknown cluster kind {getattr(cluster_model, 'kind', cluster_model)!r}"
+    )

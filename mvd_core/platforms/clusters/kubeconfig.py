@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import cast
+
+import urllib3
 from kubernetes import client as k8s
 
 from mvd_core.dataspace.models import KubeconfigCluster
@@ -31,8 +34,16 @@ class KubeconfigClusterSource:
     def begin_ensure(self) -> ClusterOperation:
         """The cluster exists outside the control plane: check it answers, and what it is."""
         with self.api_client() as api:
-            info = call(k8s.VersionApi(api).get_code, _preload_content=False,
-                        what=f"reach the cluster of kubeconfig context {self.model.context!r}")
+            # Unparsed: the client's VersionInfo refuses a server that leaves out build fields
+            # (the simulated cluster does), and then the client returns the raw response.
+            info = cast(
+                urllib3.BaseHTTPResponse,
+                call(
+                    k8s.VersionApi(api).get_code,
+                    _preload_content=False,
+                    what=f"reach the cluster of kubeconfig context {self.model.context!r}",
+                ),
+            )
         import json
 
         body = json.loads(info.data)
@@ -44,5 +55,9 @@ class KubeconfigClusterSource:
         return self.begin_ensure()
 
     def delete(self) -> ClusterOperation:
-        return ClusterOperation(done=True, kind=self.kind, simulated=self.simulated,
-                                description=f"{self.describe()}: not owned by the control plane, left in place")
+        return ClusterOperation(
+            done=True,
+            kind=self.kind,
+            simulated=self.simulated,
+            description=f"{self.describe()}: not owned by the control plane, left in place",
+        )

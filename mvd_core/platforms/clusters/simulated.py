@@ -44,5 +44,6 @@ class SimulatedClusterSource:
 
     def delete(self) -> ClusterOperation:
         self.server.store.delete_cluster(self.name)
-        return ClusterOperation(done=True, kind=self.kind, simulated=True,
-                                description=f"simulated cluster {self.name!r} deleted")
+        return ClusterOperation(
+            done=True, kind=self.kind, simulated=True, description=f"simulated cluster {self.name!r} deleted"
+        )

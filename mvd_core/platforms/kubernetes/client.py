@@ -13,7 +13,7 @@ import random
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 import urllib3
 from kubernetes import client as k8s
@@ -96,6 +96,19 @@ def _retry_after(exc: ApiException) -> float | None:
         return None
 
 
+@overload
+def call(
+    fn: Callable[..., T],
+    *args: Any,
+    what: str,
+    missing_ok: Literal[False] = False,
+    attempts: int | None = None,
+    **kwargs: Any,
+) -> T: ...
+@overload
+def call(
+    fn: Callable[..., T], *args: Any, what: str, missing_ok: bool, attempts: int | None = None, **kwargs: Any
+) -> T | None: ...
 def call(
     fn: Callable[..., T], *args: Any, what: str, missing_ok: bool = False, attempts: int | None = None, **kwargs: Any
 ) -> T | None:
