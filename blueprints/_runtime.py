@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from mvd_core.api.backend import FunctionsBackend
 from mvd_core.api.dashboard import SECURITY_HEADERS
 from mvd_core.api.handlers import ApiRequest, ApiResponse, Handler, error
-from mvd_core.dataspace import Dataspace, load
+from mvd_core.dataspace import Dataspace, load_targeted
 from mvd_core.commands import CommandQueue, RunRegistry, open_queue, open_registry
 from mvd_core.errors import MvdError
 from mvd_core.logs import get_logger
@@ -33,7 +33,7 @@ def settings() -> Settings:
 
 @lru_cache(maxsize=1)
 def dataspace() -> Dataspace:
-    return load(settings().dataspace_file)
+    return load_targeted(settings())
 
 
 @lru_cache(maxsize=1)

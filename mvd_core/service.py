@@ -17,7 +17,7 @@ from mvd_core.api.models import (
     RunSummary,
     RuntimeView,
 )
-from mvd_core.dataspace import Dataspace, load
+from mvd_core.dataspace import Dataspace, load_targeted
 from mvd_core.dataspace.models import Participant
 from mvd_core.commands import RunRegistry
 from mvd_core.host import schedule
@@ -71,7 +71,7 @@ def _participant_view(p: Participant, declared: Participant, did: str, settings:
 
 async def dataspace_view(dataspace: Dataspace, registry: RunRegistry, *, check_dids: bool = True) -> DataspaceView:
     settings = get_settings()
-    declared = {p.id: p for p in load(settings.dataspace_file).participants}
+    declared = {p.id: p for p in load_targeted(settings, targets="declared").participants}
     dids = dataspace_dids(dataspace, settings)
     views = [_participant_view(p, declared.get(p.id, p), dids[p.id], settings) for p in dataspace.participants]
     if check_dids:

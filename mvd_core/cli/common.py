@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from mvd_core.dataspace import Dataspace, load
-from mvd_core.dataspace.targets import Targets, apply_targets
+from mvd_core.dataspace import Dataspace, load_targeted
+from mvd_core.dataspace.targets import Targets
 from mvd_core.settings import Settings, get_settings
 
 FileOption = Annotated[
@@ -32,5 +32,4 @@ def resolve_targets(value: str | None, settings: Settings) -> Targets:
 def load_dataspace(file: Path | None, targets: str | None = None) -> tuple[Dataspace, Settings, Targets]:
     settings = get_settings()
     chosen = resolve_targets(targets, settings)
-    declared = load(file if file is not None else settings.dataspace_file)
-    return apply_targets(declared, chosen), settings, chosen
+    return load_targeted(settings, file=file, targets=chosen), settings, chosen

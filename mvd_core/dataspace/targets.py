@@ -9,8 +9,10 @@ documents served by ``mvd serve``. The original declaration stays visible throug
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
+from mvd_core.dataspace.loader import load
 from mvd_core.dataspace.models import (
     Dataspace,
     LocalDidHost,
@@ -18,6 +20,7 @@ from mvd_core.dataspace.models import (
     Participant,
     SimulatedCluster,
 )
+from mvd_core.settings import Settings
 
 Targets = Literal["embedded", "declared"]
 
@@ -31,3 +34,13 @@ def apply_targets(dataspace: Dataspace, targets: Targets) -> Dataspace:
     if targets == "declared":
         return dataspace
     return dataspace.model_copy(update={"participants": [embedded_participant(p) for p in dataspace.participants]})
+
+
+def load_targeted(settings: Settings, *, file: Path | None = None, targets: Targets | None = None) -> Dataspace:
+    """The dataspace the control plane runs: the blueprint (``file``, else MVD_DATASPACE_FILE,
+    else the packaged default) with its targets applied (``targets``, else MVD_TARGETS).
+
+    The one loader: the hosts, the activities and the CLI all read the blueprint through it,
+    so what a view shows is what a run converges to."""
+    declared = load(file if file is not None else settings.dataspace_file)
+    return apply_targets(declared, targets or settings.targets)

@@ -8,9 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 from mvd_core.api.models import Action, DataspaceView, RunAccepted, RunSummary, Source
-from mvd_core.dataspace import Dataspace, load
+from mvd_core.dataspace import Dataspace, load_targeted
 from mvd_core.dataspace.models import Schedule
-from mvd_core.dataspace.targets import apply_targets
 from mvd_core.commands import (
     CallbackCommandQueue,
     Command,
@@ -37,7 +36,7 @@ class LocalHost:
     def __init__(self, settings: Settings, *, workers: int = 4) -> None:
         self.settings = settings
         private_dir(settings.home)
-        self.dataspace: Dataspace = apply_targets(load(settings.dataspace_file), settings.targets)
+        self.dataspace: Dataspace = load_targeted(settings)
         self.engine = Engine(settings.home / "engine.db", ORCHESTRATORS, ACTIVITIES, workers=workers)
         self.registry = SqliteRunRegistry.in_home(settings.home)
         self.queue = CallbackCommandQueue(self._start_run)

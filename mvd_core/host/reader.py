@@ -12,8 +12,7 @@ import asyncio
 
 from mvd_core import service
 from mvd_core.api.models import DataspaceView, RunSummary
-from mvd_core.dataspace import Dataspace, load
-from mvd_core.dataspace.targets import apply_targets
+from mvd_core.dataspace import Dataspace, load_targeted
 from mvd_core.commands import SqliteRunRegistry
 from mvd_core.engine import read_status
 from mvd_core.settings import Settings
@@ -22,7 +21,7 @@ from mvd_core.settings import Settings
 class LocalReader:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.blueprint: Dataspace = apply_targets(load(settings.dataspace_file), settings.targets)
+        self.blueprint: Dataspace = load_targeted(settings)
         self.registry = SqliteRunRegistry.in_home(settings.home, readonly=True)
         self.engine_db = settings.home / "engine.db"
         self.description = f"{settings.home} (read from disk: no server answers at {settings.base_url})"

@@ -10,9 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from mvd_core.dataspace import Dataspace, load
+from mvd_core.dataspace import Dataspace, load_targeted
 from mvd_core.dataspace.models import Participant
-from mvd_core.dataspace.targets import apply_targets
 from mvd_core.errors import MvdError
 from mvd_core.identity import keys
 from mvd_core.logs import get_logger, log_context
@@ -55,7 +54,7 @@ def load_baseline(command: dict[str, Any]) -> dict[str, Any]:
     """The baseline this run converges to, as a snapshot every later step reads."""
     settings = get_settings()
     with log_context(run_id=command.get("runId"), step="baseline"):
-        dataspace = apply_targets(load(settings.dataspace_file), settings.targets)
+        dataspace = load_targeted(settings)
         if dataspace.name != command["dataspace"]:
             raise MvdError(f"command is for dataspace {command['dataspace']!r}, the blueprint declares {dataspace.name!r}")
         for pid in command.get("rotateKeys", []):
