@@ -42,7 +42,37 @@ class RuntimeSpec(BaseModel):
         endpoint = self.apis[api]
         return f"http://localhost:{endpoint.port}{endpoint.path}"
 
+    def properties(self) -> str:
+        """The settings as a Java properties file (what ``-Dedc.fs.config=<file>`` reads)."""
+        lines = [f"{_escape(key, is_key=True)}={_escape(value)}" for key, value in sorted(self.settings.items())]
+        return "\n".join(lines) + "\n"
+
     @property
     def readiness_url(self) -> str:
         """Where the runtime answers 200 once every component is ready (on the default context)."""
         return f"http://localhost:{self.apis['default'].port}{self.readiness_path}"
+
+
+def _escape(text: str, *, is_key: bool = False) -> str:
+    """java.util.Properties escaping: backslash, line breaks, a leading space (any space, ``=``,
+    ``:``, ``#``, ``!`` in a key) and every non-ASCII character as \\uXXXX."""
+    out = []
+    for index, ch in enumerate(text):
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch in "\n\r\t\f":
+            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t", "\f": "\\f"}[ch])
+        elif ch == " " and (is_key or index == 0):
+            out.append("\\ ")
+        elif is_key and ch in "=:#!":
+            out.append("\\" + ch)
+        elif not " " <= ch <= "~":
+            out.extend(f"\\u{unit:04x}" for unit in _utf16(ch))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _utf16(ch: str) -> list[int]:
+    data = ch.encode("utf-16-be")
+    return [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)]
