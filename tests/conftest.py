@@ -2,7 +2,7 @@
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.emulators", "tests.fixtures.logs"]
+pytest_plugins = ["tests.fixtures.emulators", "tests.fixtures.logs", "tests.fixtures.edc"]
 
 
 @pytest.fixture(autouse=True)
