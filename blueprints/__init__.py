@@ -1,2 +1,3 @@
-"""Azure Functions blueprints registered by function_app.py: http, webhooks, schedule,
-commands (queue triggers) and orchestration (the workflow functions)."""
+"""Azure Functions blueprints registered by function_app.py: http (the API routes, webhooks
+included), dashboard, schedule, commands (queue triggers) and orchestration (the workflow
+functions)."""

@@ -1,22 +1,25 @@
-"""Glue between Azure Functions types and mvd_core: request/response conversion and the
-per-process dataspace, registry and queue (built on first use, from settings)."""
+"""Glue between Azure Functions types and mvd_core: request/response conversion, the
+orchestration port over the Durable Functions client, and the per-process dataspace, registry
+and queue (built on first use, from settings)."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from typing import Any
 
+import azure.durable_functions as df
 import azure.functions as func
 from pydantic import ValidationError
 
-from mvd_core.api.backend import FunctionsBackend
+from mvd_core.api.backend import Backend
 from mvd_core.api.dashboard import SECURITY_HEADERS
 from mvd_core.api.handlers import ApiRequest, ApiResponse, Handler, error
 from mvd_core.dataspace import Dataspace, load_targeted
-from mvd_core.commands import CommandQueue, RunRegistry, open_queue, open_registry
+from mvd_core.commands import CommandQueue, Status, open_queue
 from mvd_core.errors import MvdError
 from mvd_core.logs import get_logger
-from mvd_core.host.schedule import functions_timer
+from mvd_core.host import schedule
+from mvd_core.runs import RunRegistry, open_registry
 from mvd_core.settings import Settings, describe_invalid, get_settings
 
 log = get_logger(__name__)
@@ -48,7 +51,7 @@ def queue() -> CommandQueue:
 
 def reset_schedule() -> str:
     """The timer's NCRONTAB, as the local host reads it (``mvd_core.host.schedule``)."""
-    return functions_timer(dataspace(), settings())
+    return schedule.functions_timer(dataspace(), settings())
 
 
 def reset_caches() -> None:
@@ -57,8 +60,35 @@ def reset_caches() -> None:
         fn.cache_clear()
 
 
-def backend(client: Any) -> FunctionsBackend:
-    return FunctionsBackend(client, registry(), queue(), dataspace())
+class DurableOrchestrations:
+    """The orchestration port (``mvd_core.commands.Orchestrations``) over the Durable Functions
+    client a function is given (``durable_client_input``)."""
+
+    def __init__(self, client: df.DurableOrchestrationClient) -> None:
+        self.client = client
+
+    async def start(self, name: str, instance_id: str, input: dict[str, Any]) -> None:
+        await self.client.start_new(name, instance_id, input)
+
+    async def status(self, instance_id: str) -> Status | None:
+        # A missing instance is answered with an empty status (404 from the extension), not an error.
+        value = getattr(await self.client.get_status(instance_id), "runtime_status", None)
+        if value is None:
+            return None
+        return Status(runtime_status=str(getattr(value, "value", value)))
+
+    async def custom_status(self, instance_id: str) -> Any:
+        return getattr(await self.client.get_status(instance_id), "custom_status", None)
+
+
+def described_schedule() -> str:
+    """The nightly reset as ``GET /api/dataspace`` shows it (the local host's words)."""
+    return schedule.describe(schedule.reset_schedule(dataspace(), settings()), settings())
+
+
+def backend(client: df.DurableOrchestrationClient) -> Backend:
+    """The backend over this app's registry and queue, and the function's Durable client."""
+    return Backend(dataspace(), registry(), DurableOrchestrations(client), described_schedule, queue=queue())
 
 
 def to_api_request(req: func.HttpRequest, authenticated: bool) -> ApiRequest:
@@ -82,7 +112,7 @@ def to_http_response(resp: ApiResponse) -> func.HttpResponse:
     )
 
 
-async def serve(handler: Handler, req: func.HttpRequest, client: Any, *, authenticated: bool = True) -> func.HttpResponse:
+async def serve(handler: Handler, req: func.HttpRequest, client: df.DurableOrchestrationClient, *, authenticated: bool = True) -> func.HttpResponse:
     """Run one API handler; configuration problems (bad blueprint, no storage) become a JSON
     error naming them instead of a host 500 with a traceback. ``authenticated``: the route's
     auth level is ``function``, so the host let the request in only with a key."""

@@ -22,8 +22,8 @@ CONNECTION = "MVD_STORAGE_CONNECTION"
 @bp.function_name("command_received")
 @bp.queue_trigger(arg_name="msg", queue_name=QUEUE, connection=CONNECTION)
 @bp.durable_client_input(client_name="client")
-async def command_received(msg: func.QueueMessage, client) -> None:
-    await handle_command(msg.get_body(), client, _runtime.registry())
+async def command_received(msg: func.QueueMessage, client: df.DurableOrchestrationClient) -> None:
+    await handle_command(msg.get_body(), _runtime.DurableOrchestrations(client), _runtime.registry())
 
 
 @bp.function_name("command_poisoned")

@@ -1,7 +1,10 @@
-"""HTTP API routes (auth level function): thin wrappers over mvd_core.api.handlers.
+"""The HTTP API on Azure Functions: one function per route of ``mvd_core.api.handlers.ROUTES``,
+the table `mvd serve` dispatches on too, each a thin wrapper over its handler.
 
-host.json sets an empty route prefix (so the dashboard can live at ``/``); every API route
-therefore spells out its ``api/``."""
+Auth level function (a function key) for every route but the webhook's, which is anonymous:
+senders authenticate with the per-source HMAC signature the handler checks (most webhook
+senders cannot add a key). host.json sets an empty route prefix (so the dashboard can live at
+``/``); every API route therefore spells out its ``api/``."""
 
 from __future__ import annotations
 
@@ -9,48 +12,24 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from blueprints._runtime import serve
-from mvd_core.api import handlers
+from mvd_core.api.handlers import ROUTES, Handler, Route
 
 bp = df.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
 
 
-@bp.function_name("dataspace_command")
-@bp.route(route="api/dataspace/{action}", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
-@bp.durable_client_input(client_name="client")
-async def dataspace_command(req: func.HttpRequest, client) -> func.HttpResponse:
-    return await serve(handlers.post_command, req, client)
+def _register(route: Route, handler: Handler, name: str) -> None:
+    signed = route.access == "signature"  # the HMAC is checked inside
+
+    async def answer(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+        return await serve(handler, req, client, authenticated=not signed)
+
+    answer.__name__ = answer.__qualname__ = name
+    level = func.AuthLevel.ANONYMOUS if signed else func.AuthLevel.FUNCTION
+    bound = bp.durable_client_input(client_name="client")(answer)
+    bp.function_name(name)(bp.route(route=route.template.lstrip("/"), methods=[route.method], auth_level=level)(bound))
 
 
-@bp.function_name("dataspace_view")
-@bp.route(route="api/dataspace", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
-@bp.durable_client_input(client_name="client")
-async def dataspace_view(req: func.HttpRequest, client) -> func.HttpResponse:
-    return await serve(handlers.get_dataspace, req, client)
-
-
-@bp.function_name("dataspace_plan")
-@bp.route(route="api/dataspace/plan", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
-@bp.durable_client_input(client_name="client")
-async def dataspace_plan(req: func.HttpRequest, client) -> func.HttpResponse:
-    return await serve(handlers.get_plan, req, client)
-
-
-@bp.function_name("runs_list")
-@bp.route(route="api/runs", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
-@bp.durable_client_input(client_name="client")
-async def runs_list(req: func.HttpRequest, client) -> func.HttpResponse:
-    return await serve(handlers.list_runs, req, client)
-
-
-@bp.function_name("run_status")
-@bp.route(route="api/runs/{id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
-@bp.durable_client_input(client_name="client")
-async def run_status(req: func.HttpRequest, client) -> func.HttpResponse:
-    return await serve(handlers.get_run, req, client)
-
-
-@bp.function_name("openapi_document")
-@bp.route(route="api/openapi.json", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
-@bp.durable_client_input(client_name="client")
-async def openapi_document(req: func.HttpRequest, client) -> func.HttpResponse:
-    return await serve(handlers.get_openapi, req, client)
+for _route in ROUTES:
+    if _route.handler is None or _route.function is None:
+        raise RuntimeError(f"{_route.method} {_route.template}: a shared route needs a handler and a function name")
+    _register(_route, _route.handler, _route.function)

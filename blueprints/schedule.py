@@ -33,7 +33,7 @@ def _interval(seconds: int) -> str:
           minimum_interval=_interval(RETRY_MIN_SECONDS), maximum_interval=_interval(RETRY_MAX_SECONDS))
 @bp.timer_trigger(arg_name="timer", schedule=SCHEDULE, run_on_startup=False, use_monitor=True)
 @bp.durable_client_input(client_name="client")
-async def nightly_reset(timer: func.TimerRequest, client) -> None:
+async def nightly_reset(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
     if timer.past_due:
         log.warning("nightly reset timer is past due; resetting now")
     # The same path as the API's POST /api/dataspace/reset (source "timer").

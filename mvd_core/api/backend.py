@@ -1,115 +1,115 @@
-"""What the HTTP handlers need from a host, and the Azure Functions implementation.
+"""The one backend both hosts answer through (the HTTP handlers, the CLI, the timers): commands
+through the run registry and a command queue, runs with their live progress, the dataspace
+view and the plan.
 
-The local host (``mvd serve``) implements ``Backend`` over its engine; ``FunctionsBackend``
-implements it over the run registry, the command queue and a Durable client."""
+What differs between the hosts is the orchestration port (``mvd_core.commands.Orchestrations``)
+and the queue: on Azure the Durable Functions client and the ``mvd-commands`` storage queue, on
+`mvd serve` the local engine, which the queue hands commands to directly."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-from mvd_core.api.models import (
-    Action,
-    DataspaceView,
-    RunAccepted,
-    RunSummary,
-    Source,
-)
-from mvd_core.commands import CommandQueue, CommandRequest, RunRegistry, release_if_ended, submit
-from mvd_core.commands.handler import Starter
-from mvd_core.commands.registry import DELIVERY_TTL
-from mvd_core.logs import get_logger
+from pydantic import ValidationError
 
-log = get_logger(__name__)
+from mvd_core.api import views
+from mvd_core.api.models import DataspaceView
+from mvd_core.commands import CommandQueue, CommandRequest, Orchestrations, release_if_ended, submit
+from mvd_core.dataspace import Dataspace
+from mvd_core.errors import MvdError
+from mvd_core.runs import DELIVERY_TTL, Action, ParticipantProgress, RunAccepted, RunRegistry, RunSummary, Source
 
 
-@runtime_checkable
-class Backend(Protocol):
-    dataspace: Any  # mvd_core.dataspace.Dataspace: the blueprint the host serves
+class Backend:
+    """``queue`` None: a backend that only reads (`mvd runs`, `mvd status` from disk), so it
+    neither submits nor releases a run whose orchestration ended without recording it."""
 
-    async def submit(
-        self, action: Action, source: Source, rotate_keys: list[str], delivery_id: str | None = None
-    ) -> RunAccepted:
-        """Start (or join) the dataspace's run. The handlers have checked ``rotate_keys``
-        against ``dataspace`` (``handlers._known_participants``) before they call this."""
-
-    async def get_run(self, run_id: str) -> RunSummary | None: ...
-
-    async def list_runs(self, limit: int) -> list[RunSummary]:
-        """Newest first."""
-
-    async def dataspace_view(self) -> DataspaceView: ...
-
-    async def plan(self) -> dict[str, Any]: ...
-
-    async def remember_delivery(self, source: str, delivery_id: str, ttl: timedelta = DELIVERY_TTL) -> bool:
-        """True the first time a webhook delivery id is seen for a source."""
-
-    async def forget_delivery(self, source: str, delivery_id: str) -> None:
-        """Forget a delivery that was refused after it was remembered, so it can come again."""
-
-
-class FunctionsBackend:
-    """Backend for the Functions app. Blocking storage calls run in worker threads."""
-
-    def __init__(self, client: Starter, registry: RunRegistry, queue: CommandQueue, dataspace: Any) -> None:
-        self.client = client
+    def __init__(
+        self,
+        dataspace: Dataspace,
+        registry: RunRegistry,
+        orchestrations: Orchestrations,
+        reset_schedule: Callable[[], str],
+        queue: CommandQueue | None = None,
+    ) -> None:
+        self.dataspace = dataspace
         self.registry = registry
+        self.orchestrations = orchestrations
+        self.reset_schedule = reset_schedule  # the host's nightly reset, described as GET /api/dataspace shows it
         self.queue = queue
-        self.dataspace = dataspace  # mvd_core.dataspace.Dataspace
 
     async def submit(
         self, action: Action, source: Source, rotate_keys: list[str], delivery_id: str | None = None
     ) -> RunAccepted:
+        """Start (or join) the dataspace's run; RunInProgress (409) for a different command
+        while a run is going."""
+        if self.queue is None:
+            raise MvdError("this control plane only reads its state; start `mvd serve` to run commands")
+        for pid in rotate_keys:
+            self.dataspace.participant(pid)  # NotFound names it and the known ids
         current = await asyncio.to_thread(self.registry.current, self.dataspace.name)
         if current is not None:
-            await release_if_ended(self.registry, current.id, self.client)
+            await release_if_ended(self.registry, current.id, self.orchestrations)
         request = CommandRequest(
-            action=action, dataspace=self.dataspace.name, source=source,
-            rotate_keys=list(dict.fromkeys(rotate_keys)), delivery_id=delivery_id,
+            action=action,
+            dataspace=self.dataspace.name,
+            source=source,
+            rotate_keys=list(dict.fromkeys(rotate_keys)),
+            delivery_id=delivery_id,
         )
         return await asyncio.to_thread(submit, request, self.registry, self.queue)
 
     async def get_run(self, run_id: str) -> RunSummary | None:
+        """A run as the API shows it: its record, with live progress while it runs."""
         record = await asyncio.to_thread(self.registry.get, run_id)
         if record is None:
             return None
-        summary = record.to_summary()
         if record.finished:
-            return summary
-        if await release_if_ended(self.registry, run_id, self.client):
+            return record.to_summary()
+        if self.queue is not None and await release_if_ended(self.registry, run_id, self.orchestrations):
             record = await asyncio.to_thread(self.registry.get, run_id)
             return record.to_summary() if record else None
-        # Live progress: the orchestrator's custom status, and its children's.
-        from mvd_core import service
+        return await self._live(record.to_summary())
 
-        status = await self.client.get_status(run_id)
-        return await service.live_progress(summary, getattr(status, "custom_status", None), self._custom_status)
-
-    async def _custom_status(self, instance_id: str) -> Any:
-        return getattr(await self.client.get_status(instance_id), "custom_status", None)
+    async def _live(self, summary: RunSummary) -> RunSummary:
+        """A running run's per-participant progress: each participant sub-orchestrator publishes
+        its own steps as custom status; the parent lists the children's instance ids."""
+        parent = await self.orchestrations.custom_status(summary.id)
+        if not isinstance(parent, dict):
+            return summary
+        children = parent.get("children") or {}
+        progress: dict[str, ParticipantProgress] = {}
+        for pid, raw in (parent.get("participants") or {}).items():
+            status = raw
+            if pid in children:
+                status = await self.orchestrations.custom_status(children[pid]) or raw
+            try:
+                progress[pid] = ParticipantProgress.model_validate(status)
+            except ValidationError:
+                progress[pid] = ParticipantProgress(participant=pid)
+        return summary.model_copy(update={"participants": progress, "status": "running"})
 
     async def list_runs(self, limit: int) -> list[RunSummary]:
-        records = await asyncio.to_thread(self.registry.list, limit, self.dataspace.name)
+        """Newest first."""
+        records = await asyncio.to_thread(self.registry.recent, limit, self.dataspace.name)
         return [r.to_summary() for r in records]
 
     async def dataspace_view(self) -> DataspaceView:
-        from mvd_core import service  # the lead's service layer; imported late on purpose
-
-        view = await service.dataspace_view(self.dataspace, self.registry)
+        view = await views.dataspace_view(self.dataspace, self.registry, self.reset_schedule())
         if view.current_run is not None:
-            live = await self.get_run(view.current_run.id)
-            view = view.model_copy(update={"current_run": live})
+            view = view.model_copy(update={"current_run": await self.get_run(view.current_run.id)})
         return view
 
     async def plan(self) -> dict[str, Any]:
-        from mvd_core import service
-
-        return await service.plan(self.dataspace)
+        return await views.plan(self.dataspace)
 
     async def remember_delivery(self, source: str, delivery_id: str, ttl: timedelta = DELIVERY_TTL) -> bool:
+        """True the first time a webhook delivery id is seen for a source."""
         return await asyncio.to_thread(self.registry.remember_delivery, source, delivery_id, ttl)
 
     async def forget_delivery(self, source: str, delivery_id: str) -> None:
+        """Forget a delivery that was refused after it was remembered, so it can come again."""
         await asyncio.to_thread(self.registry.forget_delivery, source, delivery_id)

@@ -17,19 +17,10 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from mvd_core.api import inputs, webhooks
 from mvd_core.api.backend import Backend
-from mvd_core.api.models import (
-    Action,
-    CommandBody,
-    DataspaceView,
-    ErrorBody,
-    PlanView,
-    RunAccepted,
-    RunList,
-    RunSummary,
-)
-from mvd_core.commands.models import RUN_ID_PATTERN
+from mvd_core.api.models import CommandBody, DataspaceView, ErrorBody, PlanView, RunList
 from mvd_core.errors import Conflict, MvdError, NotFound
 from mvd_core.logs import get_logger
+from mvd_core.runs import RUN_ID_PATTERN, Action, RunAccepted, RunSummary, check_run_id
 from mvd_core.settings import get_settings
 
 log = get_logger(__name__)
@@ -200,9 +191,7 @@ async def list_runs(request: ApiRequest, backend: Backend) -> ApiResponse:
 @guarded
 async def get_run(request: ApiRequest, backend: Backend) -> ApiResponse:
     """GET /api/runs/{id}."""
-    run_id = request.route_params.get("id", "")
-    if not RUN_ID_PATTERN.fullmatch(run_id):
-        raise MvdError(f"{run_id[:80]!r} is not a run id (expected mvd-<dataspace>-<yyyymmddThhmmss>-<6 hex>)")
+    run_id = check_run_id(request.route_params.get("id", ""))
     summary = await backend.get_run(run_id)
     if summary is None:
         raise NotFound(f"no run {run_id!r}")
@@ -270,7 +259,9 @@ class Route:
     """One operation. ``dispatch`` matches method and template (``{name}`` is one path
     segment); ``mvd_core.api.openapi`` builds the OpenAPI document from all the fields.
     ``access``: write needs the API token (a function key on Azure), read needs it only where
-    reads are closed, signature is the webhook HMAC, public needs nothing."""
+    reads are closed, signature is the webhook HMAC, public needs nothing. ``function``: the
+    Azure Functions app's function that answers it (``blueprints/http.py`` registers one per
+    route); None for what only `mvd serve` answers."""
 
     method: str
     template: str
@@ -282,6 +273,7 @@ class Route:
     params: tuple[Param, ...] = ()
     body: type[BaseModel] | None = None
     media_type: str = "application/json"
+    function: str | None = None
 
     @property
     def operation_id(self) -> str:
@@ -303,23 +295,24 @@ def _string(pattern: str) -> dict[str, Any]:
 ROUTES: list[Route] = [
     Route("GET", "/api/dataspace", get_dataspace, "read",
           "The dataspace: participants, runtimes, DIDs and whether they resolve, current and last run",
-          (200, DataspaceView), (503,)),
+          (200, DataspaceView), (503,), function="dataspace_view"),
     Route("GET", "/api/dataspace/plan", get_plan, "read",
-          "What an apply would change on each participant's cluster (mvd plan --json)", (200, PlanView), (502, 503)),
+          "What an apply would change on each participant's cluster (mvd plan --json)", (200, PlanView), (502, 503),
+          function="dataspace_plan"),
     Route("POST", "/api/dataspace/{action}", post_command, "write",
           "Start a run of the command, or join the one already going", (202, RunAccepted), (400, 404, 409, 413, 503),
           params=(Param("action", "path", {"type": "string", "enum": list(ACTIONS)}, "The command."),
                   Param("X-MVD-Source", "header", {"type": "string"},
                         "Who asks: button (the dashboard) or cli; anything else is recorded as api.")),
-          body=CommandBody),
+          body=CommandBody, function="dataspace_command"),
     Route("GET", "/api/runs", list_runs, "read", "Runs, newest first", (200, RunList), (400, 503),
           params=(Param("limit", "query",
                         {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
-                        "How many runs."),)),
+                        "How many runs."),), function="runs_list"),
     Route("GET", "/api/runs/{id}", get_run, "read",
           "One run, with per-participant, per-step progress (live while it runs)", (200, RunSummary), (400, 404, 503),
           params=(Param("id", "path", _string(RUN_ID_PATTERN.pattern),
-                        "The run id: mvd-<dataspace>-<yyyymmddThhmmss>-<6 hex>."),)),
+                        "The run id: mvd-<dataspace>-<yyyymmddThhmmss>-<6 hex>."),), function="run_status"),
     Route("POST", "/api/webhooks/{source}", post_webhook, "signature",
           "A command from another system, signed with the source's secret", (202, RunAccepted),
           (400, 401, 404, 409, 413, 503),
@@ -330,8 +323,9 @@ ROUTES: list[Route] = [
                         "The sender's unique id of this delivery.", True),
                   Param(webhooks.SIGNATURE_HEADER, "header", _string(webhooks._SIGNATURE.pattern),
                         f"sha256=<hex HMAC-SHA256 of {webhooks.SIGNED_STRING} with the source's secret>", True)),
-          body=webhooks.WebhookPayload),
-    Route("GET", "/api/openapi.json", get_openapi, "read", "This document", (200, None), (503,)),
+          body=webhooks.WebhookPayload, function="webhook"),
+    Route("GET", "/api/openapi.json", get_openapi, "read", "This document", (200, None), (503,),
+          function="openapi_document"),
 ]
 
 

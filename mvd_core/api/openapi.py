@@ -15,7 +15,8 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from mvd_core.api.handlers import ROUTES, Param, Route
-from mvd_core.api.models import ErrorBody, Health, RunAccepted
+from mvd_core.api.models import ErrorBody, Health
+from mvd_core.runs import RunAccepted
 
 OPENAPI_VERSION = "3.1.0"
 PATH = "/api/openapi.json"

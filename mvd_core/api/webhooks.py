@@ -28,9 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic.alias_generators import to_camel
 
 from mvd_core.api.inputs import json_object
-from mvd_core.api.models import Action
-from mvd_core.commands.registry import DELIVERY_TTL
 from mvd_core.errors import Conflict, MvdError, NotFound, Unauthorized
+from mvd_core.runs import DELIVERY_TTL, Action
 from mvd_core.settings import WEBHOOK_SOURCE_PATTERN
 
 MAX_BODY_BYTES = 1024 * 1024

@@ -7,7 +7,8 @@ from typing import Any, Protocol
 
 import httpx
 
-from mvd_core.api.models import DataspaceView, RunAccepted, RunSummary
+from mvd_core.api.models import DataspaceView
+from mvd_core.runs import RunAccepted, RunSummary
 from mvd_core.errors import ExternalError, MvdError
 from mvd_core.settings import Settings
 
@@ -124,7 +125,7 @@ class InProcessControlPlane:
         return self.host.run(run_id)
 
     def runs(self, limit: int) -> list[RunSummary]:
-        return [r.to_summary() for r in self.host.registry.list(limit, self.host.dataspace.name)]
+        return [r.to_summary() for r in self.host.registry.recent(limit, self.host.dataspace.name)]
 
     def dataspace(self) -> DataspaceView:
         import asyncio

@@ -9,7 +9,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from mvd_core.api.models import RunSummary
+from mvd_core.runs import RunSummary
 from mvd_core.cli.client import ControlPlane
 from mvd_core.cli.console import out
 from mvd_core.errors import MvdError

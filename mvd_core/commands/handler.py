@@ -1,4 +1,5 @@
-"""The queue side: start the run a command carries, or keep a poisoned command.
+"""Start the run a command carries, keep a poisoned command, release a run whose orchestration
+ended without recording it: all through the orchestration port.
 
 ``handle_command`` is idempotent: a message delivered twice (queue at-least-once) finds
 the orchestration instance already there and does nothing."""
@@ -8,26 +9,16 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from mvd_core.api.models import PoisonCommand
-from mvd_core.commands.models import Command, utcnow
-from mvd_core.commands.registry import RunRegistry
+from mvd_core.commands.models import Command
+from mvd_core.commands.orchestrations import Orchestrations
 from mvd_core.logs import get_logger, log_context
+from mvd_core.runs import PoisonCommand, RunRegistry, utcnow
 from mvd_core.workflow.functions import DATASPACE_ORCHESTRATOR
 
 log = get_logger(__name__)
-
-
-class Starter(Protocol):
-    """What the queue trigger needs from Durable: on Azure the DurableOrchestrationClient."""
-
-    async def get_status(self, instance_id: str) -> Any: ...
-
-    async def start_new(self, orchestration_function_name: str, instance_id: str | None = None,
-                        client_input: Any = None) -> str: ...
 
 
 def parse_command(message: str | bytes) -> Command:
@@ -39,15 +30,9 @@ def parse_command(message: str | bytes) -> Command:
         raise ValueError(f"not a valid command: {problems}") from None
 
 
-def _instance_exists(status: Any) -> bool:
-    # DurableOrchestrationClient.get_status answers a missing instance with an empty status
-    # (404 from the extension), not an error.
-    return status is not None and getattr(status, "runtime_status", None) is not None
-
-
-async def handle_command(message: str | bytes, starter: Starter, registry: RunRegistry) -> str | None:
-    """Start the dataspace orchestration for the command's run. Returns the instance id
-    started, or None when there was nothing to do."""
+async def handle_command(message: str | bytes, orchestrations: Orchestrations, registry: RunRegistry) -> str | None:
+    """The queue trigger: start the dataspace orchestration for the command's run. Returns the
+    instance id started, or None when there was nothing to do."""
     try:
         command = parse_command(message)
     except ValueError as exc:
@@ -57,16 +42,23 @@ async def handle_command(message: str | bytes, starter: Starter, registry: RunRe
         await asyncio.to_thread(registry.record_poison, poison)
         log.error("command %s dropped to poison: %s", poison_id, exc)
         return None
+    return await start_run(command, orchestrations, registry)
+
+
+async def start_run(command: Command, orchestrations: Orchestrations, registry: RunRegistry) -> str | None:
+    """Start the dataspace orchestration for the command's run (the queue trigger on Azure, the
+    local host directly), once. Returns the instance id started, or None when there was
+    nothing to do."""
     with log_context(run_id=command.run_id):
         record = await asyncio.to_thread(registry.get, command.run_id)
         if record is not None and record.finished:
             log.info("run already %s; command %s ignored", record.status, command.id)
             return None
-        if _instance_exists(await starter.get_status(command.run_id)):
+        if await orchestrations.status(command.run_id) is not None:
             log.info("orchestration already exists; command %s is a redelivery", command.id)
             await asyncio.to_thread(registry.mark_running, command.run_id)
             return None
-        await starter.start_new(DATASPACE_ORCHESTRATOR, command.run_id, command.wire())
+        await orchestrations.start(DATASPACE_ORCHESTRATOR, command.run_id, command.wire())
         await asyncio.to_thread(registry.mark_running, command.run_id)
         log.info("%s orchestration started for %s", command.action, command.dataspace)
         return command.run_id
@@ -106,26 +98,16 @@ def _message_id(message: str | bytes) -> str:
     return "msg-" + hashlib.sha256(raw).hexdigest()[:16]
 
 
-ENDED = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
-
-
-def runtime_status_name(status: Any) -> str | None:
-    """``OrchestrationRuntimeStatus`` (or a plain string) as its name, e.g. "Running"."""
-    value = getattr(status, "runtime_status", None)
-    if value is None:
-        return None
-    return str(getattr(value, "value", value))
-
-
-async def release_if_ended(registry: RunRegistry, run_id: str, starter: Starter) -> bool:
+async def release_if_ended(registry: RunRegistry, run_id: str, orchestrations: Orchestrations) -> bool:
     """A run whose orchestration ended without recording its result (crash, terminate)
     would hold the dataspace forever: mark it failed. True when it was released."""
     record = await asyncio.to_thread(registry.get, run_id)
     if record is None or record.finished or record.status == "pending":
         return False  # pending runs are the queue's business (retries, then poison)
-    name = runtime_status_name(await starter.get_status(run_id))
-    if name not in ENDED:
+    status = await orchestrations.status(run_id)
+    if status is None or not status.ended:
         return False
-    await asyncio.to_thread(registry.fail, run_id, f"the orchestration ended ({name}) without recording its result")
-    log.warning("run %s: orchestration %s without a summary; released", run_id, name)
+    reason = f"the orchestration ended ({status.runtime_status}) without recording its result"
+    await asyncio.to_thread(registry.fail, run_id, f"{reason}: {status.error}" if status.error else reason)
+    log.warning("run %s: orchestration %s without a summary; released", run_id, status.runtime_status)
     return True

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import secrets
 
-from mvd_core.api.models import RunAccepted
-from mvd_core.commands.models import Command, CommandRequest, RunRecord, describe_command, new_run_id, utcnow
+from mvd_core.commands.models import Command, CommandRequest
 from mvd_core.commands.queue import CommandQueue
-from mvd_core.commands.registry import RunRegistry
 from mvd_core.errors import Conflict, ExternalError, MvdError
 from mvd_core.logs import get_logger, log_context
+from mvd_core.runs import RunAccepted, RunRecord, RunRegistry, describe_command, new_run_id, utcnow
 
 log = get_logger(__name__)
 

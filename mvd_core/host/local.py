@@ -1,32 +1,46 @@
 """The local host: the orchestrators on the local engine, commands through the run registry,
-and the ``Backend`` the HTTP API and the CLI use. ``mvd serve`` and ``mvd up`` run one."""
+and the one ``Backend`` (``mvd_core.api.backend``) over the engine, which the HTTP API and the
+CLI use. ``mvd serve`` and ``mvd up`` run one."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from typing import Any
 
-from mvd_core.api.models import Action, DataspaceView, RunAccepted, RunSummary, Source
+from mvd_core.api.backend import Backend
+from mvd_core.commands import CallbackCommandQueue, Command, Status, release_if_ended, start_run
 from mvd_core.dataspace import Dataspace, load_targeted
 from mvd_core.dataspace.models import Schedule
-from mvd_core.commands import (
-    CallbackCommandQueue,
-    Command,
-    CommandRequest,
-    SqliteRunRegistry,
-    submit,
-)
-from mvd_core.commands.registry import DELIVERY_TTL
-from mvd_core.engine import Engine
+from mvd_core.engine import Engine, InstanceStatus
+from mvd_core.host.schedule import describe, reset_schedule
 from mvd_core.logs import get_logger, log_context
-from mvd_core.host.schedule import reset_schedule
+from mvd_core.runs import Action, RunAccepted, RunSummary, Source, SqliteRunRegistry
 from mvd_core.settings import Settings
 from mvd_core.state import private_dir
 from mvd_core.workflow.catalog import ACTIVITIES, ORCHESTRATORS
-from mvd_core.workflow.functions import DATASPACE_ORCHESTRATOR
 
 log = get_logger(__name__)
+
+
+class EngineOrchestrations:
+    """The orchestration port (``mvd_core.commands.Orchestrations``) over the local engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def read(self, instance_id: str) -> InstanceStatus | None:
+        return self.engine.get_status(instance_id)
+
+    async def start(self, name: str, instance_id: str, input: dict[str, Any]) -> None:
+        await asyncio.to_thread(self.engine.start_singleton, name, instance_id, input)
+
+    async def status(self, instance_id: str) -> Status | None:
+        found = await asyncio.to_thread(self.read, instance_id)
+        return None if found is None else Status(runtime_status=found.runtime_status.value, error=found.error)
+
+    async def custom_status(self, instance_id: str) -> Any:
+        found = await asyncio.to_thread(self.read, instance_id)
+        return None if found is None else found.custom_status
 
 
 class LocalHost:
@@ -39,98 +53,49 @@ class LocalHost:
         self.dataspace: Dataspace = load_targeted(settings)
         self.engine = Engine(settings.home / "engine.db", ORCHESTRATORS, ACTIVITIES, workers=workers)
         self.registry = SqliteRunRegistry.in_home(settings.home)
+        self.orchestrations = EngineOrchestrations(self.engine)
         self.queue = CallbackCommandQueue(self._start_run)
-        self.backend = LocalBackend(self)
+        self.backend = Backend(self.dataspace, self.registry, self.orchestrations, self.described_schedule,
+                               queue=self.queue)
 
     def reset_schedule(self) -> Schedule:
         """When the nightly reset runs: what the Functions timer reads too (``mvd_core.host.schedule``)."""
         return reset_schedule(self.dataspace, self.settings)
 
+    def described_schedule(self) -> str:
+        return describe(self.reset_schedule(), self.settings)
+
     def start(self) -> None:
+        """Start the engine, and close the current run if it cannot go on: claimed but never
+        started (the process stopped between the two), or its orchestration ended without
+        recording it."""
         self.engine.start()
-        self.reconcile(starting=True)
+        current = self.registry.current(self.dataspace.name)
+        if current is None:
+            return
+        with log_context(run_id=current.id):
+            if self.engine.get_status(current.id) is None:
+                log.warning("run was claimed but never started; marking it failed")
+                self.registry.fail(current.id, "the control plane stopped before the run started")
+            else:
+                asyncio.run(release_if_ended(self.registry, current.id, self.orchestrations))
 
     def stop(self) -> None:
         self.engine.stop()
 
     def _start_run(self, command: Command) -> None:
-        self.engine.start_singleton(DATASPACE_ORCHESTRATOR, command.run_id, command.wire())
-        self.registry.mark_running(command.run_id)
-
-    def reconcile(self, *, starting: bool = False) -> None:
-        """Make the registry agree with the engine: a claimed run whose orchestration ended
-        without recording itself is closed. Only at start-up (``starting``), when no submit
-        can be between its claim and its start, is a claimed run with no orchestration closed
-        too: the process stopped before starting it."""
-        current = self.registry.current(self.dataspace.name)
-        if current is None or current.finished:
-            return
-        status = self.engine.get_status(current.id)
-        with log_context(run_id=current.id):
-            if status is None and starting:
-                log.warning("run was claimed but never started; marking it failed")
-                self.registry.fail(current.id, "the control plane stopped before the run started")
-            elif status is not None and status.is_terminal:
-                log.warning("run ended as %s without a record; closing it", status.runtime_status.value)
-                self.registry.fail(current.id, status.error or f"orchestration {status.runtime_status.value.lower()}")
+        """The local queue: start the run's orchestration on the engine right away."""
+        asyncio.run(start_run(command, self.orchestrations, self.registry))
 
     def submit(self, action: Action, source: Source, rotate_keys: list[str] | None = None,
                delivery_id: str | None = None) -> RunAccepted:
-        for pid in rotate_keys or []:
-            self.dataspace.participant(pid)  # NotFound names it and the known ids
-        self.reconcile()
-        request = CommandRequest(action=action, dataspace=self.dataspace.name, source=source,
-                                 rotate_keys=list(dict.fromkeys(rotate_keys or [])), delivery_id=delivery_id)
-        return submit(request, self.registry, self.queue)
+        """``Backend.submit`` for a caller without an event loop (the CLI, the scheduler)."""
+        return asyncio.run(self.backend.submit(action, source, rotate_keys or [], delivery_id))
 
     def run(self, run_id: str) -> RunSummary | None:
         """A run as the API shows it: its record, with live progress while it runs."""
-        from mvd_core import service
-
-        return service.local_run(self.registry, run_id, self.engine.get_status)
+        return asyncio.run(self.backend.get_run(run_id))
 
     def wait(self, run_id: str, timeout: float) -> RunSummary | None:
         self.engine.wait_for_completion(run_id, timeout)
         return self.run(run_id)
-
-
-class LocalBackend:
-    """``mvd_core.api.backend.Backend`` over a ``LocalHost``."""
-
-    def __init__(self, host: LocalHost) -> None:
-        self.host = host
-
-    @property
-    def dataspace(self) -> Dataspace:
-        return self.host.dataspace
-
-    async def submit(self, action: Action, source: Source, rotate_keys: list[str],
-                     delivery_id: str | None = None) -> RunAccepted:
-        return await asyncio.to_thread(self.host.submit, action, source, rotate_keys, delivery_id)
-
-    async def get_run(self, run_id: str) -> RunSummary | None:
-        return await asyncio.to_thread(self.host.run, run_id)
-
-    async def list_runs(self, limit: int) -> list[RunSummary]:
-        records = await asyncio.to_thread(self.host.registry.list, limit, self.host.dataspace.name)
-        return [r.to_summary() for r in records]
-
-    async def dataspace_view(self) -> DataspaceView:
-        from mvd_core import service
-
-        view = await service.dataspace_view(self.host.dataspace, self.host.registry)
-        if view.current_run is not None:
-            live = await self.get_run(view.current_run.id)
-            view = view.model_copy(update={"current_run": live})
-        return view
-
-    async def plan(self) -> dict[str, Any]:
-        from mvd_core import service
-
-        return await service.plan(self.host.dataspace)
-
-    async def remember_delivery(self, source: str, delivery_id: str, ttl: timedelta = DELIVERY_TTL) -> bool:
-        return await asyncio.to_thread(self.host.registry.remember_delivery, source, delivery_id, ttl)
-
-    async def forget_delivery(self, source: str, delivery_id: str) -> None:
-        await asyncio.to_thread(self.host.registry.forget_delivery, source, delivery_id)

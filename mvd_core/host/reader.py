@@ -1,43 +1,63 @@
 """The local host's state read without its engine: what `mvd runs` and `mvd status` show when
 no `mvd serve` answers at ``MVD_PUBLIC_URL``/``MVD_PORT``.
 
-Read-only SQLite connections to ``registry.db`` (runs, the current run, poison commands) and
-``engine.db`` (a running run's live steps): nothing is created, locked or started, so it
-works beside a `mvd serve` of the same ``MVD_HOME`` on another port, or with none running.
+The one ``Backend`` over read-only SQLite connections to ``registry.db`` (runs, the current
+run, poison commands) and ``engine.db`` (a running run's live steps): nothing is created,
+locked or started, so it works beside a `mvd serve` of the same ``MVD_HOME`` on another port,
+or with none running.
 """
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+from typing import Any
 
-from mvd_core import service
-from mvd_core.api.models import DataspaceView, RunSummary
+from mvd_core.api.backend import Backend
+from mvd_core.api.models import DataspaceView
 from mvd_core.dataspace import Dataspace, load_targeted
-from mvd_core.commands import SqliteRunRegistry
-from mvd_core.engine import read_status
+from mvd_core.engine import InstanceStatus, read_status
+from mvd_core.errors import MvdError
+from mvd_core.host.local import EngineOrchestrations
+from mvd_core.host.schedule import describe, reset_schedule
+from mvd_core.runs import RunSummary, SqliteRunRegistry
 from mvd_core.settings import Settings
+
+
+class EngineFile(EngineOrchestrations):
+    """The orchestration port over ``engine.db`` with no engine: statuses only."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read(self, instance_id: str) -> InstanceStatus | None:
+        return read_status(self.path, instance_id)
+
+    async def start(self, name: str, instance_id: str, input: dict[str, Any]) -> None:
+        raise MvdError(f"{self.path} is read without an engine: nothing can be started")
 
 
 class LocalReader:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.blueprint: Dataspace = load_targeted(settings)
-        self.registry = SqliteRunRegistry.in_home(settings.home, readonly=True)
-        self.engine_db = settings.home / "engine.db"
+        self.backend = Backend(
+            self.blueprint,
+            SqliteRunRegistry.in_home(settings.home, readonly=True),
+            EngineFile(settings.home / "engine.db"),
+            lambda: describe(reset_schedule(self.blueprint, settings), settings),
+        )
         self.description = f"{settings.home} (read from disk: no server answers at {settings.base_url})"
 
     def runs(self, limit: int) -> list[RunSummary]:
-        return [r.to_summary() for r in self.registry.list(limit, self.blueprint.name)]
+        return asyncio.run(self.backend.list_runs(limit))
 
     def run(self, run_id: str) -> RunSummary | None:
         """A run as the API shows it, with its live steps while it runs."""
-        return service.local_run(self.registry, run_id, lambda instance_id: read_status(self.engine_db, instance_id))
+        return asyncio.run(self.backend.get_run(run_id))
 
     def dataspace(self) -> DataspaceView:
-        view = asyncio.run(service.dataspace_view(self.blueprint, self.registry))
-        if view.current_run is not None:
-            view = view.model_copy(update={"current_run": self.run(view.current_run.id)})
-        return view
+        return asyncio.run(self.backend.dataspace_view())
 
     def close(self) -> None:
         """Nothing to release: every read opened and closed its own connection."""

@@ -17,8 +17,9 @@ from mvd_core.identity import keys
 from mvd_core.logs import get_logger, log_context
 from mvd_core.plan.desired import dataspace_dids, did_document
 from mvd_core.plan.render import render_participant
-from mvd_core.workflow import connect
+from mvd_core.platforms.clusters import ClusterOperation
 from mvd_core.settings import Settings, get_settings
+from mvd_core.workflow import connect
 from mvd_core.workflow.functions import activity
 
 log = get_logger(__name__)
@@ -68,7 +69,7 @@ def load_baseline(command: dict[str, Any]) -> dict[str, Any]:
         }
 
 
-def _operation(op: Any) -> dict[str, Any]:
+def _operation(op: ClusterOperation) -> dict[str, Any]:
     return {"done": op.done, "pollAfterSeconds": op.poll_after_seconds, "token": op.token,
             "description": op.description}
 
@@ -84,7 +85,7 @@ def begin_cluster(data: dict[str, Any]) -> dict[str, Any]:
 def poll_cluster(data: dict[str, Any]) -> dict[str, Any]:
     work = Work(data)
     with work.context("cluster"):
-        return _operation(connect.cluster_source(work.participant, work.settings).poll(data.get("token")))
+        return _operation(connect.cluster_source(work.participant, work.settings).poll(data["token"]))
 
 
 @activity("ensure_key")
@@ -237,8 +238,7 @@ def verify_dataspace(data: dict[str, Any]) -> dict[str, Any]:
 @activity("record_run")
 def record_run(summary: dict[str, Any]) -> dict[str, Any]:
     """Write the run's summary to the run registry, which releases the dataspace for the next run."""
-    from mvd_core.api.models import RunSummary
-    from mvd_core.commands import open_registry
+    from mvd_core.runs import RunSummary, open_registry
 
     command = summary["command"]
     now = datetime.fromisoformat(summary["finishedAt"]) if summary.get("finishedAt") else datetime.now(UTC)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from mvd_core.api.models import ParticipantProgress, StepState
+from mvd_core.runs import ParticipantProgress, StepState
 
 PROVISION_STEPS = ["cluster", "vault", "did", "workloads", "rollout", "seed", "prune"]
 RESET_STEPS = ["cluster", "vault", "did", "workloads", "restart", "rollout", "seed", "prune"]

@@ -1,11 +1,12 @@
-"""A real FunctionsBackend over SQLite and a list queue, with the dataspace view and plan
-stood in (those belong to the service layer)."""
+"""The real Backend over SQLite and a list queue, with the Durable client stood in and the
+dataspace view and plan stood in (those read clusters and resolve DIDs)."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
-from mvd_core.api.backend import FunctionsBackend
+from blueprints._runtime import DurableOrchestrations
+from mvd_core.api.backend import Backend
 from mvd_core.api.models import DataspaceView
 from mvd_core.dataspace import load
 
@@ -18,8 +19,14 @@ class StandInDurableClient:
         return SimpleNamespace(runtime_status="Running", custom_status=self.custom_status)
 
 
-class TestBackend(FunctionsBackend):
+class TestBackend(Backend):
     __test__ = False
+
+    def __init__(self, client: StandInDurableClient, registry, queue) -> None:
+        dataspace = load()
+        super().__init__(dataspace, registry, DurableOrchestrations(client), lambda: dataspace.schedule.reset,
+                         queue=queue)
+        self.client = client
 
     async def dataspace_view(self) -> DataspaceView:
         return DataspaceView(name=self.dataspace.name, display_name=None, targets="embedded",
@@ -30,4 +37,4 @@ class TestBackend(FunctionsBackend):
 
 
 def make_backend(registry, queue, custom_status=None) -> TestBackend:
-    return TestBackend(StandInDurableClient(custom_status), registry, queue, load())
+    return TestBackend(StandInDurableClient(custom_status), registry, queue)

@@ -67,7 +67,7 @@ def test_bad_commands_are_refused_and_change_nothing(backend, queue, sqlite_regi
     response = call(backend, "POST", path, body)
     assert response.status == status
     assert words in response.body["error"]
-    assert queue.commands == [] and sqlite_registry.list() == []
+    assert queue.commands == [] and sqlite_registry.recent() == []
 
 
 def test_unknown_participant_lists_known_ones(backend):

@@ -14,6 +14,7 @@ import pytest
 
 from mvd_core.api import models, openapi
 from mvd_core.api.handlers import ROUTES
+from mvd_core.runs import RunAccepted, RunSummary
 from tests.e2e.conftest import TOKEN, ServeProcess
 from tests.fixtures.emulators import free_port
 
@@ -57,7 +58,7 @@ def test_bodies_are_the_wire_models():
     """Each response and request body is the pydantic model's own schema, not a copy."""
     document = openapi.document()
     components = document["components"]["schemas"]
-    for model in (models.RunSummary, models.DataspaceView, models.RunAccepted, models.PlanView, models.ErrorBody):
+    for model in (RunSummary, models.DataspaceView, RunAccepted, models.PlanView, models.ErrorBody):
         generated = model.model_json_schema(mode="serialization", by_alias=True,
                                             ref_template="#/components/schemas/{model}")
         generated.pop("$defs", None)

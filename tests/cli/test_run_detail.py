@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from rich.console import Console
 
-from mvd_core.api.models import Failure, ParticipantProgress, RunSummary, StepState
+from mvd_core.runs import Failure, ParticipantProgress, RunSummary, StepState
 from mvd_core.cli.progress import run_detail
 
 

@@ -11,13 +11,9 @@ from typing import Any
 import pytest
 from azure.storage.queue import QueueClient
 
-from mvd_core.commands import (
-    AzureStorageCommandQueue,
-    CallbackCommandQueue,
-    Command,
-    SqliteRunRegistry,
-)
-from mvd_core.commands.table_registry import TableRunRegistry
+from mvd_core.commands import AzureStorageCommandQueue, CallbackCommandQueue, Command
+from mvd_core.runs import SqliteRunRegistry
+from mvd_core.runs.table_registry import TableRunRegistry
 
 
 def unique(prefix: str) -> str:

@@ -6,6 +6,7 @@ import asyncio
 import json
 from types import SimpleNamespace
 
+from blueprints._runtime import DurableOrchestrations
 from mvd_core.commands import CommandRequest, handle_command, handle_poison, submit
 from mvd_core.workflow.functions import DATASPACE_ORCHESTRATOR
 from tests.commands.support import ListQueue, drain
@@ -40,9 +41,9 @@ def _one_command(registry) -> str:
 def test_command_starts_the_run_once(registry):
     message = _one_command(registry)
     starter = StandInStarter()
-    run_id = asyncio.run(handle_command(message, starter, registry))
+    run_id = asyncio.run(handle_command(message, DurableOrchestrations(starter), registry))
     assert run_id is not None
-    assert asyncio.run(handle_command(message, starter, registry)) is None  # redelivery
+    assert asyncio.run(handle_command(message, DurableOrchestrations(starter), registry)) is None  # redelivery
     assert len(starter.started) == 1
     name, instance, payload = starter.started[0]
     assert name == DATASPACE_ORCHESTRATOR and instance == run_id
@@ -55,13 +56,13 @@ def test_command_for_a_finished_run_is_ignored(sqlite_registry):
     run_id = json.loads(message)["runId"]
     sqlite_registry.fail(run_id, "poisoned earlier")
     starter = StandInStarter()
-    assert asyncio.run(handle_command(message, starter, sqlite_registry)) is None
+    assert asyncio.run(handle_command(message, DurableOrchestrations(starter), sqlite_registry)) is None
     assert starter.started == []
 
 
 def test_malformed_message_goes_to_poison_without_starting(registry):
     starter = StandInStarter()
-    assert asyncio.run(handle_command(b'{"id": "abc", "action": "explode"}', starter, registry)) is None
+    assert asyncio.run(handle_command(b'{"id": "abc", "action": "explode"}', DurableOrchestrations(starter), registry)) is None
     assert starter.started == []
     [poison] = registry.list_poison()
     assert poison.id == "abc"
@@ -84,7 +85,7 @@ def test_message_from_azure_queue_round_trips(azure_queue, sqlite_registry):
     submit(CommandRequest(action="provision", dataspace="ds", source="button"), sqlite_registry, azure_queue)
     [text] = drain(azure_queue)
     starter = StandInStarter()
-    run_id = asyncio.run(handle_command(text.encode(), starter, sqlite_registry))
+    run_id = asyncio.run(handle_command(text.encode(), DurableOrchestrations(starter), sqlite_registry))
     assert starter.started[0][1] == run_id
 
 
@@ -93,10 +94,10 @@ def test_run_whose_orchestration_ended_without_summary_is_released(registry):
 
     message = _one_command(registry)
     starter = StandInStarter()
-    run_id = asyncio.run(handle_command(message, starter, registry))
-    assert asyncio.run(release_if_ended(registry, run_id, starter)) is False  # still running
+    run_id = asyncio.run(handle_command(message, DurableOrchestrations(starter), registry))
+    assert asyncio.run(release_if_ended(registry, run_id, DurableOrchestrations(starter))) is False  # still running
     starter.instances[run_id]["status"] = "Terminated"
-    assert asyncio.run(release_if_ended(registry, run_id, starter)) is True
+    assert asyncio.run(release_if_ended(registry, run_id, DurableOrchestrations(starter))) is True
     record = registry.get(run_id)
     assert record.status == "failed" and "Terminated" in record.error
     assert registry.current("ds") is None

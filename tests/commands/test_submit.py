@@ -7,7 +7,8 @@ from threading import Barrier
 
 import pytest
 
-from mvd_core.commands import CommandRequest, RunInProgress, SqliteRunRegistry, parse_command, submit
+from mvd_core.commands import CommandRequest, RunInProgress, parse_command, submit
+from mvd_core.runs import SqliteRunRegistry
 from mvd_core.errors import ExternalError
 from tests.commands.support import ListQueue, drain, queue_length
 
@@ -35,12 +36,12 @@ def test_twenty_concurrent_resets_make_one_run_sqlite(tmp_path):
     assert sorted(a.coalesced for a in accepted) == [False] + [True] * 19
     assert len(queue.commands) == 1 and queue.commands[0].run_id in run_ids
     registry = SqliteRunRegistry(path)
-    assert len(registry.list()) == 1
+    assert len(registry.recent()) == 1
     assert registry.get(run_ids.pop()).coalesced == 19
 
 
 def test_twenty_concurrent_resets_make_one_run_table(azurite, azure_queue):
-    from mvd_core.commands.table_registry import TableRunRegistry
+    from mvd_core.runs.table_registry import TableRunRegistry
     from tests.commands.support import unique
 
     prefix = unique("c")
@@ -54,7 +55,7 @@ def test_twenty_concurrent_resets_make_one_run_table(azurite, azure_queue):
     command = parse_command(messages[0])
     assert command.run_id in run_ids and command.action == "reset"
     registry = TableRunRegistry(azurite.connection_string, prefix=prefix)
-    assert [r.id for r in registry.list()] == list(run_ids)
+    assert [r.id for r in registry.recent()] == list(run_ids)
     assert registry.get(command.run_id).coalesced == 19
 
 
@@ -68,7 +69,7 @@ def test_enqueue_failure_releases_the_claim(sqlite_registry):
         submit(CommandRequest(action="provision", dataspace="ds", source="button"), sqlite_registry,
                CallbackCommandQueue(broken))
     assert sqlite_registry.current("ds") is None
-    [record] = sqlite_registry.list()
+    [record] = sqlite_registry.recent()
     assert record.status == "failed" and "cannot enqueue" in record.error
     again = submit(CommandRequest(action="provision", dataspace="ds", source="button"), sqlite_registry, ListQueue())
     assert again.coalesced is False and again.run_id != record.id

@@ -31,7 +31,8 @@ from mvd_core.api import webhooks
 from mvd_core.api.handlers import ApiRequest, get_run, post_command
 from mvd_core.dataspace import BlueprintError, load, parse
 from mvd_core.commands.handler import _message_id
-from mvd_core.commands.models import Command, check_run_id
+from mvd_core.commands.models import Command
+from mvd_core.runs import check_run_id
 from mvd_core.errors import MvdError
 from mvd_core.identity.didweb import InvalidDid, did_to_url
 from mvd_core.platforms.kubernetes.simulator.resources import RESOURCES

@@ -42,7 +42,7 @@ def _state(plane) -> dict[str, Any]:
     home = plane.settings.home
     vault = {p.name: p.read_bytes() for p in sorted((home / "vaults").rglob("*")) if p.is_file()}
     did = home / "dids" / PID / "did.json"
-    runs = [r.model_dump() for r in plane.host.registry.list(50)]
+    runs = [r.model_dump() for r in plane.host.registry.recent(50)]
     return {"objects": objects, "vault": vault, "runs": runs,
             "did": (did.read_bytes(), did.stat().st_mtime_ns) if did.exists() else None}
 

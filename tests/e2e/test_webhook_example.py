@@ -44,4 +44,4 @@ def test_the_readme_signing_example_works_against_mvd_serve(plane):
     renamed = fixed.replace('-H "X-MVD-Delivery: $delivery"', '-H "X-MVD-Delivery: readme-delivery-2"')
     assert renamed != fixed
     assert "signature does not match" in _run(renamed)["error"]
-    assert len(plane.host.registry.list()) == 2
+    assert len(plane.host.registry.recent()) == 2

@@ -71,7 +71,7 @@ def test_twenty_concurrent_reset_requests_one_run(storage):
     assert len({b["runId"] for b in bodies}) == 1
     assert sum(not b["coalesced"] for b in bodies) == 1
     assert len(drain(queue)) == 1
-    assert len(registry.list()) == 1
+    assert len(registry.recent()) == 1
 
 
 def test_bad_action_and_bad_webhook_enqueue_nothing(storage, monkeypatch):
@@ -86,7 +86,7 @@ def test_bad_action_and_bad_webhook_enqueue_nothing(storage, monkeypatch):
     headers = webhooks.signed_headers("wrong-secret", payload, "d-1")
     status, body = call("webhook", http("POST", "/api/webhooks/github", {"source": "github"}, payload, headers))
     assert status == 401 and "signature does not match" in body["error"]
-    assert queue_length(queue) == 0 and registry.list() == []
+    assert queue_length(queue) == 0 and registry.recent() == []
 
     headers = webhooks.signed_headers(HOOK_SECRET, payload, "d-1")
     status, body = call("webhook", http("POST", "/api/webhooks/github", {"source": "github"}, payload, headers))

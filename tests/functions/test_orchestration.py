@@ -112,7 +112,8 @@ def test_real_dataspace_orchestrator_schedules_indexed_functions():
     functions that the app indexes with the matching trigger."""
     from datetime import UTC, datetime
 
-    from mvd_core.commands import Command, new_run_id
+    from mvd_core.commands import Command
+    from mvd_core.runs import new_run_id
     from tests.functions.support import by_name
 
     functions = by_name()

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from blueprints import _runtime
-from mvd_core.commands import open_queue, open_registry
-from mvd_core.commands.table_registry import TableRunRegistry
+from mvd_core.commands import open_queue
+from mvd_core.runs import open_registry
+from mvd_core.runs.table_registry import TableRunRegistry
 from mvd_core.errors import MvdError
 from mvd_core.settings import get_settings
 

@@ -30,7 +30,7 @@ def test_a_command_during_a_slow_start_joins_the_run(tmp_path):
     release.set()
     worker.join(10)
     assert second.coalesced and second.run_id == first["accepted"].run_id
-    assert [r.id for r in host.registry.list(10, host.dataspace.name)] == [second.run_id]
+    assert [r.id for r in host.registry.recent(10, host.dataspace.name)] == [second.run_id]
     assert host.engine.get_status(second.run_id) is not None
 
 
@@ -60,5 +60,5 @@ def test_a_different_command_during_a_run_is_refused_naming_it(tmp_path):
         assert refused.value.status == 409 and refused.value.run_id == reset.run_id
         assert refused.value.message.startswith(f"run {reset.run_id} (reset) is in progress; ")
     assert host.submit("reset", "webhook").coalesced
-    [record] = host.registry.list(10, host.dataspace.name)
+    [record] = host.registry.recent(10, host.dataspace.name)
     assert record.id == reset.run_id and record.action == "reset" and record.coalesced == 1

@@ -15,11 +15,11 @@ from pathlib import Path
 import httpx
 
 from blueprints import _runtime
-from mvd_core import service
+from mvd_core.api import views
 from mvd_core.dataspace import load
 from mvd_core.dataspace.loader import DEFAULT_NAME
-from mvd_core.commands import SqliteRunRegistry
 from mvd_core.host.local import LocalHost
+from mvd_core.runs import SqliteRunRegistry
 from mvd_core.settings import get_settings
 from tests.fixtures.emulators import free_port
 from tests.functions.test_settings import REPO, _index_in_subprocess
@@ -57,8 +57,8 @@ def serve(tmp_path: Path, env: dict[str, str]) -> tuple[str, str]:
 
 
 def functions_view(tmp_path: Path) -> str:
-    view = asyncio.run(service.dataspace_view(_runtime.dataspace(), SqliteRunRegistry(tmp_path / "r.db"),
-                                              check_dids=False))
+    view = asyncio.run(views.dataspace_view(_runtime.dataspace(), SqliteRunRegistry(tmp_path / "r.db"),
+                                            _runtime.described_schedule(), check_dids=False))
     return view.reset_schedule
 
 

@@ -1,9 +1,4 @@
-"""The run registry: which run is current per dataspace (the singleton claim), the run index,
-poison commands and webhook delivery ids.
-
-``claim`` is the only way a run comes into being; it is atomic, so any number of concurrent
-callers for one dataspace get exactly one new run and all of them learn its id.
-"""
+"""The run registry in one SQLite file (``$MVD_HOME/registry.db``): the local host's."""
 
 from __future__ import annotations
 
@@ -13,59 +8,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 from mvd_core import sqlite
-from mvd_core.api.models import Action, PoisonCommand, RunSummary, Source
-from mvd_core.commands.models import FINISHED, RunRecord, utcnow
 from mvd_core.errors import MvdError
+from mvd_core.runs.models import FINISHED, Action, PoisonCommand, RunRecord, RunSummary, Source, utcnow
+from mvd_core.runs.registry import DELIVERY_TTL
 
-DELIVERY_TTL = timedelta(hours=24)
 _LOST = "the run history starts empty"
-
-
-@runtime_checkable
-class RunRegistry(Protocol):
-    def claim(self, dataspace: str, run_id: str, action: Action, source: Source,
-              rotate_keys: list[str] | None = None) -> tuple[str, bool]:
-        """Make ``run_id`` the dataspace's current run unless an unfinished one exists.
-
-        Returns ``(current_run_id, created)``; ``created`` is False when the answer is a run
-        that was already going (``submit`` then compares the commands)."""
-
-    def add_coalesced(self, run_id: str) -> None:
-        """Count one more command answered with this run."""
-
-    def mark_running(self, run_id: str) -> None:
-        """The orchestration has started (pending -> running; finished runs stay finished)."""
-
-    def finish(self, run_id: str, summary: RunSummary) -> None:
-        """Record the outcome and release the dataspace's claim. Idempotent."""
-
-    def fail(self, run_id: str, reason: str) -> None:
-        """Mark a run failed without a summary (e.g. its command was poisoned). Idempotent."""
-
-    def get(self, run_id: str) -> RunRecord | None: ...
-
-    def list(self, limit: int = 20, dataspace: str | None = None) -> list[RunRecord]:
-        """Newest first."""
-
-    def current(self, dataspace: str) -> RunRecord | None:
-        """The dataspace's unfinished run, if any."""
-
-    def record_poison(self, poison: PoisonCommand) -> None:
-        """Keep a command that could not be processed (same id twice -> one entry)."""
-
-    def list_poison(self, limit: int = 20) -> list[PoisonCommand]:
-        """Newest first."""
-
-    def remember_delivery(self, source: str, delivery_id: str, ttl: timedelta = DELIVERY_TTL) -> bool:
-        """True the first time (source, delivery_id) is seen within ``ttl``; False for a replay."""
-
-    def forget_delivery(self, source: str, delivery_id: str) -> None:
-        """Undo ``remember_delivery`` for a delivery that was refused after it (its command
-        conflicted with the running one), so the sender can deliver it again."""
-
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -220,7 +169,7 @@ class SqliteRunRegistry:
         rows = self._rows("SELECT * FROM runs WHERE id = ?", (run_id,))
         return _row_to_record(rows[0]) if rows else None
 
-    def list(self, limit: int = 20, dataspace: str | None = None) -> list[RunRecord]:
+    def recent(self, limit: int = 20, dataspace: str | None = None) -> list[RunRecord]:
         if dataspace is None:
             rows = self._rows("SELECT * FROM runs ORDER BY created_at DESC, id DESC LIMIT ?", (limit,))
         else:

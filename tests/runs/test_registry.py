@@ -6,9 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mvd_core.api.models import PoisonCommand, RunSummary
-from mvd_core.commands import new_run_id
 from mvd_core.errors import MvdError
+from mvd_core.runs import PoisonCommand, RunSummary, new_run_id
 
 
 def test_claim_creates_then_coalesces_until_finished(registry):
@@ -77,7 +76,7 @@ def test_list_is_newest_first_and_limited(registry):
         registry.claim("ds", run, "reset", "api")
         registry.fail(run, "x")
         ids.append(run)
-    listed = [r.id for r in registry.list(limit=2)]
+    listed = [r.id for r in registry.recent(limit=2)]
     assert listed == [ids[2], ids[1]]
     assert registry.get("mvd-ds-20990101T000000-000000") is None
 

@@ -22,11 +22,10 @@ from azure.core.exceptions import (
 )
 from azure.data.tables import TableServiceClient, TableTransactionError, UpdateMode
 
-from mvd_core.api.models import Action, PoisonCommand, RunSummary, Source
-from mvd_core.commands.models import FINISHED, RunRecord, utcnow
-from mvd_core.commands.registry import DELIVERY_TTL
 from mvd_core.errors import ExternalError, MvdError
 from mvd_core.logs import get_logger
+from mvd_core.runs.models import FINISHED, Action, PoisonCommand, RunRecord, RunSummary, Source, utcnow
+from mvd_core.runs.registry import DELIVERY_TTL
 
 log = get_logger(__name__)
 
@@ -200,7 +199,7 @@ class TableRunRegistry:
         entity = self._find(run_id)
         return self._record(entity) if entity is not None else None
 
-    def list(self, limit: int = 20, dataspace: str | None = None) -> list[RunRecord]:
+    def recent(self, limit: int = 20, dataspace: str | None = None) -> list[RunRecord]:
         self._ensure()
         query = f"RowKey ne '{CURRENT}'"
         params: dict[str, Any] = {}
