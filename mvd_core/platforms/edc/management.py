@@ -1,0 +1,291 @@
+"""EDC 0.15.1's management API v3 (and the federated catalog's query API), over httpx.
+
+Base URL: the management context (``web.http.management``), e.g. ``http://localhost:<port>/api/management``;
+header ``x-api-key``. Bodies use the management API's own JSON-LD context
+(``edc.management.context.enabled=true``), so terms are plain (``state``, ``contractAgreementId``).
+
+Creating an asset, policy definition or contract definition that already exists (409) counts
+as done: seeding after a partial run converges instead of failing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from mvd_core.platforms.edc.http import EdcApi, EdcApiError, poll
+
+MANAGEMENT_CONTEXT = "https://w3id.org/edc/connector/management/v0.0.1"
+EDC_NAMESPACE = "https://w3id.org/edc/v0.0.1/ns/"
+DSP_PROTOCOL = "dataspace-protocol-http:2025-1"
+DSP_VERSION_PATH = "/2025-1"  # counterPartyAddress = <protocol URL> + this (no well-known lookup in 0.15.1)
+_PREFIXES = ("edc:", "dcat:", "odrl:", "dspace:", "dct:", EDC_NAMESPACE)
+
+
+def _plain_keys(value: Any) -> Any:
+    """An answer's top-level keys without a namespace prefix (``edc:state`` -> ``state``)."""
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        plain = next((key[len(p) :] for p in _PREFIXES if key.startswith(p)), key)
+        out.setdefault(plain, item)
+    return out
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [] if value is None else [value]
+
+
+class _ReadBack(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unprefixed(cls, data: Any) -> Any:
+        return _plain_keys(data)
+
+
+class Offer(BaseModel):
+    """A contract offer from a catalog: the policy to send back verbatim, with who offers what."""
+
+    id: str
+    target: str  # the dataset (asset) id
+    assigner: str  # the provider's participant id
+    policy: dict[str, Any]
+
+    def contract_request_policy(self) -> dict[str, Any]:
+        return {**self.policy, "@type": "Offer", "assigner": self.assigner, "target": self.target}
+
+
+class Dataset(_ReadBack):
+    id: str = Field(alias="@id")
+    offers: list[dict[str, Any]] = Field(default_factory=list, alias="hasPolicy")
+    distributions: list[dict[str, Any]] = Field(default_factory=list, alias="distribution")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lists(cls, data: Any) -> Any:
+        data = _plain_keys(data)
+        if isinstance(data, dict):
+            data = {
+                **data,
+                "hasPolicy": _as_list(data.get("hasPolicy")),
+                "distribution": _as_list(data.get("distribution")),
+            }
+        return data
+
+    @property
+    def transfer_types(self) -> list[str]:
+        return [str(_plain_keys(d).get("format")) for d in self.distributions if isinstance(d, dict)]
+
+
+class Catalog(_ReadBack):
+    id: str | None = Field(None, alias="@id")
+    participant_id: str | None = Field(None, alias="participantId")
+    datasets: list[Dataset] = Field(default_factory=list, alias="dataset")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lists(cls, data: Any) -> Any:
+        data = _plain_keys(data)
+        if isinstance(data, dict):
+            data = {**data, "dataset": _as_list(data.get("dataset"))}
+        return data
+
+    def dataset(self, dataset_id: str) -> Dataset | None:
+        return next((d for d in self.datasets if d.id == dataset_id), None)
+
+    def offer(self, dataset_id: str) -> Offer | None:
+        """The first offer for ``dataset_id``, ready for a contract request (None when not offered)."""
+        found = self.dataset(dataset_id)
+        if found is None or not found.offers or self.participant_id is None:
+            return None
+        policy = found.offers[0]
+        return Offer(id=str(policy.get("@id")), target=dataset_id, assigner=self.participant_id, policy=policy)
+
+
+class ContractNegotiation(_ReadBack):
+    id: str = Field(alias="@id")
+    state: str
+    type: str | None = None
+    counter_party_id: str | None = Field(None, alias="counterPartyId")
+    contract_agreement_id: str | None = Field(None, alias="contractAgreementId")
+    error_detail: str | None = Field(None, alias="errorDetail")
+
+
+class TransferProcess(_ReadBack):
+    id: str = Field(alias="@id")
+    state: str
+    type: str | None = None
+    contract_id: str | None = Field(None, alias="contractId")
+    transfer_type: str | None = Field(None, alias="transferType")
+    error_detail: str | None = Field(None, alias="errorDetail")
+
+
+class ManagementApi(EdcApi):
+    kind = "management API"
+
+    def _create(self, path: str, body: dict[str, Any]) -> bool:
+        """POST a new entity; True when created, False when it already existed (409)."""
+        response = self.request("POST", path, json={"@context": [MANAGEMENT_CONTEXT], **body}, ok=(200, 201, 204, 409))
+        return response.status_code != 409
+
+    def create_asset(
+        self, asset_id: str, data_address: dict[str, Any], properties: dict[str, Any] | None = None
+    ) -> bool:
+        return self._create(
+            "/v3/assets",
+            {
+                "@type": "Asset",
+                "@id": asset_id,
+                "properties": properties or {},
+                "dataAddress": {"@type": "DataAddress", **data_address},
+            },
+        )
+
+    def create_policy_definition(self, policy_id: str, policy: dict[str, Any]) -> bool:
+        return self._create("/v3/policydefinitions", {"@type": "PolicyDefinition", "@id": policy_id, "policy": policy})
+
+    def create_contract_definition(
+        self,
+        definition_id: str,
+        *,
+        access_policy_id: str,
+        contract_policy_id: str,
+        assets_selector: list[dict[str, Any]] | None = None,
+    ) -> bool:
+        return self._create(
+            "/v3/contractdefinitions",
+            {
+                "@type": "ContractDefinition",
+                "@id": definition_id,
+                "accessPolicyId": access_policy_id,
+                "contractPolicyId": contract_policy_id,
+                "assetsSelector": assets_selector or [],
+            },
+        )
+
+    def request_catalog(
+        self, counter_party_address: str, counter_party_id: str, *, protocol: str = DSP_PROTOCOL, limit: int = 50
+    ) -> Catalog:
+        """The counter-party's catalog over DSP (the management API relays the provider's refusal as 502)."""
+        answer = self.json(
+            "POST",
+            "/v3/catalog/request",
+            json={
+                "@context": [MANAGEMENT_CONTEXT],
+                "@type": "CatalogRequest",
+                "counterPartyAddress": counter_party_address,
+                "counterPartyId": counter_party_id,
+                "protocol": protocol,
+                "querySpec": {"offset": 0, "limit": limit},
+            },
+        )
+        return Catalog.model_validate(answer)
+
+    def _started(self, path: str, body: dict[str, Any]) -> str:
+        answer = self.json("POST", path, json={"@context": [MANAGEMENT_CONTEXT], **body})
+        ident = answer.get("@id") if isinstance(answer, dict) else None
+        if not isinstance(ident, str):
+            raise EdcApiError(f"{self.kind} of {self.runtime}: POST {self.base_url}{path} answered without an @id")
+        return ident
+
+    def start_negotiation(self, counter_party_address: str, offer: Offer, *, protocol: str = DSP_PROTOCOL) -> str:
+        """Start negotiating ``offer``; returns the negotiation id."""
+        return self._started(
+            "/v3/contractnegotiations",
+            {
+                "@type": "ContractRequest",
+                "counterPartyAddress": counter_party_address,
+                "counterPartyId": offer.assigner,
+                "protocol": protocol,
+                "policy": offer.contract_request_policy(),
+            },
+        )
+
+    def negotiation(self, negotiation_id: str) -> ContractNegotiation:
+        return ContractNegotiation.model_validate(self.json("GET", f"/v3/contractnegotiations/{negotiation_id}"))
+
+    def wait_for_agreement(
+        self, negotiation_id: str, *, timeout: float = 60.0, interval: float = 0.5
+    ) -> ContractNegotiation:
+        """Poll until FINALIZED (then ``contract_agreement_id`` is set); EdcApiError when TERMINATED."""
+
+        def settled() -> ContractNegotiation | None:
+            current = self.negotiation(negotiation_id)
+            if current.state == "TERMINATED":
+                raise EdcApiError(
+                    f"{self.kind} of {self.runtime}: contract negotiation {negotiation_id} was "
+                    f"terminated" + (f": {current.error_detail}" if current.error_detail else "")
+                )
+            return current if current.state == "FINALIZED" else None
+
+        return poll(
+            f"contract negotiation {negotiation_id} at {self.runtime}", settled, timeout=timeout, interval=interval
+        )
+
+    def start_transfer(
+        self,
+        counter_party_address: str,
+        contract_id: str,
+        transfer_type: str,
+        *,
+        data_destination: dict[str, Any] | None = None,
+        callback_addresses: list[dict[str, Any]] | None = None,
+        protocol: str = DSP_PROTOCOL,
+    ) -> str:
+        """Start a transfer under an agreement (``HttpData-PULL``, or ``HttpData-PUSH`` with a destination)."""
+        body: dict[str, Any] = {
+            "@type": "TransferRequest",
+            "counterPartyAddress": counter_party_address,
+            "protocol": protocol,
+            "contractId": contract_id,
+            "transferType": transfer_type,
+        }
+        if data_destination is not None:
+            body["dataDestination"] = {"@type": "DataAddress", **data_destination}
+        if callback_addresses:
+            body["callbackAddresses"] = [{"@type": "CallbackAddress", **c} for c in callback_addresses]
+        return self._started("/v3/transferprocesses", body)
+
+    def transfer_process(self, transfer_id: str) -> TransferProcess:
+        return TransferProcess.model_validate(self.json("GET", f"/v3/transferprocesses/{transfer_id}"))
+
+    def wait_for_transfer(
+        self,
+        transfer_id: str,
+        states: tuple[str, ...] = ("STARTED", "COMPLETED"),
+        *,
+        timeout: float = 60.0,
+        interval: float = 0.5,
+    ) -> TransferProcess:
+        """Poll until the transfer is in one of ``states``; EdcApiError when TERMINATED."""
+
+        def settled() -> TransferProcess | None:
+            current = self.transfer_process(transfer_id)
+            if current.state == "TERMINATED" and "TERMINATED" not in states:
+                raise EdcApiError(
+                    f"{self.kind} of {self.runtime}: transfer process {transfer_id} was terminated"
+                    + (f": {current.error_detail}" if current.error_detail else "")
+                )
+            return current if current.state in states else None
+
+        return poll(f"transfer process {transfer_id} at {self.runtime}", settled, timeout=timeout, interval=interval)
+
+
+class FederatedCatalog(EdcApi):
+    """The federated catalog's query API (context ``web.http.catalog``, no auth in 0.15.1)."""
+
+    kind = "federated catalog API"
+
+    def query(self, limit: int = 100) -> list[Catalog]:
+        """Every catalog the crawler has collected (a JSON-LD ``QuerySpec``: ``{}`` is refused)."""
+        answer = self.json(
+            "POST",
+            "/v1alpha/catalog/query",
+            json={"@context": {"@vocab": EDC_NAMESPACE}, "@type": "QuerySpec", "offset": 0, "limit": limit},
+            ok=(200,),
+        )
+        return [Catalog.model_validate(c) for c in _as_list(answer)]

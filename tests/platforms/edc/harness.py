@@ -1,0 +1,327 @@
+"""One participant's real EDC runtimes (identity hub + connector, optionally a data plane) from the
+project's Maven assembly, with the dataspace issuer and the participant's did:web document served
+by a loopback "site" (the test's DID host), as the control plane will wire them.
+
+Each JVM runs in its own process group and is killed with it at the end. Ports are picked below
+the kernel's ephemeral range (an outgoing connection could take one above it)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import secrets
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from mvd_core.identity import keys
+from mvd_core.identity.didweb import did_from_host_and_path
+from mvd_core.identity.document import build_did_document
+from mvd_core.identity.issuer import Issuer
+from mvd_core.platforms.secrets.local import LocalFileVault
+from mvd_core.runtimes.assembly import assemble, java_command
+from mvd_core.runtimes.spec import ApiEndpoint, RuntimeSpec
+from tests.fixtures.loopback import QuietHandler, serve
+
+DSP = "/2025-1"
+IH_APIS = {
+    "default": "/api",
+    "credentials": "/api/credentials",
+    "identity": "/api/identity",
+    "did": "/",
+    "sts": "/api/sts",
+    "version": "/api/version",
+}
+CONNECTOR_APIS = {
+    "default": "/api",
+    "management": "/api/management",
+    "protocol": "/api/dsp",
+    "control": "/api/control",
+    "catalog": "/api/catalog",
+    "version": "/api/version",
+}
+DATAPLANE_APIS = {"default": "/api", "control": "/api/control", "public": "/api/public"}
+ASSET_BYTES = b"hello from a real EDC data plane\n"
+
+
+def free_ports(count: int) -> list[int]:
+    ports: list[int] = []
+    candidate = random.randrange(20000, 29000)
+    while len(ports) < count:
+        candidate += 1
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+        ports.append(candidate)
+    return ports
+
+
+def web_settings(apis: dict[str, ApiEndpoint]) -> dict[str, str]:
+    out = {}
+    for name, api in apis.items():
+        prefix = "web.http" if name == "default" else f"web.http.{name}"
+        out[f"{prefix}.port"] = str(api.port)
+        out[f"{prefix}.path"] = api.path
+    return out
+
+
+@dataclass
+class Site:
+    """The loopback site: DID documents, the issuer's DCP endpoint, the participant list, a data file."""
+
+    url: str = ""
+    documents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    posts: dict[str, Callable[[dict[str, str], bytes], tuple[int, bytes, dict[str, str]]]] = field(default_factory=dict)
+    json_pages: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+
+@dataclass
+class Runtime:
+    spec: RuntimeSpec
+    proc: subprocess.Popen
+    log: Path
+
+    def tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class Participant:
+    name: str
+    did: str
+    jwk: dict[str, Any]  # public
+
+
+class MiniDataspace:
+    def __init__(self, root: Path, *, dataplane: bool = False) -> None:
+        self.root = root
+        self.dataplane = dataplane
+        self.runtimes: dict[str, Runtime] = {}
+        self.site = Site()
+        self.vault = LocalFileVault(root / "vault")  # shared by the participant's runtimes, as in a deployment
+        self._serving = None
+        self.issued: list[str] = []
+
+    # ---------------------------------------------------------------- site
+    def _start_site(self) -> None:
+        site = self.site
+
+        class Handler(QuietHandler):
+            def do_GET(self) -> None:
+                path = self.path.split("?")[0]
+                if path in site.documents:
+                    return self.send(
+                        200, json.dumps(site.documents[path]).encode(), {"Content-Type": "application/did+json"}
+                    )
+                if path in site.json_pages:
+                    return self.send(
+                        200, json.dumps(site.json_pages[path]).encode(), {"Content-Type": "application/json"}
+                    )
+                if path == "/data/asset.txt":
+                    return self.send(200, ASSET_BYTES, {"Content-Type": "text/plain"})
+                return self.send(404)
+
+            def do_POST(self) -> None:
+                handler = site.posts.get(self.path.split("?")[0])
+                body = self.read_body()
+                if handler is None:
+                    return self.send(404)
+                status, out, headers = handler(dict(self.headers), body)
+                return self.send(status, out, headers)
+
+        self._serving = serve(Handler)
+        site.url = self._serving.__enter__()
+
+    # ---------------------------------------------------------------- runtimes
+    def _spec(
+        self, name: str, kind: str, apis: dict[str, str], settings: dict[str, str], ports: list[int]
+    ) -> RuntimeSpec:
+        endpoints = {api: ApiEndpoint(name=api, port=ports.pop(), path=path) for api, path in apis.items()}
+        common = {
+            "edc.hostname": "localhost",
+            "edc.iam.did.web.use.https": "false",
+            "edc.vault.file.path": str(self.vault.root),
+            "edc.component.id": name,
+        }
+        return RuntimeSpec(
+            participant="a",
+            name=name,
+            kind=kind,
+            apis=endpoints,
+            settings={**common, **web_settings(endpoints), **settings},
+            heap_mb=320,
+        )
+
+    def _launch(self, spec: RuntimeSpec, argfile: Path) -> None:
+        config = self.root / f"{spec.name}.properties"
+        config.write_text("".join(f"{k}={v}\n" for k, v in spec.settings.items()))
+        log = self.root / f"{spec.name}.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(
+                java_command(spec, argfile, config),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env={**os.environ, "LANG": "C.UTF-8"},
+            )
+        self.runtimes[spec.name] = Runtime(spec, proc, log)
+
+    def wait_ready(self, names: list[str], timeout: float = 240.0) -> None:
+        deadline = time.monotonic() + timeout
+        pending = list(names)
+        while pending:
+            for name in list(pending):
+                rt = self.runtimes[name]
+                if rt.proc.poll() is not None:
+                    raise AssertionError(f"{name} exited with {rt.proc.returncode}:\n{rt.tail()}")
+                try:
+                    r = httpx.get(rt.spec.readiness_url, timeout=2)
+                    if r.status_code == 200 and r.json().get("isSystemHealthy"):
+                        pending.remove(name)
+                except (httpx.HTTPError, ValueError):
+                    pass
+            if pending and time.monotonic() > deadline:
+                raise AssertionError(f"not ready after {timeout:g} s: {pending}\n" + self.runtimes[pending[0]].tail())
+            if pending:
+                threading.Event().wait(0.25)
+
+    def start(self, *, members: Callable[[str], bool]) -> None:
+        self._start_site()
+        ports = free_ports(20)
+        argfiles = assemble(["identityhub", "connector", *(["dataplane"] if self.dataplane else [])])
+        self.ih = self._spec("identityhub", "identityhub", IH_APIS, {}, ports)
+        self.did_a = did_from_host_and_path("localhost", self.site.port, ["a"])
+        self.did_c = did_from_host_and_path("localhost", self.site.port, ["c"])  # no credential: not a member
+        self.issuer_did = did_from_host_and_path("localhost", self.site.port, ["issuer"])
+        self.connector = self._spec("connector", "connector", CONNECTOR_APIS, {}, ports)
+        dsp = self.connector.url("protocol")
+        self.connector = self.connector.model_copy(
+            update={
+                "settings": {
+                    **self.connector.settings,
+                    "edc.participant.id": self.did_a,
+                    "edc.iam.issuer.id": self.did_a,
+                    "web.http.management.auth.type": "tokenbased",
+                    "web.http.management.auth.key.alias": "management-api-key",
+                    "edc.management.context.enabled": "true",
+                    "edc.dsp.callback.address": dsp,
+                    "edc.iam.sts.oauth.token.url": self.ih.url("sts") + "/token",
+                    "edc.iam.sts.oauth.client.id": self.did_a,
+                    "edc.iam.sts.oauth.client.secret.alias": "a-sts-client-secret",
+                    "edc.iam.trusted-issuer.dataspace.id": self.issuer_did,
+                    "edc.membership.issuers": self.issuer_did,
+                    "edc.catalog.nodes.url": f"{self.site.url}/participants.json",
+                    "edc.catalog.cache.execution.enabled": "true",
+                    "edc.catalog.cache.execution.delay.seconds": "1",
+                    "edc.catalog.cache.execution.period.seconds": "2",
+                }
+            }
+        )
+        # secrets the control plane writes before the runtimes start
+        self.superuser_key = base64.b64encode(b"super-user").decode() + "." + secrets.token_urlsafe(24)
+        self.vault.set("ih-superuser-apikey", self.superuser_key)
+        self.vault.set("management-api-key", secrets.token_urlsafe(24))
+        self.participants = {}
+        for name, did in (("a", self.did_a), ("c", self.did_c)):
+            jwk = keys.ensure_participant_key(self.vault, name, "EC-P256")
+            ctx = base64.urlsafe_b64encode(did.encode()).rstrip(b"=").decode()
+            self.site.documents[f"/{name}/did.json"] = build_did_document(
+                did,
+                jwk,
+                credential_service_url=f"{self.ih.url('credentials')}/v1/participants/{ctx}",
+                protocol_url=dsp + DSP,
+            )
+            self.participants[name] = Participant(name, did, jwk)
+        self.site.json_pages["/participants.json"] = [
+            {"name": "a", "id": self.did_a, "url": dsp + DSP, "supportedProtocols": ["dataspace-protocol-http:2025-1"]}
+        ]
+        self.issuer = Issuer(
+            LocalFileVault(self.root / "issuer-vault"),
+            self.issuer_did,
+            f"{self.site.url}/issuer/dcp",
+            members,
+            resolve_options={"allow_http_loopback": True, "allow_private": True},
+        )
+        self.site.documents["/issuer/did.json"] = self.issuer.did_document()
+
+        def issue(headers: dict[str, str], body: bytes) -> tuple[int, bytes, dict[str, str]]:
+            answer = self.issuer.handle_credential_request(headers, body)
+            if answer.job is not None:
+                job = answer.job
+                threading.Thread(
+                    target=lambda: self.issued.append(job.holder_did) if job.run().delivered else None, daemon=True
+                ).start()
+            return answer.status, answer.body, answer.headers
+
+        self.site.posts["/issuer/dcp/credentials"] = issue
+        self._launch(self.ih, argfiles["identityhub"])
+        self._launch(self.connector, argfiles["connector"])
+        names = ["identityhub", "connector"]
+        if self.dataplane:
+            self.dp = self._spec(
+                "dataplane",
+                "dataplane",
+                DATAPLANE_APIS,
+                {
+                    "edc.participant.id": self.did_a,
+                    "edc.dpf.selector.url": self.connector.url("control") + "/v1/dataplanes",
+                    "edc.transfer.proxy.token.signer.privatekey.alias": "dataplane-token-private-key",
+                    "edc.transfer.proxy.token.verifier.publickey.alias": "dataplane-token-public-key",
+                },
+                ports,
+            )
+            self._dataplane_keys()
+        self.wait_ready(names)
+        if self.dataplane:
+            self._launch(self.dp, argfiles["dataplane"])  # registers with its control plane: after it is ready
+
+    def _dataplane_keys(self) -> None:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        self.vault.set(
+            "dataplane-token-private-key",
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ).decode(),
+        )
+        self.vault.set(
+            "dataplane-token-public-key",
+            key.public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode(),
+        )
+
+    def stop(self) -> None:
+        for rt in self.runtimes.values():
+            if rt.proc.poll() is None:
+                try:
+                    os.killpg(rt.proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for rt in self.runtimes.values():
+            try:
+                rt.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(rt.proc.pid, signal.SIGKILL)
+                rt.proc.wait(timeout=10)
+        if self._serving is not None:
+            self._serving.__exit__(None, None, None)
