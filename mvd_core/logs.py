@@ -12,13 +12,17 @@ import contextvars
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 _CONTEXT_FIELDS = ("run_id", "participant", "step")
-_context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("mvd_log_context", default={})
+# Read-only: log_context sets a new mapping, so no context sees another's fields.
+_context: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
+    "mvd_log_context", default=MappingProxyType({})
+)
 
 # JWK private members, bearer tokens, PEM blocks, connection-string keys.
 _SECRET_PATTERNS: list[tuple[re.Pattern[str], str]] = [
@@ -81,8 +85,9 @@ class ConsoleFormatter(logging.Formatter):
         return f"{base} [{ctx}]" if ctx else base
 
 
-def configure(level: str = "INFO", fmt: str = "console", *, console_level: str | None = None,
-              file: Path | None = None) -> None:
+def configure(
+    level: str = "INFO", fmt: str = "console", *, console_level: str | None = None, file: Path | None = None
+) -> None:
     """Console records at ``console_level`` (default ``level``); with ``file``, every record
     at ``level`` also goes there as JSON lines (the CLI keeps its terminal for progress)."""
     root = logging.getLogger("mvd")

@@ -38,7 +38,9 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `mvd serve` binds to.")
     port: int = Field(7080, description="Port `mvd serve` listens on.")
-    public_url: str | None = Field(None, description="Base URL others reach `mvd serve` at; http://host:port when unset.")
+    public_url: str | None = Field(
+        None, description="Base URL others reach `mvd serve` at; http://host:port when unset."
+    )
     api_token: SecretStr | None = Field(None, description="Bearer token for mutating API calls (local host).")
     anonymous_reads: bool | None = Field(
         None,
@@ -73,16 +75,27 @@ class Settings(BaseSettings):
         "DefaultAzureCredential against the host's account when unset.",
     )
     azure_subscription_id: str | None = Field(None, description="Subscription for participants' AKS and vaults.")
-    azure_arm_url: str = Field("https://management.azure.com", description="Azure Resource Manager endpoint used for resource groups and AKS.")
+    azure_arm_url: str = Field(
+        "https://management.azure.com", description="Azure Resource Manager endpoint used for resource groups and AKS."
+    )
     aks_poll_seconds: float = Field(20.0, description="Seconds between polls of a long-running AKS create or delete.")
     cloudflare_api_token: SecretStr | None = Field(None, description="Token for Cloudflare cache purges.")
     cloudflare_api_url: str = Field("https://api.cloudflare.com/client/v4", description="Cloudflare API base URL.")
     r2_access_key_id: SecretStr | None = Field(None, description="R2 S3-API access key id.")
     r2_secret_access_key: SecretStr | None = Field(None, description="R2 S3-API secret key.")
     sim_ready_delay: float = Field(0.2, description="Seconds until a simulated Deployment is ready / Job completes.")
-    sim_error_rate: float = Field(0.0, ge=0.0, le=1.0, description="Share of simulated-cluster API requests answered with an injected 500/503 (fault testing).")
-    sim_latency_seconds: float = Field(0.0, ge=0.0, description="Latency added to every simulated-cluster API request (fault testing).")
-    sim_fault_seed: int | None = Field(None, description="Seed for the simulated cluster's fault draws, so a fault run can be replayed exactly.")
+    sim_error_rate: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of simulated-cluster API requests answered with an injected 500/503 (fault testing).",
+    )
+    sim_latency_seconds: float = Field(
+        0.0, ge=0.0, description="Latency added to every simulated-cluster API request (fault testing)."
+    )
+    sim_fault_seed: int | None = Field(
+        None, description="Seed for the simulated cluster's fault draws, so a fault run can be replayed exactly."
+    )
     log_level: str = Field("INFO", description="Log level.")
     log_format: Literal["console", "json"] = Field("console", description="Log record format.")
 
@@ -99,14 +112,20 @@ class Settings(BaseSettings):
         seen: dict[str, str] = {}
         for source, secret in value.items():
             if not re.fullmatch(WEBHOOK_SOURCE_PATTERN, source):
-                raise ValueError(f"source {source[:64]!r} is not a source name "
-                                 "(lowercase letters, digits, '-' and '_', up to 63, starting with a letter or digit)")
+                raise ValueError(
+                    f"source {source[:64]!r} is not a source name "
+                    "(lowercase letters, digits, '-' and '_', up to 63, starting with a letter or digit)"
+                )
             raw = secret.get_secret_value()
             if len(raw.strip()) < MIN_SECRET_LENGTH:
-                raise ValueError(f"the secret of source {source!r} is empty or shorter than {MIN_SECRET_LENGTH} characters")
+                raise ValueError(
+                    f"the secret of source {source!r} is empty or shorter than {MIN_SECRET_LENGTH} characters"
+                )
             if raw in seen:
-                raise ValueError(f"sources {seen[raw]!r} and {source!r} share one secret; give each its own "
-                                 "(a delivery signed for one would be accepted by the other)")
+                raise ValueError(
+                    f"sources {seen[raw]!r} and {source!r} share one secret; give each its own "
+                    "(a delivery signed for one would be accepted by the other)"
+                )
             seen[raw] = source
         return value
 
@@ -140,8 +159,10 @@ def describe_invalid(exc: ValidationError) -> str:
 def check_api_token(token: str) -> None:
     """ValueError (saying the rule, never the token) unless ``token`` is a usable API token."""
     if len(token) < MIN_SECRET_LENGTH or not BEARER_TOKEN.fullmatch(token):
-        raise ValueError(f"the API token must be at least {MIN_SECRET_LENGTH} characters of A-Z a-z 0-9 - . _ ~ + / "
-                         "(optionally ending in '='), with no spaces")
+        raise ValueError(
+            f"the API token must be at least {MIN_SECRET_LENGTH} characters of A-Z a-z 0-9 - . _ ~ + / "
+            "(optionally ending in '='), with no spaces"
+        )
 
 
 def env_names() -> set[str]:

@@ -28,7 +28,9 @@ def damaged(exc: sqlite3.Error) -> bool:
     return isinstance(exc, sqlite3.DatabaseError) and (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in _DAMAGED
 
 
-def _checked(conn: sqlite3.Connection, path: Path, consequence: str, *, write: bool, timeout: float) -> sqlite3.Connection:
+def _checked(
+    conn: sqlite3.Connection, path: Path, consequence: str, *, write: bool, timeout: float
+) -> sqlite3.Connection:
     try:
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
@@ -49,8 +51,9 @@ def _checked(conn: sqlite3.Connection, path: Path, consequence: str, *, write: b
     return conn
 
 
-def connect(path: Path, *, timeout: float = 30.0,
-            consequence: str = "it is created again, empty") -> sqlite3.Connection:
+def connect(
+    path: Path, *, timeout: float = 30.0, consequence: str = "it is created again, empty"
+) -> sqlite3.Connection:
     """A connection usable from any thread (callers keep one per thread or serialise use).
     ``consequence`` says what starting without this database loses (for the damaged case)."""
     path = Path(path)
@@ -59,8 +62,9 @@ def connect(path: Path, *, timeout: float = 30.0,
     return _checked(conn, path, consequence, write=True, timeout=timeout)
 
 
-def connect_readonly(path: Path, *, timeout: float = 30.0,
-                     consequence: str = "it is created again, empty") -> sqlite3.Connection:
+def connect_readonly(
+    path: Path, *, timeout: float = 30.0, consequence: str = "it is created again, empty"
+) -> sqlite3.Connection:
     """A read-only connection to an existing database: creates nothing, takes no write lock,
     and works while another process (a running ``mvd serve``) writes to it."""
     path = Path(path)
