@@ -100,7 +100,7 @@ def did_to_url(did: str, *, scheme: str = "https") -> str:
         raise InvalidDid("DID is longer than 2048 characters")
     if any(c in did for c in "/?#") or any(ord(c) < 0x21 or ord(c) > 0x7E for c in did):
         raise InvalidDid(f"{show(did)} contains characters not allowed in a did:web method-specific id")
-    parts = did[len("did:web:"):].split(":")
+    parts = did[len("did:web:") :].split(":")
     if not parts[0]:
         raise InvalidDid(f"{show(did)} has an empty host")
     host, port = _host_and_port(did, parts[0])

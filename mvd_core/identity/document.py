@@ -28,10 +28,14 @@ def build_did_document(
     protocol_url: str,
 ) -> dict[str, Any]:
     """A participant's DID document for ``did``. Without a key (not generated yet) it has services only."""
-    return did_document(did, public_key, [
-        (CREDENTIAL_SERVICE_FRAGMENT, "CredentialService", credential_service_url),
-        (PROTOCOL_ENDPOINT_FRAGMENT, "ProtocolEndpoint", protocol_url),
-    ])
+    return did_document(
+        did,
+        public_key,
+        [
+            (CREDENTIAL_SERVICE_FRAGMENT, "CredentialService", credential_service_url),
+            (PROTOCOL_ENDPOINT_FRAGMENT, "ProtocolEndpoint", protocol_url),
+        ],
+    )
 
 
 def did_document(did: str, public_key: dict[str, Any] | None, services: list[tuple[str, str, str]]) -> dict[str, Any]:

@@ -235,7 +235,8 @@ class _Fetcher:
                 return url, body, content_type
             target = urlsplit(urljoin(url, location))
             same_origin = (target.hostname, _port(target, location) or _DEFAULT_PORTS.get(target.scheme)) == (
-                origin.hostname, _port(origin, url) or _DEFAULT_PORTS.get(origin.scheme)
+                origin.hostname,
+                _port(origin, url) or _DEFAULT_PORTS.get(origin.scheme),
             )
             if same_origin and origin.scheme == "https" and target.scheme != "https":
                 raise RedirectRefused(f"GET {url} redirects from HTTPS to {target.scheme}: refusing the downgrade")
@@ -334,7 +335,7 @@ class _Fetcher:
 def _route(url: str, routes: Mapping[str, str] | None) -> str:
     for prefix, target in (routes or {}).items():
         if url.startswith(prefix):
-            return target + url[len(prefix):]
+            return target + url[len(prefix) :]
     return url
 
 
@@ -346,8 +347,12 @@ def _parse(did: str, url: str, body: bytes, content_type: str | None) -> dict[st
         document = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise NotJson(f"{url} is not UTF-8 text, so not a JSON DID document") from None
-    except ValueError as exc:
-        raise NotJson(f"{url} does not contain valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+    except json.JSONDecodeError as exc:
+        raise NotJson(
+            f"{url} does not contain valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+        ) from None
+    except ValueError as exc:  # an integer longer than Python converts; the advice after ';' is for programmers
+        raise NotJson(f"{url} does not contain valid JSON ({str(exc).split(';')[0]})") from None
     if not isinstance(document, dict):
         raise NotJson(f"{url} holds a JSON {type(document).__name__}, not a DID document object")
     if document.get("id") != did:
@@ -358,7 +363,9 @@ def _parse(did: str, url: str, body: bytes, content_type: str | None) -> dict[st
 def did_url(did: str) -> str:
     """The HTTPS URL of a did:web's document, with did:web-specific errors."""
     if not isinstance(did, str) or not did.startswith("did:web:"):
-        method = did.split(":", 2)[1] if isinstance(did, str) and did.startswith("did:") and did.count(":") >= 2 else None
+        method = (
+            did.split(":", 2)[1] if isinstance(did, str) and did.startswith("did:") and did.count(":") >= 2 else None
+        )
         what = f"a did:{method} DID" if method else "not a DID"
         raise NotDidWeb(f"{did!r} is {what}; only did:web DIDs can be resolved here")
     try:

@@ -278,3 +278,12 @@ def test_a_content_length_of_unicode_digits_is_ignored_not_a_crash(site):
     d = did(site, "odd-length")
     doc = site.document("/odd-length/did.json", d)
     assert resolve(d, **LOOPBACK_OK) == doc
+
+
+def test_a_number_too_long_to_convert_is_not_json_not_a_crash(site):
+    """json.loads raises a plain ValueError (no line or column) for an integer over Python's digit limit."""
+    d = did(site, "long-number")
+    site.pages["/long-number/did.json"] = (200, {"Content-Type": "application/json"}, b'{"n": ' + b"9" * 5000 + b"}")
+    with pytest.raises(NotJson) as caught:
+        resolve(d, **LOOPBACK_OK)
+    assert "does not contain valid JSON" in str(caught.value)
