@@ -14,11 +14,11 @@ from pydantic import ValidationError
 from mvd_core.api.backend import Backend
 from mvd_core.api.dashboard import SECURITY_HEADERS
 from mvd_core.api.handlers import ApiRequest, ApiResponse, Handler, error
-from mvd_core.dataspace import Dataspace, load_targeted
 from mvd_core.commands import CommandQueue, Status, open_queue
+from mvd_core.dataspace import Dataspace, load_targeted
 from mvd_core.errors import MvdError
-from mvd_core.logs import get_logger
 from mvd_core.host import schedule
+from mvd_core.logs import get_logger
 from mvd_core.runs import RunRegistry, open_registry
 from mvd_core.settings import Settings, describe_invalid, get_settings
 
@@ -107,12 +107,16 @@ def to_api_request(req: func.HttpRequest, authenticated: bool) -> ApiRequest:
 
 def to_http_response(resp: ApiResponse) -> func.HttpResponse:
     return func.HttpResponse(
-        body=resp.json_bytes(), status_code=resp.status, headers={**SECURITY_HEADERS, **resp.headers},
+        body=resp.json_bytes(),
+        status_code=resp.status,
+        headers={**SECURITY_HEADERS, **resp.headers},
         mimetype="application/json",
     )
 
 
-async def serve(handler: Handler, req: func.HttpRequest, client: df.DurableOrchestrationClient, *, authenticated: bool = True) -> func.HttpResponse:
+async def serve(
+    handler: Handler, req: func.HttpRequest, client: df.DurableOrchestrationClient, *, authenticated: bool = True
+) -> func.HttpResponse:
     """Run one API handler; configuration problems (bad blueprint, no storage) become a JSON
     error naming them instead of a host 500 with a traceback. ``authenticated``: the route's
     auth level is ``function``, so the host let the request in only with a key."""

@@ -29,8 +29,12 @@ def _interval(seconds: int) -> str:
 @bp.function_name("nightly_reset")
 # A storage hiccup at midnight, or another command's run still going, should not skip a night:
 # the host retries the timer function (the local scheduler retries the same way).
-@bp.retry(strategy="exponential_backoff", max_retry_count=str(RETRY_COUNT),
-          minimum_interval=_interval(RETRY_MIN_SECONDS), maximum_interval=_interval(RETRY_MAX_SECONDS))
+@bp.retry(
+    strategy="exponential_backoff",
+    max_retry_count=str(RETRY_COUNT),
+    minimum_interval=_interval(RETRY_MIN_SECONDS),
+    maximum_interval=_interval(RETRY_MAX_SECONDS),
+)
 @bp.timer_trigger(arg_name="timer", schedule=SCHEDULE, run_on_startup=False, use_monitor=True)
 @bp.durable_client_input(client_name="client")
 async def nightly_reset(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:

@@ -72,7 +72,9 @@ class FieldChangeView(Wire):
 
 
 class ObjectUpdate(Wire):
-    object: str = Field(description="The object's key: <Kind>/<namespace>/<name>, or <Kind>/<name> when cluster-scoped.")
+    object: str = Field(
+        description="The object's key: <Kind>/<namespace>/<name>, or <Kind>/<name> when cluster-scoped."
+    )
     fields: list[FieldChangeView]
 
 

@@ -67,10 +67,14 @@ async def dataspace_view(
     views = [_participant_view(p, declared.get(p.id, p), dids[p.id], settings) for p in dataspace.participants]
     if check_dids:
         checks = await asyncio.gather(
-            *(asyncio.to_thread(_resolves, p, v.did, settings) for p, v in zip(dataspace.participants, views, strict=True))
+            *(
+                asyncio.to_thread(_resolves, p, v.did, settings)
+                for p, v in zip(dataspace.participants, views, strict=True)
+            )
         )
         views = [
-            v.model_copy(update={"resolves": ok, "resolve_error": why}) for v, (ok, why) in zip(views, checks, strict=True)
+            v.model_copy(update={"resolves": ok, "resolve_error": why})
+            for v, (ok, why) in zip(views, checks, strict=True)
         ]
     current = await asyncio.to_thread(registry.current, dataspace.name)
     runs = await asyncio.to_thread(registry.recent, 1, dataspace.name)

@@ -7,6 +7,7 @@ the orchestration instance already there and does nothing."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 
@@ -87,12 +88,12 @@ def _message_id(message: str | bytes) -> str:
     """The command id when one can be read, else a digest of the message."""
     try:
         data = json.loads(message)
-        # a command id is token_hex; isalnum() would also take any Unicode letter or digit
-        if isinstance(data, dict) and isinstance(data.get("id"), str) and re.fullmatch(r"[0-9A-Za-z-]{1,64}", data["id"]):
-            return data["id"]
     except (ValueError, TypeError):
-        pass
-    import hashlib
+        data = None
+    command_id = data.get("id") if isinstance(data, dict) else None
+    # a command id is token_hex; isalnum() would also take any Unicode letter or digit
+    if isinstance(command_id, str) and re.fullmatch(r"[0-9A-Za-z-]{1,64}", command_id):
+        return command_id
 
     raw = message if isinstance(message, bytes) else message.encode("utf-8", "replace")
     return "msg-" + hashlib.sha256(raw).hexdigest()[:16]

@@ -37,15 +37,20 @@ class AzureStorageCommandQueue:
             QueueClient,
         )
 
-        policies = {
-            "message_encode_policy": BinaryBase64EncodePolicy(),
-            "message_decode_policy": BinaryBase64DecodePolicy(),
-        }
+        encode, decode = BinaryBase64EncodePolicy(), BinaryBase64DecodePolicy()
         try:
             if connection_string is not None:
-                self.client = QueueClient.from_connection_string(connection_string, queue_name, **policies)
+                self.client = QueueClient.from_connection_string(
+                    connection_string, queue_name, message_encode_policy=encode, message_decode_policy=decode
+                )
             elif account_url is not None:
-                self.client = QueueClient(account_url, queue_name, credential=credential, **policies)
+                self.client = QueueClient(
+                    account_url,
+                    queue_name,
+                    credential=credential,
+                    message_encode_policy=encode,
+                    message_decode_policy=decode,
+                )
             else:
                 raise MvdError("the command queue needs a storage connection string or account")
         except (ValueError, AzureError):

@@ -38,8 +38,9 @@ def submit(request: CommandRequest, registry: RunRegistry, queue: CommandQueue) 
     command (same action, same set of keys to rotate) joins it and is counted as coalesced;
     a different one is refused with ``RunInProgress`` (409)."""
     for _ in range(_CLAIM_ATTEMPTS):
-        run_id, created = registry.claim(request.dataspace, new_run_id(request.dataspace), request.action,
-                                         request.source, request.rotate_keys)
+        run_id, created = registry.claim(
+            request.dataspace, new_run_id(request.dataspace), request.action, request.source, request.rotate_keys
+        )
         if created:
             return _enqueue(request, run_id, registry, queue)
         running = registry.get(run_id)
@@ -47,8 +48,12 @@ def submit(request: CommandRequest, registry: RunRegistry, queue: CommandQueue) 
             continue  # it ended between the claim and the read: claim again
         with log_context(run_id=run_id):
             if not running.same_command(request.action, request.rotate_keys):
-                log.info("%s from %s refused: %s is in progress", describe_command(request.action, request.rotate_keys),
-                         request.source, running.describe())
+                log.info(
+                    "%s from %s refused: %s is in progress",
+                    describe_command(request.action, request.rotate_keys),
+                    request.source,
+                    running.describe(),
+                )
                 raise RunInProgress(running, request)
             registry.add_coalesced(run_id)
             log.info("%s from %s coalesced into the running run", request.action, request.source)

@@ -55,8 +55,9 @@ class LocalHost:
         self.registry = SqliteRunRegistry.in_home(settings.home)
         self.orchestrations = EngineOrchestrations(self.engine)
         self.queue = CallbackCommandQueue(self._start_run)
-        self.backend = Backend(self.dataspace, self.registry, self.orchestrations, self.described_schedule,
-                               queue=self.queue)
+        self.backend = Backend(
+            self.dataspace, self.registry, self.orchestrations, self.described_schedule, queue=self.queue
+        )
 
     def reset_schedule(self) -> Schedule:
         """When the nightly reset runs: what the Functions timer reads too (``mvd_core.host.schedule``)."""
@@ -87,8 +88,9 @@ class LocalHost:
         """The local queue: start the run's orchestration on the engine right away."""
         asyncio.run(start_run(command, self.orchestrations, self.registry))
 
-    def submit(self, action: Action, source: Source, rotate_keys: list[str] | None = None,
-               delivery_id: str | None = None) -> RunAccepted:
+    def submit(
+        self, action: Action, source: Source, rotate_keys: list[str] | None = None, delivery_id: str | None = None
+    ) -> RunAccepted:
         """``Backend.submit`` for a caller without an event loop (the CLI, the scheduler)."""
         return asyncio.run(self.backend.submit(action, source, rotate_keys or [], delivery_id))
 

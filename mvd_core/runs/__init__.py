@@ -72,6 +72,7 @@ def open_registry() -> RunRegistry:
 
         from mvd_core.runs.table_registry import TableRunRegistry
 
-        return TableRunRegistry(account_url=account_url(settings.storage_account, "table"),
-                                credential=DefaultAzureCredential())
+        return TableRunRegistry(
+            account_url=account_url(settings.storage_account, "table"), credential=DefaultAzureCredential()
+        )
     return SqliteRunRegistry.in_home(settings.home)

@@ -8,8 +8,10 @@ callers for one dataspace get exactly one new run and all of them learn its id.
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Protocol, runtime_checkable
+import json
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, Protocol, runtime_checkable
 
 from mvd_core.runs.models import Action, PoisonCommand, RunRecord, RunSummary, Source
 
@@ -18,8 +20,9 @@ DELIVERY_TTL = timedelta(hours=24)
 
 @runtime_checkable
 class RunRegistry(Protocol):
-    def claim(self, dataspace: str, run_id: str, action: Action, source: Source,
-              rotate_keys: list[str] | None = None) -> tuple[str, bool]:
+    def claim(
+        self, dataspace: str, run_id: str, action: Action, source: Source, rotate_keys: list[str] | None = None
+    ) -> tuple[str, bool]:
         """Make ``run_id`` the dataspace's current run unless an unfinished one exists.
 
         Returns ``(current_run_id, created)``; ``created`` is False when the answer is a run
@@ -57,6 +60,24 @@ class RunRegistry(Protocol):
     def forget_delivery(self, source: str, delivery_id: str) -> None:
         """Undo ``remember_delivery`` for a delivery that was refused after it (its command
         conflicted with the running one), so the sender can deliver it again."""
+
+
+def stored_record(row: Mapping[str, Any]) -> RunRecord:
+    """A run as both stores keep it: dates as ISO text, the summary and the keys to rotate as JSON."""
+    return RunRecord(
+        id=row["id"],
+        dataspace=row["dataspace"],
+        action=row["action"],
+        source=row["source"],
+        status=row["status"],
+        created_at=datetime.fromisoformat(row["created_at"]),
+        finished_at=datetime.fromisoformat(row["finished_at"]) if row.get("finished_at") else None,
+        coalesced=int(row.get("coalesced") or 0),
+        error=row.get("error"),
+        summary=json.loads(row["summary"]) if row.get("summary") else None,
+        # a registry written before rotate_keys was recorded has no such column
+        rotate_keys=json.loads(row["rotate_keys"]) if row.get("rotate_keys") else [],
+    )
 
 
 def account_url(account: str, service: str) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 from mvd_core import sqlite
 from mvd_core.errors import MvdError
 from mvd_core.runs.models import FINISHED, Action, PoisonCommand, RunRecord, RunSummary, Source, utcnow
-from mvd_core.runs.registry import DELIVERY_TTL
+from mvd_core.runs.registry import DELIVERY_TTL, stored_record
 
 _LOST = "the run history starts empty"
 
@@ -47,23 +47,6 @@ CREATE TABLE IF NOT EXISTS deliveries (
     PRIMARY KEY (source, delivery_id)
 );
 """
-
-
-def _row_to_record(row: sqlite3.Row) -> RunRecord:
-    return RunRecord(
-        id=row["id"],
-        dataspace=row["dataspace"],
-        action=row["action"],
-        source=row["source"],
-        status=row["status"],
-        created_at=datetime.fromisoformat(row["created_at"]),
-        finished_at=datetime.fromisoformat(row["finished_at"]) if row["finished_at"] else None,
-        coalesced=row["coalesced"],
-        error=row["error"],
-        summary=json.loads(row["summary"]) if row["summary"] else None,
-        # a registry written before rotate_keys was recorded has no such column
-        rotate_keys=json.loads(row["rotate_keys"]) if "rotate_keys" in row.keys() and row["rotate_keys"] else [],
-    )
 
 
 class SqliteRunRegistry:
@@ -117,8 +100,9 @@ class SqliteRunRegistry:
         finally:
             db.close()
 
-    def claim(self, dataspace: str, run_id: str, action: Action, source: Source,
-              rotate_keys: list[str] | None = None) -> tuple[str, bool]:
+    def claim(
+        self, dataspace: str, run_id: str, action: Action, source: Source, rotate_keys: list[str] | None = None
+    ) -> tuple[str, bool]:
         with self._tx() as db:
             row = db.execute(
                 "SELECT r.id, r.status FROM current_run c JOIN runs r ON r.id = c.run_id WHERE c.dataspace = ?",
@@ -167,15 +151,16 @@ class SqliteRunRegistry:
 
     def get(self, run_id: str) -> RunRecord | None:
         rows = self._rows("SELECT * FROM runs WHERE id = ?", (run_id,))
-        return _row_to_record(rows[0]) if rows else None
+        return stored_record(dict(rows[0])) if rows else None
 
     def recent(self, limit: int = 20, dataspace: str | None = None) -> list[RunRecord]:
         if dataspace is None:
             rows = self._rows("SELECT * FROM runs ORDER BY created_at DESC, id DESC LIMIT ?", (limit,))
         else:
-            rows = self._rows("SELECT * FROM runs WHERE dataspace = ? ORDER BY created_at DESC, id DESC LIMIT ?",
-                              (dataspace, limit))
-        return [_row_to_record(r) for r in rows]
+            rows = self._rows(
+                "SELECT * FROM runs WHERE dataspace = ? ORDER BY created_at DESC, id DESC LIMIT ?", (dataspace, limit)
+            )
+        return [stored_record(dict(r)) for r in rows]
 
     def current(self, dataspace: str) -> RunRecord | None:
         rows = self._rows(
@@ -183,7 +168,7 @@ class SqliteRunRegistry:
         )
         if not rows or rows[0]["status"] in FINISHED:
             return None
-        return _row_to_record(rows[0])
+        return stored_record(dict(rows[0]))
 
     def record_poison(self, poison: PoisonCommand) -> None:
         with self._tx() as db:

@@ -9,6 +9,7 @@ the precondition fail, re-read, and are answered with the winner's run.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,12 +21,12 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.data.tables import TableServiceClient, TableTransactionError, UpdateMode
+from azure.data.tables import TableEntity, TableServiceClient, TableTransactionError, UpdateMode
 
 from mvd_core.errors import ExternalError, MvdError
 from mvd_core.logs import get_logger
 from mvd_core.runs.models import FINISHED, Action, PoisonCommand, RunRecord, RunSummary, Source, utcnow
-from mvd_core.runs.registry import DELIVERY_TTL
+from mvd_core.runs.registry import DELIVERY_TTL, stored_record
 
 log = get_logger(__name__)
 
@@ -75,8 +76,9 @@ class TableRunRegistry:
 
     # -- runs -------------------------------------------------------------------------------
 
-    def claim(self, dataspace: str, run_id: str, action: Action, source: Source,
-              rotate_keys: list[str] | None = None) -> tuple[str, bool]:
+    def claim(
+        self, dataspace: str, run_id: str, action: Action, source: Source, rotate_keys: list[str] | None = None
+    ) -> tuple[str, bool]:
         self._ensure()
         run = {
             "PartitionKey": dataspace,
@@ -98,8 +100,15 @@ class TableRunRegistry:
                 held = self._get_entity(dataspace, current["run_id"])
                 if held is not None and held["status"] not in FINISHED:
                     return current["run_id"], False
-                move = ("update", pointer, {"mode": UpdateMode.REPLACE, "etag": current.metadata["etag"],
-                                            "match_condition": MatchConditions.IfNotModified})
+                move: tuple[Any, ...] = (
+                    "update",
+                    pointer,
+                    {
+                        "mode": UpdateMode.REPLACE,
+                        "etag": current.metadata["etag"],
+                        "match_condition": MatchConditions.IfNotModified,
+                    },
+                )
             else:
                 move = ("create", pointer)
             try:
@@ -111,18 +120,18 @@ class TableRunRegistry:
                 raise ExternalError(f"table storage: claim for {dataspace!r} failed ({type(exc).__name__})") from None
         raise ExternalError(f"table storage: claim for {dataspace!r} kept conflicting; try again")
 
-    def _get_entity(self, dataspace: str, run_id: str) -> dict[str, Any] | None:
+    def _get_entity(self, dataspace: str, run_id: str) -> TableEntity | None:
         try:
             return self._runs.get_entity(dataspace, run_id)
         except ResourceNotFoundError:
             return None
 
-    def _find(self, run_id: str) -> dict[str, Any] | None:
+    def _find(self, run_id: str) -> TableEntity | None:
         # Run ids are mvd-<dataspace>-<stamp>-<hex>; the dataspace is the partition.
         dataspace = run_id[4:].rsplit("-", 2)[0]
         return self._get_entity(dataspace, run_id)
 
-    def _update(self, run_id: str, change) -> None:
+    def _update(self, run_id: str, change: Callable[[TableEntity], dict[str, Any] | None]) -> None:
         """Read-modify-write of one run with ETag retry; ``change(entity)`` returns the new
         fields, or None to leave it alone."""
         for _ in range(_MAX_ATTEMPTS):
@@ -159,7 +168,7 @@ class TableRunRegistry:
     def _finish(self, run_id: str, status: str, error: str | None, summary: RunSummary | None) -> None:
         finished_at = (summary.finished_at if summary and summary.finished_at else utcnow()).isoformat()
 
-        def change(e: dict[str, Any]) -> dict[str, Any]:
+        def change(e: TableEntity) -> dict[str, Any]:
             fields: dict[str, Any] = {"status": status, "finished_at": e.get("finished_at") or finished_at}
             if error is not None:
                 fields["error"] = error
@@ -179,20 +188,8 @@ class TableRunRegistry:
         self._finish(run_id, "failed", reason, None)
 
     @staticmethod
-    def _record(e: dict[str, Any]) -> RunRecord:
-        return RunRecord(
-            id=e["RowKey"],
-            dataspace=e["PartitionKey"],
-            action=e["action"],
-            source=e["source"],
-            status=e["status"],
-            created_at=datetime.fromisoformat(e["created_at"]),
-            finished_at=datetime.fromisoformat(e["finished_at"]) if e.get("finished_at") else None,
-            coalesced=int(e.get("coalesced", 0)),
-            error=e.get("error"),
-            summary=json.loads(e["summary"]) if e.get("summary") else None,
-            rotate_keys=json.loads(e["rotate_keys"]) if e.get("rotate_keys") else [],
-        )
+    def _record(e: Mapping[str, Any]) -> RunRecord:
+        return stored_record({**e, "id": e["RowKey"], "dataspace": e["PartitionKey"]})
 
     def get(self, run_id: str) -> RunRecord | None:
         self._ensure()
@@ -259,7 +256,9 @@ class TableRunRegistry:
             return False
         try:
             self._deliveries.update_entity(
-                entity, mode=UpdateMode.REPLACE, etag=seen.metadata["etag"],
+                entity,
+                mode=UpdateMode.REPLACE,
+                etag=seen.metadata["etag"],
                 match_condition=MatchConditions.IfNotModified,
             )
             return True
@@ -273,7 +272,9 @@ class TableRunRegistry:
         except ResourceNotFoundError:
             pass
         except AzureError as exc:
-            raise ExternalError(f"table storage: cannot forget delivery {delivery_id!r} ({type(exc).__name__})") from None
+            raise ExternalError(
+                f"table storage: cannot forget delivery {delivery_id!r} ({type(exc).__name__})"
+            ) from None
 
 
 def _key(value: str) -> str:
