@@ -13,7 +13,9 @@ from tests.fixtures.emulators import free_port
 
 def test_runs_and_status_read_beside_a_server_on_another_port(serve_process):
     sp = serve_process
-    sp.env["MVD_SIM_READY_DELAY"] = "4.0"  # the run's rollout waits this long: still going while we read
+    # The run's rollout waits this long, so it is still going while three CLI processes read
+    # (4 s was too short on a loaded 2-core CI machine: the run had ended before `mvd status`).
+    sp.env["MVD_SIM_READY_DELAY"] = "20.0"
     sp.start()
     teardown = sp.api("POST", "/api/dataspace/teardown").json()
     sp.wait_run(teardown["runId"], lambda r: r["status"] == "completed")
