@@ -42,7 +42,9 @@ def resolve_options(participant: Participant, settings: Settings) -> dict[str, A
     return options_for(participant.identity.host, settings)
 
 
-def participant_public_key(participant: Participant, settings: Settings, *, create: bool = False) -> dict[str, Any] | None:
+def participant_public_key(
+    participant: Participant, settings: Settings, *, create: bool = False
+) -> dict[str, Any] | None:
     """The public JWK from the participant's declared vault; generated there when ``create``."""
     store = secret_store(participant, settings)
     if create:

@@ -8,7 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import Any
 
-OrchestratorFn = Callable[[Any], Generator[Any, Any, Any]]
+from azure.durable_functions import DurableOrchestrationContext
+from azure.durable_functions.models.Task import TaskBase
+
+# An orchestrator, or a part of one used with ``yield from``: it yields Durable tasks, is sent
+# their results, and returns its own.
+Orchestration = Generator[TaskBase, Any, Any]
+OrchestratorFn = Callable[[DurableOrchestrationContext], Orchestration]
 ActivityFn = Callable[[Any], Any]
 
 DATASPACE_ORCHESTRATOR = "dataspace_orchestrator"

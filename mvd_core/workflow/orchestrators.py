@@ -3,8 +3,9 @@ Azure Functions and by the local engine.
 
 ``dataspace_orchestrator``: load the baseline, fan out one participant sub-orchestrator per
 participant, verify the dataspace, record the run. ``participant_orchestrator``: the
-per-participant steps (see ``progress.steps_for``). A participant that fails returns its
-failure instead of raising, so the others go on and the run lists every failure.
+per-participant steps, in the order of the table of steps (``steps.STEPS``). A participant
+that fails returns its failure instead of raising, so the others go on and the run lists
+every failure.
 """
 
 from __future__ import annotations
@@ -12,13 +13,17 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from azure.durable_functions import DurableOrchestrationContext
+from azure.durable_functions.models.Task import TaskBase
 
-from mvd_core.workflow.progress import Tracker, failure_reason, steps_for
 from mvd_core.workflow.functions import (
     DATASPACE_ORCHESTRATOR,
     PARTICIPANT_ORCHESTRATOR,
+    Orchestration,
     orchestrator,
 )
+from mvd_core.workflow.progress import Tracker, failure_of, failure_reason
+from mvd_core.workflow.steps import STEPS, Call, Operation, Step, WaitReady
 
 # An activity that fails is tried again after 1 s, 2 s and 4 s, then its error stands.
 RETRY_ATTEMPTS = 4
@@ -41,11 +46,18 @@ def participant_slice(baseline: dict[str, Any], participant: str) -> dict[str, A
     return {"dataspace": {**dataspace, "participants": own}, "dids": baseline["dids"]}
 
 
-def _wait(context: Any, seconds: float) -> Any:
+def _wait(context: DurableOrchestrationContext, seconds: float) -> TaskBase:
     return context.create_timer(context.current_utc_datetime + timedelta(seconds=seconds))
 
 
-def call(context: Any, activity: str, data: Any):  # type: ignore[no-untyped-def]
+def _input(context: DurableOrchestrationContext) -> dict[str, Any]:
+    data = context.get_input()
+    if not isinstance(data, dict):
+        raise TypeError(f"orchestration input is {type(data).__name__}, expected a JSON object")
+    return data
+
+
+def call(context: DurableOrchestrationContext, activity: str, data: Any) -> Orchestration:
     """``yield from call(...)``: an activity, retried with exponential backoff on durable timers.
 
     Written out rather than ``call_activity_with_retry``: the Python SDK's ``RetryOptions``
@@ -63,8 +75,8 @@ def call(context: Any, activity: str, data: Any):  # type: ignore[no-untyped-def
 
 
 @orchestrator(DATASPACE_ORCHESTRATOR)
-def dataspace_orchestrator(context: Any):  # type: ignore[no-untyped-def]
-    command: dict[str, Any] = context.get_input()
+def dataspace_orchestrator(context: DurableOrchestrationContext) -> Orchestration:
+    command = _input(context)
     run_id = context.instance_id
     started = context.current_utc_datetime
     status: dict[str, Any] = {"runId": run_id, "action": command["action"], "participants": {}}
@@ -72,9 +84,13 @@ def dataspace_orchestrator(context: Any):  # type: ignore[no-untyped-def]
         baseline = yield from call(context, "load_baseline", command)
     except Exception as exc:  # noqa: BLE001 - a run always ends with a record
         reason = failure_reason(exc)
-        summary = {"command": command, "startedAt": started.isoformat(),
-                   "finishedAt": context.current_utc_datetime.isoformat(), "results": {},
-                   "failures": [{"participant": "*", "step": "baseline", "reason": reason}]}
+        summary = {
+            "command": command,
+            "startedAt": started.isoformat(),
+            "finishedAt": context.current_utc_datetime.isoformat(),
+            "results": {},
+            "failures": [{"participant": "*", "step": "baseline", "reason": reason}],
+        }
         yield from call(context, "record_run", summary)
         return summary
     ids: list[str] = baseline["participants"]
@@ -92,11 +108,7 @@ def dataspace_orchestrator(context: Any):  # type: ignore[no-untyped-def]
     ]
     results: list[dict[str, Any]] = yield context.task_all(tasks)
     by_id = {r["participant"]: r for r in results}
-    failures = [
-        {"participant": r["participant"], "step": (r.get("error") or "?").split(":", 1)[0],
-         "reason": (r.get("error") or "").split(": ", 1)[-1]}
-        for r in results if r.get("status") == "failed"
-    ]
+    failures = [f.wire() for f in map(failure_of, results) if f is not None]
     if command["action"] != "teardown":
         skip = [f["participant"] for f in failures]
         verified = yield from call(context, "verify_dataspace", {"baseline": baseline, "skip": skip})
@@ -104,40 +116,48 @@ def dataspace_orchestrator(context: Any):  # type: ignore[no-untyped-def]
     status["participants"] = by_id
     context.set_custom_status(status)
     # The orchestration's clock, not the activity's: recording the run twice records the same.
-    summary = {"command": command, "startedAt": started.isoformat(),
-               "finishedAt": context.current_utc_datetime.isoformat(), "results": by_id, "failures": failures}
+    summary = {
+        "command": command,
+        "startedAt": started.isoformat(),
+        "finishedAt": context.current_utc_datetime.isoformat(),
+        "results": by_id,
+        "failures": failures,
+    }
     yield from call(context, "record_run", summary)
     return summary
 
 
-def _step(context: Any, track: Tracker, name: str, activity: str, work: dict[str, Any]):  # type: ignore[no-untyped-def]
-    """One step that is one activity: mark it running, call it with retries, mark it done."""
-    track.start(name)
-    result = yield from call(context, activity, work)
-    track.done(name, result["detail"])
-    return result
+def _call(context: DurableOrchestrationContext, track: Tracker, step: Call, work: dict[str, Any]) -> Orchestration:
+    """A step that is one activity: mark it running, call it with retries, mark it done."""
+    track.start(step.name)
+    result = yield from call(context, step.activity, work)
+    track.done(step.name, result["detail"])
 
 
-def _poll_cluster(context: Any, track: Tracker, work: dict[str, Any]):  # type: ignore[no-untyped-def]
-    """Create or find the cluster; a long cloud operation is polled with durable timers."""
-    track.start("cluster")
-    op = yield from call(context, "begin_cluster", work)
+def _operation(
+    context: DurableOrchestrationContext, track: Tracker, step: Operation, work: dict[str, Any]
+) -> Orchestration:
+    """Start a long cloud operation (creating a cluster) and poll it with durable timers."""
+    track.start(step.name)
+    op = yield from call(context, step.begin, work)
     delay = POLL_MIN
     while not op["done"]:
         yield _wait(context, op.get("pollAfterSeconds") or delay)
         delay = min(delay * 2, POLL_MAX)
-        op = yield from call(context, "poll_cluster", {**work, "token": op.get("token")})
-    track.done("cluster", op["description"])
+        op = yield from call(context, step.poll, {**work, "token": op.get("token")})
+    track.done(step.name, op["description"])
 
 
-def _wait_ready(context: Any, track: Tracker, name: str, kinds: list[str], work: dict[str, Any]):  # type: ignore[no-untyped-def]
+def _wait_ready(
+    context: DurableOrchestrationContext, track: Tracker, step: WaitReady, work: dict[str, Any]
+) -> Orchestration:
     """Wait for Deployments (or seed Jobs) to be ready: non-blocking checks between durable
     timers, up to a deadline that names what is still not ready."""
-    track.start(name)
+    track.start(step.name)
     deadline = context.current_utc_datetime + ROLLOUT_DEADLINE
     delay = POLL_MIN
     while True:
-        rollout = yield from call(context, "check_rollout", {**work, "kinds": kinds})
+        rollout = yield from call(context, step.activity, {**work, "kinds": list(step.kinds)})
         if rollout["ready"] or context.current_utc_datetime >= deadline:
             break
         yield _wait(context, delay)
@@ -145,34 +165,39 @@ def _wait_ready(context: Any, track: Tracker, name: str, kinds: list[str], work:
     if not rollout["ready"]:
         raise RuntimeError(f"not ready after {ROLLOUT_DEADLINE}: {rollout['detail']}")
     if rollout["total"] == 0:
-        track.skip(name, rollout["detail"])
+        track.skip(step.name, rollout["detail"])
     else:
-        track.done(name, rollout["detail"])
+        track.done(step.name, rollout["detail"])
+
+
+def _run(context: DurableOrchestrationContext, track: Tracker, step: Step, work: dict[str, Any]) -> Orchestration:
+    match step:
+        case Call():
+            yield from _call(context, track, step, work)
+        case Operation():
+            yield from _operation(context, track, step, work)
+        case WaitReady():
+            yield from _wait_ready(context, track, step, work)
 
 
 @orchestrator(PARTICIPANT_ORCHESTRATOR)
-def participant_orchestrator(context: Any):  # type: ignore[no-untyped-def]
-    data: dict[str, Any] = context.get_input()
+def participant_orchestrator(context: DurableOrchestrationContext) -> Orchestration:
+    data = _input(context)
     command, pid = data["command"], data["participant"]
     action = command["action"]
-    work = {"runId": command["runId"], "action": action, "participant": pid, "baseline": data["baseline"],
-            "rotateKey": pid in command.get("rotateKeys", [])}
-    track = Tracker(context, pid, steps_for(action))
+    work = {
+        "runId": command["runId"],
+        "action": action,
+        "participant": pid,
+        "baseline": data["baseline"],
+        "rotateKey": pid in command.get("rotateKeys", []),
+    }
+    steps = STEPS[action]
+    track = Tracker(context, pid, steps)
     track.publish()
     try:
-        if action == "teardown":
-            yield from _step(context, track, "workloads", "delete_workloads", work)
-            yield from _step(context, track, "did", "remove_did", work)
-            return track.finish()
-        yield from _poll_cluster(context, track, work)
-        yield from _step(context, track, "vault", "ensure_key", work)
-        yield from _step(context, track, "did", "publish_did", work)
-        yield from _step(context, track, "workloads", "apply_workloads", work)
-        if action == "reset":
-            yield from _step(context, track, "restart", "restart_runtimes", work)
-        yield from _wait_ready(context, track, "rollout", ["Deployment"], work)
-        yield from _wait_ready(context, track, "seed", ["Job"], work)
-        yield from _step(context, track, "prune", "prune_workloads", work)
+        for step in steps:
+            yield from _run(context, track, step, work)
     except Exception as exc:  # noqa: BLE001 - a participant's failure is its result
         track.fail(failure_reason(exc))
     return track.finish()

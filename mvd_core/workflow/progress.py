@@ -6,18 +6,14 @@ to the same value every time.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from mvd_core.runs import ParticipantProgress, StepState
+from azure.durable_functions import DurableOrchestrationContext
 
-PROVISION_STEPS = ["cluster", "vault", "did", "workloads", "rollout", "seed", "prune"]
-RESET_STEPS = ["cluster", "vault", "did", "workloads", "restart", "rollout", "seed", "prune"]
-TEARDOWN_STEPS = ["workloads", "did"]
-
-
-def steps_for(action: str) -> list[str]:
-    return {"provision": PROVISION_STEPS, "reset": RESET_STEPS, "teardown": TEARDOWN_STEPS}[action]
+from mvd_core.runs import Failure, ParticipantProgress, StepState, StepStatus
+from mvd_core.workflow.steps import Step
 
 
 def failure_reason(exc: BaseException) -> str:
@@ -36,10 +32,10 @@ def failure_reason(exc: BaseException) -> str:
 class Tracker:
     """Step bookkeeping for one participant; ``publish`` pushes it to the custom status."""
 
-    def __init__(self, context: Any, participant: str, steps: list[str]) -> None:
+    def __init__(self, context: DurableOrchestrationContext, participant: str, steps: Sequence[Step]) -> None:
         self._context = context
         self.progress = ParticipantProgress(
-            participant=participant, status="running", steps=[StepState(name=s) for s in steps]
+            participant=participant, status="running", steps=[StepState(name=s.name) for s in steps]
         )
 
     def _step(self, name: str) -> StepState:
@@ -57,9 +53,9 @@ class Tracker:
         self.progress.current_step = name
         self.publish()
 
-    def _end(self, name: str, status: str, detail: str | None = None, error: str | None = None) -> None:
+    def _end(self, name: str, status: StepStatus, detail: str | None = None, error: str | None = None) -> None:
         step = self._step(name)
-        step.status, step.finished_at = status, self._now()  # type: ignore[assignment]
+        step.status, step.finished_at = status, self._now()
         if step.started_at is None:
             step.started_at = step.finished_at
         step.duration_ms = int((step.finished_at - step.started_at).total_seconds() * 1000)
@@ -75,7 +71,8 @@ class Tracker:
         self.publish()
 
     def fail(self, reason: str) -> None:
-        """The running step failed (or the participant before any step started)."""
+        """The running step failed (or the participant before any step started): that step
+        is marked failed with the reason, the ones not started yet skipped."""
         name = self.progress.current_step or self.progress.steps[0].name
         self._end(name, "failed", error=reason)
         self.progress.status, self.progress.error = "failed", f"{name}: {reason}"
@@ -89,3 +86,13 @@ class Tracker:
             self.progress.status = "done"
         self.publish()
         return self.progress.wire()
+
+
+def failure_of(result: dict[str, Any]) -> Failure | None:
+    """A participant orchestrator's failure, read from its result: the step marked failed
+    and that step's error."""
+    progress = ParticipantProgress.model_validate(result)
+    failed = next((s for s in progress.steps if s.status == "failed"), None)
+    if progress.status != "failed" or failed is None:
+        return None
+    return Failure(participant=progress.participant, step=failed.name, reason=failed.error or "")

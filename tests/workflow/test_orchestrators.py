@@ -193,3 +193,51 @@ def test_each_participant_gets_only_its_own_slice_of_the_baseline(tmp_path):
     acts.table = lambda: table  # type: ignore[method-assign]
     run(tmp_path, acts)
     assert seen == {p: [p] for p in PARTICIPANTS}
+
+
+@pytest.mark.parametrize("action", ["provision", "reset", "teardown"])
+def test_steps_run_and_show_in_the_order_of_the_one_table(tmp_path, action):
+    """What a participant runs and what its progress lists both follow STEPS[action]."""
+    from mvd_core.workflow.steps import STEPS, Call, Operation, WaitReady
+
+    acts = Activities()
+    engine = Engine(tmp_path / "engine.db", ORCHESTRATORS, acts.table(), workers=3)
+    engine.start()
+    try:
+        command = {**COMMAND, "action": action}
+        iid = engine.start_new(DATASPACE_ORCHESTRATOR, command, command["runId"])
+        engine.wait_for_completion(iid, 60)
+        child = engine.get_status(f"{iid}--alpha", show_history=True)
+    finally:
+        engine.stop()
+    table = STEPS[action]
+    assert [s["name"] for s in child.custom_status["steps"]] == [s.name for s in table]
+    scheduled = [e["Name"] for e in child.history if e["EventType"] == 4]  # TaskScheduled
+    expected = [s.begin if isinstance(s, Operation) else s.activity for s in table
+                if isinstance(s, Call | Operation | WaitReady)]
+    assert scheduled == expected
+
+
+def test_a_failure_names_the_step_that_failed_and_its_reason(tmp_path):
+    """The run's failure carries the failed step's name and error as the participant's
+    progress recorded them, also when the reason itself contains ': '."""
+    acts = Activities()
+    table = acts.table()
+    original = table["begin_cluster"]
+
+    def begin_cluster(data):
+        if data["participant"] == "gamma":
+            acts._call("begin_cluster", data)
+            raise RuntimeError("workloads: not really: the cluster quota is used up")
+        return original(data)
+
+    table["begin_cluster"] = begin_cluster
+    acts.table = lambda: table  # type: ignore[method-assign]
+    result = run(tmp_path, acts)
+    [failure] = result["output"]["failures"]
+    assert failure["participant"] == "gamma" and failure["step"] == "cluster"
+    gamma = result["children"]["gamma"].custom_status
+    assert failure["reason"] == gamma["steps"][0]["error"]
+    assert "workloads: not really: the cluster quota is used up" in failure["reason"]
+    assert gamma["error"] == f"cluster: {failure['reason']}"
+    assert [s["status"] for s in gamma["steps"]] == ["failed"] + ["skipped"] * 6
