@@ -200,7 +200,7 @@ def _line(loc: Loc, lines: dict[Loc, int]) -> int | None:
 
 
 def _problems(err: ValidationError, lines: dict[Loc, int]) -> list[Problem]:
-    problems = []
+    problems: list[Problem] = []
     for e in err.errors(include_url=False):
         # Drop pydantic's union-tag segments ("simulated", "function-after[...]") from the path.
         base = tuple(p for p in e["loc"] if isinstance(p, int) or not (str(p).startswith("function-") or p in _TAGS))
@@ -232,7 +232,7 @@ def _did_collisions(data: dict[Any, Any]) -> list[str]:
     hosts: list[tuple[str, DidHost | None]] = []
     for item in participants:
         item = item if isinstance(item, dict) else {}
-        identity = item.get("identity") if isinstance(item.get("identity"), dict) else {}
+        identity = item["identity"] if isinstance(item.get("identity"), dict) else {}
         try:
             host = _HOST.validate_python(identity.get("host"))
         except ValidationError:

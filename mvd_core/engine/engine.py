@@ -19,6 +19,7 @@ import fcntl
 import json
 import os
 import queue
+import sqlite3
 import threading
 import time
 import uuid
@@ -34,6 +35,7 @@ from mvd_core.engine.replay import (
     ReplayResult,
     ScheduleActivity,
     ScheduleSubOrchestration,
+    OrchestratorFn,
     ScheduleTimer,
     UnsupportedAction,
     replay,
@@ -46,7 +48,6 @@ from mvd_core.state import private_file
 
 log = get_logger(__name__)
 
-OrchestratorFn = Callable[[Any], Any]
 ActivityFn = Callable[[Any], Any]
 
 # How long an idle dispatcher waits before looking for work another process may have queued
@@ -512,7 +513,7 @@ class Engine:
 
     def _continue_as_new(
         self,
-        conn: Any,
+        conn: sqlite3.Connection,
         row: InstanceRow,
         result: ReplayResult,
         custom_status: str | None,
@@ -536,7 +537,7 @@ class Engine:
 
     def _create_child(
         self,
-        conn: Any,
+        conn: sqlite3.Connection,
         parent: InstanceRow,
         d: ScheduleSubOrchestration,
         child_id: str,
@@ -566,7 +567,7 @@ class Engine:
         )
 
     def _notify_parent(
-        self, conn: Any, row: InstanceRow, output: str | None, error: str | None
+        self, conn: sqlite3.Connection, row: InstanceRow, output: str | None, error: str | None
     ) -> None:
         if row.parent_instance_id is None or row.parent_event_id is None:
             return
@@ -586,7 +587,7 @@ class Engine:
         self._store.push_inbox(conn, parent.instance_id, parent.generation, event)
 
     def _terminate_in_tx(
-        self, conn: Any, row: InstanceRow, reason: str, now_iso: str, *, notify_parent: bool = True
+        self, conn: sqlite3.Connection, row: InstanceRow, reason: str, now_iso: str, *, notify_parent: bool = True
     ) -> None:
         store = self._store
         reason = redact(reason)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,6 +41,10 @@ from azure.durable_functions.models.ReplaySchema import ReplaySchema
 from azure.durable_functions.models.Task import AtomicTask, RetryAbleTask, TaskBase
 
 from mvd_core.engine.history import SCHEDULING_TYPES, Event, utcnow
+
+# What the engine hosts: a Durable Functions orchestrator, a generator over the SDK's context
+# that yields its tasks.
+OrchestratorFn = Callable[[DurableOrchestrationContext], Generator[TaskBase, Any, Any]]
 
 _OUT_OF_PROC_LABEL = "$OutOfProcData$:"
 # The SDK's metadata on the internal NoOp tasks its -WithRetry replay creates.
@@ -125,7 +129,7 @@ class HistoryCache:
 
 
 def replay(
-    fn: Any,
+    fn: OrchestratorFn,
     *,
     instance_id: str,
     parent_instance_id: str | None,
@@ -203,7 +207,8 @@ def _continue_as_new_input(state: dict[str, Any]) -> str | None:
     for group in state.get("actions", []):
         for action in group if isinstance(group, list) else [group]:
             if action.get("actionType") == ActionType.CONTINUE_AS_NEW:
-                return action.get("input")
+                input_json: str | None = action.get("input")  # the SDK serialized it
+                return input_json
     return None
 
 

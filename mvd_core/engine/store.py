@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -363,7 +363,7 @@ class Store:
         row = self.conn().execute("SELECT MIN(fire_at) FROM timers").fetchone()
         return None if row[0] is None else float(row[0])
 
-    def fire_due_timers(self, now: float, make_event: Any) -> int:
+    def fire_due_timers(self, now: float, make_event: Callable[[int, str], dict[str, Any]]) -> int:
         with self.tx() as conn:
             rows = conn.execute(
                 "DELETE FROM timers WHERE fire_at <= ? RETURNING instance_id, generation, event_id, fire_at_iso",
