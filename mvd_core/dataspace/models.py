@@ -41,8 +41,10 @@ _CONTROL_NAMES = {"\x00": "NUL", "\t": "TAB", "\n": "LF", "\r": "CR", "\x1b": "E
 
 def char_name(ch: str) -> str:
     """``U+0000 (NUL)``: how an error message names a character it refuses."""
-    name = _CONTROL_NAMES.get(ch) or unicodedata.name(ch, "") or (
-        "a control character" if unicodedata.category(ch) == "Cc" else f"a {unicodedata.category(ch)} character"
+    name = (
+        _CONTROL_NAMES.get(ch)
+        or unicodedata.name(ch, "")
+        or ("a control character" if unicodedata.category(ch) == "Cc" else f"a {unicodedata.category(ch)} character")
     )
     return f"U+{ord(ch):04X} ({name})"
 
@@ -138,11 +140,17 @@ PathSegment = Annotated[str, AfterValidator(_path_segment)]
 Text = Annotated[str, AfterValidator(_text)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 ImageRef = Annotated[
-    str, _matching(r"[A-Za-z0-9][A-Za-z0-9._/:@+-]{0,511}", "a container image reference (registry/repository:tag or @digest)")
+    str,
+    _matching(
+        r"[A-Za-z0-9][A-Za-z0-9._/:@+-]{0,511}", "a container image reference (registry/repository:tag or @digest)"
+    ),
 ]
 ResourceGroup = Annotated[
-    str, _matching(r"[\w.()-]{0,89}[\w()-]", "a resource group name (letters, digits, '_', '-', '.', '(', ')'; "
-                   "at most 90 characters, not ending in '.')")
+    str,
+    _matching(
+        r"[\w.()-]{0,89}[\w()-]",
+        "a resource group name (letters, digits, '_', '-', '.', '(', ')'; at most 90 characters, not ending in '.')",
+    ),
 ]
 # Goes into hosts and API paths (R2 endpoint, zone purge): letters, digits and '-' only.
 CloudflareId = Annotated[str, _matching(r"[A-Za-z0-9-]{1,64}", "a Cloudflare id (letters, digits and '-')")]
@@ -150,9 +158,7 @@ CloudflareId = Annotated[str, _matching(r"[A-Za-z0-9-]{1,64}", "a Cloudflare id 
 
 class Model(BaseModel):
     # strict: a YAML "3", true or 2.0 is not the integer 3, 1 or 2, and "yes" is not a boolean.
-    model_config = ConfigDict(
-        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True, strict=True
-    )
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True, strict=True)
 
     @field_validator("*")
     @classmethod
@@ -183,9 +189,12 @@ class AksCluster(Model):
     location: Annotated[str, _matching(r"[a-z0-9]{1,64}", "an Azure location name (such as westeurope)")] = "westeurope"
     node_count: int = Field(2, ge=1, le=100)
     vm_size: Annotated[str, _matching(r"[A-Za-z0-9_]{1,64}", "a VM size (such as Standard_B2s)")] = "Standard_B2s"
-    kubernetes_version: Annotated[
-        str, _matching(r"[0-9]{1,3}\.[0-9]{1,3}(\.[0-9]{1,3})?", "a Kubernetes version (such as 1.30 or 1.30.4)")
-    ] | None = None
+    kubernetes_version: (
+        Annotated[
+            str, _matching(r"[0-9]{1,3}\.[0-9]{1,3}(\.[0-9]{1,3})?", "a Kubernetes version (such as 1.30 or 1.30.4)")
+        ]
+        | None
+    ) = None
 
 
 Cluster = Annotated[SimulatedCluster | KubeconfigCluster | AksCluster, Field(discriminator="kind")]
@@ -239,9 +248,7 @@ class Runtimes(Model):
                 "a participant has exactly one catalog (no hybrid deployments)"
             )
         if self.catalog is None and not self.connector.embedded_catalog:
-            raise ValueError(
-                "catalog: missing; declare a standalone catalog or set connector.embeddedCatalog: true"
-            )
+            raise ValueError("catalog: missing; declare a standalone catalog or set connector.embeddedCatalog: true")
         return self
 
     @property
@@ -266,7 +273,9 @@ class CloudflareDidHost(_DidHostBase):
     account_id: CloudflareId
     zone_id: CloudflareId
     bucket: DnsLabel
-    endpoint_url: HttpUrl | None = Field(None, description="R2 S3 endpoint; https://<accountId>.r2.cloudflarestorage.com when unset.")
+    endpoint_url: HttpUrl | None = Field(
+        None, description="R2 S3 endpoint; https://<accountId>.r2.cloudflarestorage.com when unset."
+    )
 
     @property
     def public_host(self) -> str:
@@ -274,16 +283,24 @@ class CloudflareDidHost(_DidHostBase):
 
     @property
     def store(self) -> str:
-        return f"R2 bucket {self.bucket} of account {self.account_id}" + (f" at {self.endpoint_url}" if self.endpoint_url else "")
+        return f"R2 bucket {self.bucket} of account {self.account_id}" + (
+            f" at {self.endpoint_url}" if self.endpoint_url else ""
+        )
 
 
 class AzureBlobDidHost(_DidHostBase):
     """The ``$web`` container of a storage account's static website."""
 
     kind: Literal["azure-blob"]
-    storage_account: Annotated[str, _matching(r"[a-z0-9]{3,24}", "a storage account name (3-24 lowercase letters and digits)")]
-    domain: HostName = Field(description="Host serving the static website (custom domain or <account>.<zone>.web.core.windows.net).")
-    account_url: HttpUrl | None = Field(None, description="Blob endpoint; https://<account>.blob.core.windows.net when unset.")
+    storage_account: Annotated[
+        str, _matching(r"[a-z0-9]{3,24}", "a storage account name (3-24 lowercase letters and digits)")
+    ]
+    domain: HostName = Field(
+        description="Host serving the static website (custom domain or <account>.<zone>.web.core.windows.net)."
+    )
+    account_url: HttpUrl | None = Field(
+        None, description="Blob endpoint; https://<account>.blob.core.windows.net when unset."
+    )
 
     @property
     def public_host(self) -> str:
@@ -291,12 +308,19 @@ class AzureBlobDidHost(_DidHostBase):
 
     @property
     def store(self) -> str:
-        return f"the $web container of storage account {self.storage_account}" + (f" at {self.account_url}" if self.account_url else "")
+        return f"the $web container of storage account {self.storage_account}" + (
+            f" at {self.account_url}" if self.account_url else ""
+        )
 
 
 class S3DidHost(_DidHostBase):
     kind: Literal["s3"]
-    bucket: Annotated[str, _matching(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "an S3 bucket name (3-63 lowercase letters, digits, '.' and '-')")]
+    bucket: Annotated[
+        str,
+        _matching(
+            r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "an S3 bucket name (3-63 lowercase letters, digits, '.' and '-')"
+        ),
+    ]
     region: DnsLabel = "eu-central-1"
     domain: HostName | None = Field(None, description="Public host; <bucket>.s3.<region>.amazonaws.com when unset.")
     endpoint_url: HttpUrl | None = None
@@ -332,9 +356,7 @@ class LocalDidHost(_DidHostBase):
     kind: Literal["local"]
 
 
-DidHost = Annotated[
-    CloudflareDidHost | AzureBlobDidHost | S3DidHost | LocalDidHost, Field(discriminator="kind")
-]
+DidHost = Annotated[CloudflareDidHost | AzureBlobDidHost | S3DidHost | LocalDidHost, Field(discriminator="kind")]
 
 
 class Identity(Model):
@@ -351,7 +373,9 @@ class LocalVault(Model):
 
 class AzureKeyVault(Model):
     kind: Literal["azure-key-vault"]
-    name: Annotated[str, _matching(r"[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]", "a Key Vault name (3-24 letters, digits and '-')")]
+    name: Annotated[
+        str, _matching(r"[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]", "a Key Vault name (3-24 letters, digits and '-')")
+    ]
     resource_group: ResourceGroup | None = None
     vault_url: HttpUrl | None = Field(None, description="https://<name>.vault.azure.net when unset.")
 
@@ -447,7 +471,9 @@ class Schedule(Model):
     @model_validator(mode="after")
     def _fires(self) -> Schedule:
         try:
-            croniter(ncrontab_to_cron(self.reset), datetime.now(UTC).astimezone(time_zone(self.timezone))).get_next(datetime)
+            croniter(ncrontab_to_cron(self.reset), datetime.now(UTC).astimezone(time_zone(self.timezone))).get_next(
+                datetime
+            )
         except CroniterBadDateError:
             raise ValueError(f"reset: {self.reset!r} never fires (no date matches it)") from None
         return self
@@ -475,16 +501,22 @@ def did_collisions(hosts: list[tuple[str, DidHost | None]]) -> list[str]:
             return f"participants[{j}] ({hosts[j][0]})"
 
         if did in by_did:
-            problems.append(f"{where}: publishes to the same DID as {other(by_did[did])}: {did}; "
-                            "each participant needs its own (another domain, or a path)")
+            problems.append(
+                f"{where}: publishes to the same DID as {other(by_did[did])}: {did}; "
+                "each participant needs its own (another domain, or a path)"
+            )
         elif document in by_document:
             key = "/".join(host.path) or "the root"
-            problems.append(f"{where}: writes the same document as {other(by_document[document])} "
-                            f"({host.store}, path {key}); one upload would overwrite the other")
+            problems.append(
+                f"{where}: writes the same document as {other(by_document[document])} "
+                f"({host.store}, path {key}); one upload would overwrite the other"
+            )
         elif domain_store != host.store:
-            problems.append(f"{where}: domain {host.public_host} is also {other(domain_user)}'s, which publishes "
-                            f"to {domain_store}; a domain is served from one place, so one of the two DIDs "
-                            "would not resolve")
+            problems.append(
+                f"{where}: domain {host.public_host} is also {other(domain_user)}'s, which publishes "
+                f"to {domain_store}; a domain is served from one place, so one of the two DIDs "
+                "would not resolve"
+            )
         by_did.setdefault(did, i)
         by_document.setdefault(document, i)
     return problems

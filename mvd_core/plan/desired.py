@@ -33,7 +33,11 @@ def participant_did(participant: Participant, settings: Settings) -> str:
 
 def did_url(participant: Participant, settings: Settings) -> str:
     did = participant_did(participant, settings)
-    scheme = "http" if isinstance(participant.identity.host, LocalDidHost) and settings.base_url.startswith("http:") else "https"
+    scheme = (
+        "http"
+        if isinstance(participant.identity.host, LocalDidHost) and settings.base_url.startswith("http:")
+        else "https"
+    )
     return did_to_url(did, scheme=scheme)
 
 
@@ -41,12 +45,15 @@ def dataspace_dids(dataspace: Dataspace, settings: Settings) -> dict[str, str]:
     return {p.id: participant_did(p, settings) for p in dataspace.participants}
 
 
-def did_document(dataspace: Dataspace, participant: Participant, did: str, public_jwk: dict[str, Any] | None) -> dict[str, Any]:
+def did_document(
+    dataspace: Dataspace, participant: Participant, did: str, public_jwk: dict[str, Any] | None
+) -> dict[str, Any]:
     from mvd_core.identity.document import build_did_document
 
     endpoints = public_endpoints(dataspace, participant)
     return build_did_document(
-        did, public_jwk,
+        did,
+        public_jwk,
         credential_service_url=endpoints["credential_service"],
         protocol_url=endpoints["protocol"],
     )

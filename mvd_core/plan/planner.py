@@ -36,7 +36,10 @@ class Plan(BaseModel):
                 p.participant: {
                     "cluster": p.cluster,
                     "create": p.diff.create,
-                    "update": [{"object": u.key, "fields": [f.model_dump(mode="json") for f in u.fields]} for u in p.diff.update],
+                    "update": [
+                        {"object": u.key, "fields": [f.model_dump(mode="json") for f in u.fields]}
+                        for u in p.diff.update
+                    ],
                     "delete": p.diff.delete,
                     "unchanged": len(p.diff.unchanged),
                 }
@@ -66,8 +69,12 @@ def make_plan(dataspace: Dataspace, dids: dict[str, str], targets: str, observe:
     plans = []
     for p in dataspace.participants:
         desired = render_participant(dataspace, p, dids)
-        plans.append(ParticipantPlan(
-            participant=p.id, display_name=p.display_name, cluster=cluster_label(p),
-            diff=diff_objects(desired, observe(p), p.id),
-        ))
+        plans.append(
+            ParticipantPlan(
+                participant=p.id,
+                display_name=p.display_name,
+                cluster=cluster_label(p),
+                diff=diff_objects(desired, observe(p), p.id),
+            )
+        )
     return Plan(dataspace=dataspace.name, targets=targets, participants=plans)

@@ -31,7 +31,9 @@ def _labels(dataspace: Dataspace, participant: Participant, component: str) -> d
     }
 
 
-def _meta(dataspace: Dataspace, participant: Participant, name: str, component: str, *, namespaced: bool = True) -> dict[str, Any]:
+def _meta(
+    dataspace: Dataspace, participant: Participant, name: str, component: str, *, namespaced: bool = True
+) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name, "labels": _labels(dataspace, participant, component)}
     if namespaced:
         meta["namespace"] = participant.id
@@ -85,49 +87,61 @@ def connector_properties(dataspace: Dataspace, participant: Participant, did: st
     return dict(sorted(props.items()))
 
 
-def _deployment(dataspace: Dataspace, participant: Participant, component: str, image: str, replicas: int, config: str | None) -> dict[str, Any]:
+def _deployment(
+    dataspace: Dataspace, participant: Participant, component: str, image: str, replicas: int, config: str | None
+) -> dict[str, Any]:
     labels = _labels(dataspace, participant, component)
     selector = {L.NAME_KEY: component, L.PARTICIPANT_KEY: participant.id}
     container: dict[str, Any] = {
         "name": component,
         "image": image,
         "ports": [{"name": "http", "containerPort": _PORTS[component]}],
-        "readinessProbe": {"httpGet": {"path": "/api/check/readiness" if component != CONNECTOR_UI else "/", "port": "http"}},
+        "readinessProbe": {
+            "httpGet": {"path": "/api/check/readiness" if component != CONNECTOR_UI else "/", "port": "http"}
+        },
         "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
     }
     if config:
         container["envFrom"] = [{"configMapRef": {"name": config}}]
-    return _finish({
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": _meta(dataspace, participant, component, component),
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": selector},
-            "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}},
-        },
-    })
+    return _finish(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": _meta(dataspace, participant, component, component),
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": selector},
+                "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}},
+            },
+        }
+    )
 
 
 def _service(dataspace: Dataspace, participant: Participant, component: str) -> dict[str, Any]:
-    return _finish({
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": _meta(dataspace, participant, component, component),
-        "spec": {
-            "selector": {L.NAME_KEY: component, L.PARTICIPANT_KEY: participant.id},
-            "ports": [{"name": "http", "port": _PORTS[component], "targetPort": "http"}],
-        },
-    })
+    return _finish(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": _meta(dataspace, participant, component, component),
+            "spec": {
+                "selector": {L.NAME_KEY: component, L.PARTICIPANT_KEY: participant.id},
+                "ports": [{"name": "http", "port": _PORTS[component], "targetPort": "http"}],
+            },
+        }
+    )
 
 
-def _configmap(dataspace: Dataspace, participant: Participant, name: str, component: str, data: dict[str, str]) -> dict[str, Any]:
-    return _finish({
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": _meta(dataspace, participant, name, component),
-        "data": data,
-    })
+def _configmap(
+    dataspace: Dataspace, participant: Participant, name: str, component: str, data: dict[str, str]
+) -> dict[str, Any]:
+    return _finish(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": _meta(dataspace, participant, name, component),
+            "data": data,
+        }
+    )
 
 
 def _env_name(prop: str) -> str:
@@ -147,11 +161,27 @@ def render_participant(dataspace: Dataspace, participant: Participant, dids: dic
     did = dids[participant.id]
     connector_cm = f"{CONNECTOR}-config"
     objects: list[dict[str, Any]] = [
-        _finish({"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(dataspace, participant, participant.id, "namespace", namespaced=False)}),
-        _configmap(dataspace, participant, connector_cm, CONNECTOR,
-                   {_env_name(k): v for k, v in connector_properties(dataspace, participant, did).items()}),
-        _configmap(dataspace, participant, PARTICIPANTS_CONFIGMAP, CATALOG,
-                   {"participants.json": json.dumps(participants_list(dids), indent=2, sort_keys=True)}),
+        _finish(
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": _meta(dataspace, participant, participant.id, "namespace", namespaced=False),
+            }
+        ),
+        _configmap(
+            dataspace,
+            participant,
+            connector_cm,
+            CONNECTOR,
+            {_env_name(k): v for k, v in connector_properties(dataspace, participant, did).items()},
+        ),
+        _configmap(
+            dataspace,
+            participant,
+            PARTICIPANTS_CONFIGMAP,
+            CATALOG,
+            {"participants.json": json.dumps(participants_list(dids), indent=2, sort_keys=True)},
+        ),
         _deployment(dataspace, participant, CONNECTOR, images.connector, rt.connector.replicas, connector_cm),
         _service(dataspace, participant, CONNECTOR),
         _deployment(dataspace, participant, DATA_PLANE, images.data_plane, rt.data_plane.replicas, None),
@@ -169,33 +199,57 @@ def render_participant(dataspace: Dataspace, participant: Participant, dids: dic
             _service(dataspace, participant, CONNECTOR_UI),
         ]
         paths.append(("/", CONNECTOR_UI))
-    objects.append(_finish({
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "Ingress",
-        "metadata": _meta(dataspace, participant, participant.id, "ingress"),
-        "spec": {"rules": [{
-            "host": dataspace.public_host_for(participant),
-            "http": {"paths": [
-                {"path": path, "pathType": "Prefix",
-                 "backend": {"service": {"name": svc, "port": {"name": "http"}}}}
-                for path, svc in paths
-            ]},
-        }]},
-    }))
+    objects.append(
+        _finish(
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "Ingress",
+                "metadata": _meta(dataspace, participant, participant.id, "ingress"),
+                "spec": {
+                    "rules": [
+                        {
+                            "host": dataspace.public_host_for(participant),
+                            "http": {
+                                "paths": [
+                                    {
+                                        "path": path,
+                                        "pathType": "Prefix",
+                                        "backend": {"service": {"name": svc, "port": {"name": "http"}}},
+                                    }
+                                    for path, svc in paths
+                                ]
+                            },
+                        }
+                    ]
+                },
+            }
+        )
+    )
     for job in participant.seed_jobs:
-        objects.append(_finish({
-            "apiVersion": "batch/v1",
-            "kind": "Job",
-            "metadata": _meta(dataspace, participant, f"seed-{job.name}", "seed"),
-            "spec": {
-                "backoffLimit": 2,
-                "activeDeadlineSeconds": job.timeout_seconds,
-                "template": {"spec": {
-                    "restartPolicy": "Never",
-                    "containers": [{"name": job.name, "image": job.image, "args": list(job.args),
-                                    "envFrom": [{"configMapRef": {"name": connector_cm}}]}],
-                }},
-            },
-        }))
+        objects.append(
+            _finish(
+                {
+                    "apiVersion": "batch/v1",
+                    "kind": "Job",
+                    "metadata": _meta(dataspace, participant, f"seed-{job.name}", "seed"),
+                    "spec": {
+                        "backoffLimit": 2,
+                        "activeDeadlineSeconds": job.timeout_seconds,
+                        "template": {
+                            "spec": {
+                                "restartPolicy": "Never",
+                                "containers": [
+                                    {
+                                        "name": job.name,
+                                        "image": job.image,
+                                        "args": list(job.args),
+                                        "envFrom": [{"configMapRef": {"name": connector_cm}}],
+                                    }
+                                ],
+                            }
+                        },
+                    },
+                }
+            )
+        )
     return objects
-
