@@ -200,6 +200,8 @@ class ProcessPlatform:
                         continue
                     changed.append(record)
                     result.restarted.append(spec.name)
+                elif record is not None:
+                    self._clear(record)
                 records[spec.name] = RuntimeRecord(spec=spec, spec_hash=prepared[spec.name])
             self._terminate(changed)
             write_records(self.home, participant, records)
@@ -310,6 +312,11 @@ class ProcessPlatform:
 
     @staticmethod
     def _clear(record: RuntimeRecord) -> None:
+        """Forget the record's process (stopped, or exited and reaped)."""
+        if record.pid is not None and record.start_ticks is not None:
+            own = launcher().child(record.pid, record.start_ticks)
+            if own is not None and own.poll() is not None:
+                launcher().forget(record.pid, record.start_ticks)
         record.pid = record.start_ticks = record.owner_pid = record.owner_start_ticks = None
         record.started_at = None
         record.failure = None
