@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_camel
 
-from mvd_core.platforms.edc.http import EdcApi, EdcApiError, poll
+from mvd_core.platforms.edc.http import EdcApi, EdcApiError, EdcTimeout, poll
 
 CredentialFormat = Literal["VC1_0_JWT", "VC1_0_LD", "VC2_0_JOSE", "VC2_0_SD_JWT", "VC2_0_COSE"]
 
@@ -113,19 +113,27 @@ class IdentityHub(EdcApi):
 
     def wait_until_admin(self, *, timeout: float = 60.0, interval: float = 0.25) -> None:
         """Poll until this client's key is accepted as the super-user's. The hub reports ready
-        before its super-user is seeded (that happens as the last extensions start), so a
-        call right after readiness can get 401 with the right key."""
+        before its identity API and its super-user are in place (the last extensions start
+        after readiness), so right after readiness the right key can get 404 or 401."""
+        last: list[int] = []
 
         def accepted() -> bool | None:
-            status = self.request("GET", "/v1alpha/participants?offset=0&limit=1", ok=(200, 401, 403)).status_code
+            status = self.request("GET", "/v1alpha/participants?offset=0&limit=1", ok=(200, 401, 403, 404)).status_code
+            last.append(status)
             return True if status == 200 else None
 
-        poll(
-            f"the super-user of {self.runtime} to be seeded (or the API key is not the super-user's)",
-            accepted,
-            timeout=timeout,
-            interval=interval,
-        )
+        try:
+            poll(
+                f"the identity API of {self.runtime} to accept the super-user's key",
+                accepted,
+                timeout=timeout,
+                interval=interval,
+            )
+        except EdcTimeout as exc:
+            raise EdcTimeout(
+                f"{exc.message} (last answer: HTTP {last[-1] if last else 'none'}; is "
+                f"{self.base_url} its identity API and the key the super-user's?)"
+            ) from None
 
     def create_participant(self, manifest: ParticipantManifest) -> CreatedParticipant:
         """Create the participant context (super-user key). ``ParticipantExists`` when it exists:

@@ -1,9 +1,11 @@
-"""One participant's real EDC runtimes (identity hub + connector, optionally a data plane) from the
-project's Maven assembly, with the dataspace issuer and the participant's did:web document served
-by a loopback "site" (the test's DID host), as the control plane will wire them.
+"""One participant's real EDC runtimes (identity hub, connector, data plane) from the project's
+Maven assembly and runtime specs (``mvd_core.runtimes``), with the dataspace issuer and the
+did:web documents served by a loopback "site" (the test's DID host), wired as the control plane
+does it: keys made by ``mvd_core.identity.keys`` in the participant's file vault.
 
 Each JVM runs in its own process group and is killed with it at the end. Ports are picked below
-the kernel's ephemeral range (an outgoing connection could take one above it)."""
+the kernel's ephemeral range (an outgoing connection could take one above it).
+"""
 
 from __future__ import annotations
 
@@ -17,40 +19,34 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from mvd_core.dataspace import load
 from mvd_core.identity import keys
 from mvd_core.identity.didweb import did_from_host_and_path
 from mvd_core.identity.document import build_did_document
 from mvd_core.identity.issuer import Issuer
 from mvd_core.platforms.secrets.local import LocalFileVault
-from mvd_core.runtimes.assembly import assemble, java_command
-from mvd_core.runtimes.spec import ApiEndpoint, RuntimeSpec
+from mvd_core.runtimes.assembly import java_command
+from mvd_core.runtimes.participant import (
+    DATAPLANE_TOKEN_PRIVATE_KEY,
+    DATAPLANE_TOKEN_PUBLIC_KEY,
+    IDENTITY_HUB_PARTICIPANT_KEY,
+    IDENTITY_HUB_SUPERUSER_KEY,
+    MANAGEMENT_API_KEY,
+    STS_CLIENT_SECRET,
+    participant_runtimes,
+    required_ports,
+)
+from mvd_core.runtimes.spec import RuntimeSpec
 from tests.fixtures.loopback import QuietHandler, serve
 
 DSP = "/2025-1"
-IH_APIS = {
-    "default": "/api",
-    "credentials": "/api/credentials",
-    "identity": "/api/identity",
-    "did": "/",
-    "sts": "/api/sts",
-    "version": "/api/version",
-}
-CONNECTOR_APIS = {
-    "default": "/api",
-    "management": "/api/management",
-    "protocol": "/api/dsp",
-    "control": "/api/control",
-    "catalog": "/api/catalog",
-    "version": "/api/version",
-}
-DATAPLANE_APIS = {"default": "/api", "control": "/api/control", "public": "/api/public"}
 ASSET_BYTES = b"hello from a real EDC data plane\n"
 
 
@@ -66,15 +62,6 @@ def free_ports(count: int) -> list[int]:
                 continue
         ports.append(candidate)
     return ports
-
-
-def web_settings(apis: dict[str, ApiEndpoint]) -> dict[str, str]:
-    out = {}
-    for name, api in apis.items():
-        prefix = "web.http" if name == "default" else f"web.http.{name}"
-        out[f"{prefix}.port"] = str(api.port)
-        out[f"{prefix}.path"] = api.path
-    return out
 
 
 @dataclass
@@ -106,12 +93,14 @@ class Participant:
     name: str
     did: str
     jwk: dict[str, Any]  # public
+    key_alias: str  # the vault secret holding its private JWK
+    sts_alias: str
+    api_key_alias: str
 
 
 class MiniDataspace:
-    def __init__(self, root: Path, *, dataplane: bool = False) -> None:
+    def __init__(self, root: Path) -> None:
         self.root = root
-        self.dataplane = dataplane
         self.runtimes: dict[str, Runtime] = {}
         self.site = Site()
         self.vault = LocalFileVault(root / "vault")  # shared by the participant's runtimes, as in a deployment
@@ -148,26 +137,6 @@ class MiniDataspace:
         self._serving = serve(Handler)
         site.url = self._serving.__enter__()
 
-    # ---------------------------------------------------------------- runtimes
-    def _spec(
-        self, name: str, kind: str, apis: dict[str, str], settings: dict[str, str], ports: list[int]
-    ) -> RuntimeSpec:
-        endpoints = {api: ApiEndpoint(name=api, port=ports.pop(), path=path) for api, path in apis.items()}
-        common = {
-            "edc.hostname": "localhost",
-            "edc.iam.did.web.use.https": "false",
-            "edc.vault.file.path": str(self.vault.root),
-            "edc.component.id": name,
-        }
-        return RuntimeSpec(
-            participant="a",
-            name=name,
-            kind=kind,
-            apis=endpoints,
-            settings={**common, **web_settings(endpoints), **settings},
-            heap_mb=320,
-        )
-
     def _launch(self, spec: RuntimeSpec, argfile: Path) -> None:
         config = self.root / f"{spec.name}.properties"
         config.write_text("".join(f"{k}={v}\n" for k, v in spec.settings.items()))
@@ -202,45 +171,38 @@ class MiniDataspace:
             if pending:
                 threading.Event().wait(0.25)
 
-    def start(self, *, members: Callable[[str], bool]) -> None:
+    def start(self, *, members: Callable[[str], bool], argfiles: Mapping[str, Path]) -> None:
+        """Participant A is the seed's ``space-enforcer`` (identity hub, connector with the embedded
+        crawler, one data plane); C is a second context in A's identity hub, with no connector."""
         self._start_site()
-        ports = free_ports(20)
-        argfiles = assemble(["identityhub", "connector", *(["dataplane"] if self.dataplane else [])])
-        self.ih = self._spec("identityhub", "identityhub", IH_APIS, {}, ports)
+        seed = next(p for p in load(None).participants if p.id == "space-enforcer")
         self.did_a = did_from_host_and_path("localhost", self.site.port, ["a"])
         self.did_c = did_from_host_and_path("localhost", self.site.port, ["c"])  # no credential: not a member
         self.issuer_did = did_from_host_and_path("localhost", self.site.port, ["issuer"])
-        self.connector = self._spec("connector", "connector", CONNECTOR_APIS, {}, ports)
-        dsp = self.connector.url("protocol")
-        self.connector = self.connector.model_copy(
-            update={
-                "settings": {
-                    **self.connector.settings,
-                    "edc.participant.id": self.did_a,
-                    "edc.iam.issuer.id": self.did_a,
-                    "web.http.management.auth.type": "tokenbased",
-                    "web.http.management.auth.key.alias": "management-api-key",
-                    "edc.management.context.enabled": "true",
-                    "edc.dsp.callback.address": dsp,
-                    "edc.iam.sts.oauth.token.url": self.ih.url("sts") + "/token",
-                    "edc.iam.sts.oauth.client.id": self.did_a,
-                    "edc.iam.sts.oauth.client.secret.alias": "a-sts-client-secret",
-                    "edc.iam.trusted-issuer.dataspace.id": self.issuer_did,
-                    "edc.membership.issuers": self.issuer_did,
-                    "edc.catalog.nodes.url": f"{self.site.url}/participants.json",
-                    "edc.catalog.cache.execution.enabled": "true",
-                    "edc.catalog.cache.execution.delay.seconds": "1",
-                    "edc.catalog.cache.execution.period.seconds": "2",
-                }
-            }
+        needed = required_ports(seed)
+        free = iter(free_ports(sum(len(apis) for apis in needed.values())))
+        specs = participant_runtimes(
+            seed,
+            did=self.did_a,
+            issuer_did=self.issuer_did,
+            participant_list_url=f"{self.site.url}/participants.json",
+            vault_path=self.vault.root,
+            ports={name: {api: next(free) for api in apis} for name, apis in needed.items()},
         )
+        by_name = {spec.name: spec for spec in specs}
+        self.ih, self.connector, self.dp = by_name["identityhub"], by_name["connector"], by_name["dataplane-0"]
+        dsp = self.connector.url("protocol")
         # secrets the control plane writes before the runtimes start
         self.superuser_key = base64.b64encode(b"super-user").decode() + "." + secrets.token_urlsafe(24)
-        self.vault.set("ih-superuser-apikey", self.superuser_key)
-        self.vault.set("management-api-key", secrets.token_urlsafe(24))
+        self.vault.set(IDENTITY_HUB_SUPERUSER_KEY, self.superuser_key)
+        self.vault.set(MANAGEMENT_API_KEY, secrets.token_urlsafe(24))
+        self._dataplane_keys()
         self.participants = {}
-        for name, did in (("a", self.did_a), ("c", self.did_c)):
-            jwk = keys.ensure_participant_key(self.vault, name, "EC-P256")
+        for name, owner, did, sts_alias, api_key_alias in (
+            ("a", seed.id, self.did_a, STS_CLIENT_SECRET, IDENTITY_HUB_PARTICIPANT_KEY),
+            ("c", "c", self.did_c, "c-sts-client-secret", "c-ih-apikey"),
+        ):
+            jwk = keys.ensure_participant_key(self.vault, owner, "EC-P256")
             ctx = base64.urlsafe_b64encode(did.encode()).rstrip(b"=").decode()
             self.site.documents[f"/{name}/did.json"] = build_did_document(
                 did,
@@ -248,7 +210,7 @@ class MiniDataspace:
                 credential_service_url=f"{self.ih.url('credentials')}/v1/participants/{ctx}",
                 protocol_url=dsp + DSP,
             )
-            self.participants[name] = Participant(name, did, jwk)
+            self.participants[name] = Participant(name, did, jwk, keys.secret_name(owner), sts_alias, api_key_alias)
         self.site.json_pages["/participants.json"] = [
             {"name": "a", "id": self.did_a, "url": dsp + DSP, "supportedProtocols": ["dataspace-protocol-http:2025-1"]}
         ]
@@ -273,24 +235,8 @@ class MiniDataspace:
         self.site.posts["/issuer/dcp/credentials"] = issue
         self._launch(self.ih, argfiles["identityhub"])
         self._launch(self.connector, argfiles["connector"])
-        names = ["identityhub", "connector"]
-        if self.dataplane:
-            self.dp = self._spec(
-                "dataplane",
-                "dataplane",
-                DATAPLANE_APIS,
-                {
-                    "edc.participant.id": self.did_a,
-                    "edc.dpf.selector.url": self.connector.url("control") + "/v1/dataplanes",
-                    "edc.transfer.proxy.token.signer.privatekey.alias": "dataplane-token-private-key",
-                    "edc.transfer.proxy.token.verifier.publickey.alias": "dataplane-token-public-key",
-                },
-                ports,
-            )
-            self._dataplane_keys()
-        self.wait_ready(names)
-        if self.dataplane:
-            self._launch(self.dp, argfiles["dataplane"])  # registers with its control plane: after it is ready
+        self.wait_ready(["identityhub", "connector"])
+        self._launch(self.dp, argfiles["dataplane"])  # registers with its control plane: after it is ready
 
     def _dataplane_keys(self) -> None:
         from cryptography.hazmat.primitives import serialization
@@ -298,13 +244,13 @@ class MiniDataspace:
 
         key = ec.generate_private_key(ec.SECP256R1())
         self.vault.set(
-            "dataplane-token-private-key",
+            DATAPLANE_TOKEN_PRIVATE_KEY,
             key.private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
             ).decode(),
         )
         self.vault.set(
-            "dataplane-token-public-key",
+            DATAPLANE_TOKEN_PUBLIC_KEY,
             key.public_key()
             .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
             .decode(),

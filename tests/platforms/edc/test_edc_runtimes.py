@@ -12,12 +12,13 @@ plane from the project's Maven assembly (three JVMs for the whole module), one p
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from mvd_core.identity import jwt, keys
+from mvd_core.identity import jwt
 from mvd_core.platforms.edc import (
     DSP_VERSION_PATH,
     CredentialRequestItem,
@@ -30,8 +31,10 @@ from mvd_core.platforms.edc import (
     ParticipantManifest,
 )
 from mvd_core.platforms.edc.http import poll
-from tests.platforms.edc.harness import MiniDataspace
+from mvd_core.runtimes.participant import MANAGEMENT_API_KEY
+from tests.platforms.edc.harness import ASSET_BYTES, MiniDataspace
 
+EDC = "https://w3id.org/edc/v0.0.1/ns/"
 MEMBERSHIP = [CredentialRequestItem(type="MembershipCredential", id="membership-credential")]
 REQUIRE_MEMBERSHIP = {
     "@type": "Set",
@@ -45,10 +48,10 @@ REQUIRE_MEMBERSHIP = {
 
 
 @pytest.fixture(scope="module")
-def dataspace(tmp_path_factory) -> Iterator[MiniDataspace]:
-    space = MiniDataspace(tmp_path_factory.mktemp("edc"), dataplane=True)
+def dataspace(tmp_path_factory, edc_runtimes) -> Iterator[MiniDataspace]:
+    space = MiniDataspace(tmp_path_factory.mktemp("edc"))
     try:
-        space.start(members=lambda did: did == space.did_a)
+        space.start(members=lambda did: did == space.did_a, argfiles=edc_runtimes)
         yield space
     finally:
         space.stop()
@@ -61,13 +64,13 @@ def manifest(space: MiniDataspace, name: str) -> ParticipantManifest:
     return ParticipantManifest(
         participant_context_id=participant.did,
         did=participant.did,
-        api_key_alias=f"{name}-ih-apikey",
+        api_key_alias=participant.api_key_alias,
         key=KeyDescriptor(
             key_id=f"{participant.did}#{participant.jwk['kid']}",
-            private_key_alias=keys.secret_name(name),
+            private_key_alias=participant.key_alias,
             public_key_jwk=public,
         ),
-        additional_properties={"clientSecret": f"{name}-sts-client-secret"},
+        additional_properties={"clientSecret": participant.sts_alias},
     )
 
 
@@ -87,7 +90,8 @@ def participants(dataspace, hub) -> dict[str, IdentityHub]:
         created = hub.create_participant(manifest(dataspace, name))
         assert created.client_id == dataspace.participants[name].did
         # the connector reads the STS secret from its vault; here the hub shares it, so it wrote it there
-        assert dataspace.vault.get(f"{name}-sts-client-secret") == created.client_secret.get_secret_value()
+        sts_alias = dataspace.participants[name].sts_alias
+        assert dataspace.vault.get(sts_alias) == created.client_secret.get_secret_value()
         clients[name] = hub.as_participant(created.api_key)
     return clients
 
@@ -122,7 +126,7 @@ def test_dcp_issuance_with_our_issuer_ends_issued_for_a_member_and_in_error_for_
 def test_the_hub_signs_with_the_control_planes_key_under_the_published_key_id(dataspace, participants):
     """The STS token the connector gets is verifiable with A's DID document, as the issuer verified it."""
     token_url = dataspace.ih.url("sts") + "/token"
-    secret = dataspace.vault.get("a-sts-client-secret")
+    secret = dataspace.vault.get(dataspace.participants["a"].sts_alias)
     answer = httpx.post(
         token_url,
         data={
@@ -145,7 +149,7 @@ def test_management_api_seeds_idempotently_and_runs_catalog_negotiation_transfer
     dataspace, participants
 ):
     participants["a"].wait_for_credentials(dataspace.did_a, "membership-a", timeout=90)
-    key = dataspace.vault.get("management-api-key")
+    key = dataspace.vault.get(MANAGEMENT_API_KEY)
     api = ManagementApi(dataspace.connector.url("management"), runtime="a/connector", api_key=key)
     data = {"type": "HttpData", "baseUrl": f"{dataspace.site.url}/data/asset.txt"}
     assert api.create_asset("asset-1", data, {"name": "test asset"}) is True
@@ -158,6 +162,7 @@ def test_management_api_seeds_idempotently_and_runs_catalog_negotiation_transfer
         )
 
     dsp = dataspace.connector.url("protocol") + DSP_VERSION_PATH
+    dataspace.wait_ready(["dataplane-0"])  # it registers its transfer types while becoming ready
     catalog = api.request_catalog(dsp, dataspace.did_a)  # DCP: A's token + A's MembershipCredential
     assert catalog.participant_id == dataspace.did_a
     assert set(catalog.dataset("asset-1").transfer_types) >= {"HttpData-PULL", "HttpData-PUSH"}
@@ -167,9 +172,24 @@ def test_management_api_seeds_idempotently_and_runs_catalog_negotiation_transfer
     negotiation = api.wait_for_agreement(api.start_negotiation(dsp, offer), timeout=90)
     assert negotiation.state == "FINALIZED" and negotiation.contract_agreement_id
 
-    dataspace.wait_ready(["dataplane"])
-    transfer_id = api.start_transfer(dsp, negotiation.contract_agreement_id, "HttpData-PULL")
+    events: list[dict] = []
+    dataspace.site.posts["/callbacks"] = lambda headers, body: (events.append(json.loads(body)), (204, b"", {}))[1]
+    callback = {
+        "transactional": False,
+        "uri": f"{dataspace.site.url}/callbacks",
+        "events": ["transfer.process.started"],
+    }
+    transfer_id = api.start_transfer(
+        dsp, negotiation.contract_agreement_id, "HttpData-PULL", callback_addresses=[callback]
+    )
     assert api.wait_for_transfer(transfer_id, timeout=90).state == "STARTED"
+    # the EDR arrives with the started event (0.15.1 has no EDR management endpoint): pull through the data plane
+    edr = poll("the transfer.process.started callback", lambda: events[0] if events else None, timeout=30)
+    address = edr["payload"]["dataAddress"]["properties"]
+    endpoint = address.get("endpoint") or address[EDC + "endpoint"]
+    authorization = address.get("authorization") or address[EDC + "authorization"]
+    pulled = httpx.get(endpoint, headers={"Authorization": authorization}, timeout=30)
+    assert (pulled.status_code, pulled.content) == (200, ASSET_BYTES)
 
     federated = FederatedCatalog(dataspace.connector.url("catalog"), runtime="a/connector")
 
