@@ -47,8 +47,12 @@ def main() -> None:
         # The terminal shows progress; the full structured log goes to $MVD_HOME/mvd.log.
         # MVD_LOG_LEVEL set explicitly brings the records to the terminal too.
         explicit = "MVD_LOG_LEVEL" in os.environ
-        configure(settings.log_level, settings.log_format,
-                  console_level=None if explicit else "WARNING", file=settings.home / "mvd.log")
+        configure(
+            settings.log_level,
+            settings.log_format,
+            console_level=None if explicit else "WARNING",
+            file=settings.home / "mvd.log",
+        )
     except ValidationError as exc:  # invalid MVD_* environment; never echo the values
         fail(describe_invalid(exc))
         sys.exit(2)

@@ -9,16 +9,18 @@ from typing import Annotated
 import typer
 import yaml
 
-from mvd_core.dataspace import load
-from mvd_core.dataspace.loader import BlueprintError
 from mvd_core.cli.common import FileOption, TargetsOption, load_dataspace
 from mvd_core.cli.console import err, out
+from mvd_core.dataspace import load
+from mvd_core.dataspace.loader import BlueprintError
 from mvd_core.plan.desired import dataspace_dids, render_dataspace
 from mvd_core.plan.planner import Plan, make_plan
 from mvd_core.workflow import connect
 
 
-def validate(file: Annotated[Path | None, typer.Argument(help="Blueprint YAML; the packaged default when omitted.")] = None) -> None:
+def validate(
+    file: Annotated[Path | None, typer.Argument(help="Blueprint YAML; the packaged default when omitted.")] = None,
+) -> None:
     """Check a blueprint: prints OK, or every problem with its field path and line (exit 1)."""
     try:
         dataspace = load(file)
@@ -27,8 +29,10 @@ def validate(file: Annotated[Path | None, typer.Argument(help="Blueprint YAML; t
         for problem in exc.problems:
             err.print(f"  - {problem}", markup=False)
         raise typer.Exit(1) from None
-    out.print(f"OK: dataspace [bold]{dataspace.name}[/] with {len(dataspace.participants)} participant(s): "
-              + ", ".join(p.id for p in dataspace.participants))
+    out.print(
+        f"OK: dataspace [bold]{dataspace.name}[/] with {len(dataspace.participants)} participant(s): "
+        + ", ".join(p.id for p in dataspace.participants)
+    )
 
 
 def _dump_yaml(obj: dict) -> str:
@@ -36,7 +40,9 @@ def _dump_yaml(obj: dict) -> str:
 
 
 def render(
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to write into (created).", file_okay=False)] = Path("out"),
+    out_dir: Annotated[
+        Path, typer.Option("--out", "-o", help="Directory to write into (created).", file_okay=False)
+    ] = Path("out"),
     file: FileOption = None,
     targets: TargetsOption = None,
 ) -> None:
@@ -55,8 +61,12 @@ def render(
             (k8s / name).write_text(_dump_yaml(obj), "utf-8")
             written += 1
         (base / "did.json").write_text(json.dumps(state.did_document, indent=2) + "\n", "utf-8")
-        (base / "cloud.json").write_text(json.dumps({"targets": chosen, "resources": state.cloud}, indent=2) + "\n", "utf-8")
-    out.print(f"Rendered {len(states)} participant(s), {written} Kubernetes objects, into {out_dir}/ (targets: {chosen})")
+        (base / "cloud.json").write_text(
+            json.dumps({"targets": chosen, "resources": state.cloud}, indent=2) + "\n", "utf-8"
+        )
+    out.print(
+        f"Rendered {len(states)} participant(s), {written} Kubernetes objects, into {out_dir}/ (targets: {chosen})"
+    )
 
 
 def print_plan(plan: Plan) -> None:
@@ -66,9 +76,9 @@ def print_plan(plan: Plan) -> None:
         out.print(f"[bold]{p.participant}[/]  {p.display_name}  ({cluster})")
         for key in p.diff.create:
             out.print(f"  [green]+ {key}[/]")
-        for update in p.diff.update:
-            out.print(f"  [yellow]~ {update.key}[/]")
-            for change in update.fields:
+        for changed in p.diff.update:
+            out.print(f"  [yellow]~ {changed.key}[/]")
+            for change in changed.fields:
                 out.print(f"      {change}", markup=False)
         for key in p.diff.delete:
             out.print(f"  [red]- {key}[/]")
@@ -89,7 +99,9 @@ def plan(
 ) -> None:
     """Show what a provision would create, change or delete in each participant's cluster."""
     dataspace, settings, chosen = load_dataspace(file, targets)
-    result = make_plan(dataspace, dataspace_dids(dataspace, settings), chosen, connect.observer(settings, dataspace.name))
+    result = make_plan(
+        dataspace, dataspace_dids(dataspace, settings), chosen, connect.observer(settings, dataspace.name)
+    )
     if as_json:
         print(json.dumps(result.to_json(), indent=2))
     else:

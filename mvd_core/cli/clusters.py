@@ -28,8 +28,15 @@ def _status(dataspace: Any, settings: Any, participant: Any, dids: dict[str, str
     from mvd_core.platforms.kubernetes import workloads
 
     source = open_cluster_source(participant.cluster, participant.id, settings)
-    row: dict[str, Any] = {"participant": participant.id, "kind": source.kind, "simulated": source.simulated,
-                           "cluster": source.describe(), "objects": 0, "runtimes": "-", "error": None}
+    row: dict[str, Any] = {
+        "participant": participant.id,
+        "kind": source.kind,
+        "simulated": source.simulated,
+        "cluster": source.describe(),
+        "objects": 0,
+        "runtimes": "-",
+        "error": None,
+    }
     try:
         api = source.api_client()
         observed = workloads.observe(api, participant.id, dataspace.name)

@@ -14,9 +14,9 @@ from mvd_core.cli.console import err, out
 from mvd_core.errors import MvdError
 from mvd_core.identity import resolver
 from mvd_core.identity.document import verification_keys
-from mvd_core.workflow.connect import participant_public_key
 from mvd_core.plan.desired import did_url, participant_did
 from mvd_core.settings import get_settings
+from mvd_core.workflow.connect import participant_public_key
 
 
 def fail(message: str) -> None:
@@ -33,14 +33,22 @@ app = typer.Typer(help="did:web identifiers: resolve them, list the dataspace's.
 
 @app.command()
 def resolve(
-    did: Annotated[str, typer.Argument(help="A did:web DID, e.g. did:web:example.com or did:web:example.com%3A8443:user")],
+    did: Annotated[
+        str, typer.Argument(help="A did:web DID, e.g. did:web:example.com or did:web:example.com%3A8443:user")
+    ],
     allow_http_loopback: Annotated[
         bool | None,
-        typer.Option("--allow-http-loopback/--no-allow-http-loopback", help="Plain HTTP for loopback hosts. Default: MVD_ALLOW_HTTP_LOOPBACK."),
+        typer.Option(
+            "--allow-http-loopback/--no-allow-http-loopback",
+            help="Plain HTTP for loopback hosts. Default: MVD_ALLOW_HTTP_LOOPBACK.",
+        ),
     ] = None,
     allow_private: Annotated[
         bool | None,
-        typer.Option("--allow-private/--no-allow-private", help="Reach private/loopback addresses. Default: MVD_ALLOW_PRIVATE_HOSTS."),
+        typer.Option(
+            "--allow-private/--no-allow-private",
+            help="Reach private/loopback addresses. Default: MVD_ALLOW_PRIVATE_HOSTS.",
+        ),
     ] = None,
     timeout: Annotated[float, typer.Option(help="Connect and read timeout in seconds.", min=0.1, max=60)] = 5.0,
 ) -> None:

@@ -19,12 +19,21 @@ from mvd_core.cli.progress import follow, run_detail
 from mvd_core.errors import MvdError
 from mvd_core.settings import get_settings
 
-ApiOption = Annotated[str | None, typer.Option("--api", help="Control plane URL (default: the local `mvd serve`, else run in process).")]
-WaitOption = Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the run until it ends (exit 1 if it fails).")]
+ApiOption = Annotated[
+    str | None, typer.Option("--api", help="Control plane URL (default: the local `mvd serve`, else run in process).")
+]
+WaitOption = Annotated[
+    bool, typer.Option("--wait/--no-wait", help="Follow the run until it ends (exit 1 if it fails).")
+]
 
 
-def _command(action: str, api: str | None, wait: bool, rotate_keys: list[str] | None = None,
-             confirm: Callable[[DataspaceView], None] | None = None) -> None:
+def _command(
+    action: str,
+    api: str | None,
+    wait: bool,
+    rotate_keys: list[str] | None = None,
+    confirm: Callable[[DataspaceView], None] | None = None,
+) -> None:
     cp = connect(get_settings(), api)
     try:
         if confirm is not None:
@@ -57,16 +66,20 @@ def teardown(
 ) -> None:
     """Remove every participant's workloads and DID document (keys stay, so DIDs stay stable)."""
     if not yes and not sys.stdin.isatty():
-        raise MvdError("teardown removes every participant's workloads and DID document; "
-                       "pass --yes to confirm when not running in a terminal")
+        raise MvdError(
+            "teardown removes every participant's workloads and DID document; "
+            "pass --yes to confirm when not running in a terminal"
+        )
     _command("teardown", api, wait, confirm=None if yes else _confirm_teardown)
 
 
 def _confirm_teardown(view: DataspaceView) -> None:
     """Like ``terraform destroy``: the dataspace's name typed back, or ``--yes``."""
     ids = ", ".join(p.id for p in view.participants)
-    out.print(f"Teardown removes the workloads and DID documents of [bold]{view.name}[/]: {ids}.\n"
-              "Signing keys stay, so the DIDs stay the same after the next provision.")
+    out.print(
+        f"Teardown removes the workloads and DID documents of [bold]{view.name}[/]: {ids}.\n"
+        "Signing keys stay, so the DIDs stay the same after the next provision."
+    )
     answer = typer.prompt(f"Type the dataspace name ({view.name}) to confirm", default="", show_default=False)
     if answer.strip() != view.name:
         out.print("Teardown cancelled.")
@@ -92,22 +105,33 @@ def status(api: ApiOption = None, as_json: Annotated[bool, typer.Option("--json"
     if as_json:
         print(json.dumps(view.wire(), indent=2))
         return
-    out.print(f"[bold]{view.display_name or view.name}[/] ({view.name}), targets: {view.targets}, "
-              f"nightly reset: {view.reset_schedule}")
+    out.print(
+        f"[bold]{view.display_name or view.name}[/] ({view.name}), targets: {view.targets}, "
+        f"nightly reset: {view.reset_schedule}"
+    )
     # Nothing was published before a first provision, nor after a teardown: not an alarm then.
     latest = view.current_run or view.last_run
     deployed = latest is not None and latest.action != "teardown"
     for p in view.participants:
         cluster = "simulated cluster" if p.simulated else f"{p.cluster_kind} cluster"
         rt = p.runtimes
-        resolves = {True: Text("resolves", "green"), None: Text("?"),
-                    False: Text(f"does not resolve ({p.resolve_error})", "red")}[p.resolves]
+        resolves = {
+            True: Text("resolves", "green"),
+            None: Text("?"),
+            False: Text(f"does not resolve ({p.resolve_error})", "red"),
+        }[p.resolves]
         if p.resolves is False and not deployed:
             resolves = Text("not published yet (provision publishes it)", "dim")
         host = p.did_host if p.did_host == p.declared_did_host else f"{p.declared_did_host}, served locally"
-        out.print(Text.assemble("  ", (p.display_name, "bold"), f" ({p.id}) {cluster}: connector x{rt.connector_replicas}, "
-                                f"data plane x{rt.data_plane_replicas}, catalog {rt.catalog}, "
-                                f"UI {'on' if rt.connector_ui else 'off'}"))
+        out.print(
+            Text.assemble(
+                "  ",
+                (p.display_name, "bold"),
+                f" ({p.id}) {cluster}: connector x{rt.connector_replicas}, "
+                f"data plane x{rt.data_plane_replicas}, catalog {rt.catalog}, "
+                f"UI {'on' if rt.connector_ui else 'off'}",
+            )
+        )
         out.print(Text.assemble(f"    {p.did}  ({host})  ", resolves))
     for label, run in (("running", view.current_run), ("last run", view.last_run)):
         if run:
@@ -117,7 +141,9 @@ def status(api: ApiOption = None, as_json: Annotated[bool, typer.Option("--json"
 
 
 def runs(
-    run_id: Annotated[str | None, typer.Argument(help="A run to show step by step (default: list recent runs).")] = None,
+    run_id: Annotated[
+        str | None, typer.Argument(help="A run to show step by step (default: list recent runs).")
+    ] = None,
     api: ApiOption = None,
     limit: Annotated[int, typer.Option(min=1, max=200)] = 20,
     as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -144,13 +170,14 @@ def runs(
         out.print("no runs yet")
     for r in items:
         took = f"{r.duration_ms / 1000:.1f}s" if r.duration_ms is not None else "-"
-        out.print(f"{r.created_at:%Y-%m-%d %H:%M:%S}  {r.action:9} {r.status:9} {took:>7}  {r.source:7} {r.id}"
-                  + (f"  ({len(r.failures)} failure(s))" if r.failures else ""))
+        out.print(
+            f"{r.created_at:%Y-%m-%d %H:%M:%S}  {r.action:9} {r.status:9} {took:>7}  {r.source:7} {r.id}"
+            + (f"  ({len(r.failures)} failure(s))" if r.failures else "")
+        )
 
 
 def _serve_forever(cp: InProcessControlPlane) -> None:
-    from mvd_core.host.schedule import Scheduler
-    from mvd_core.host.schedule import describe
+    from mvd_core.host.schedule import Scheduler, describe
 
     host = cp.host
     sched = host.reset_schedule()
@@ -178,15 +205,21 @@ def serve() -> None:
         cp.close()
 
 
-def up(once: Annotated[bool, typer.Option("--once", help="Exit after the provision, with its status as exit code.")] = False) -> None:
+def up(
+    once: Annotated[
+        bool, typer.Option("--once", help="Exit after the provision, with its status as exit code.")
+    ] = False,
+) -> None:
     """The embedded default: serve, provision the dataspace with live progress, print the DIDs, keep serving."""
 
     cp = InProcessControlPlane.start(get_settings())
     try:
         host = cp.host
         kinds = sorted({p.cluster.kind for p in host.dataspace.participants})
-        out.print(f"[bold]MVD control plane[/]: dataspace {host.dataspace.name}, targets {host.settings.targets} "
-                  f"(clusters {', '.join(kinds)}), state in {host.settings.home}")
+        out.print(
+            f"[bold]MVD control plane[/]: dataspace {host.dataspace.name}, targets {host.settings.targets} "
+            f"(clusters {', '.join(kinds)}), state in {host.settings.home}"
+        )
         accepted = host.submit("provision", "cli")
         run = follow(cp, accepted.run_id)
         participants = cp.dataspace().participants
