@@ -20,6 +20,7 @@ MANAGEMENT_CONTEXT = "https://w3id.org/edc/connector/management/v0.0.1"
 EDC_NAMESPACE = "https://w3id.org/edc/v0.0.1/ns/"
 DSP_PROTOCOL = "dataspace-protocol-http:2025-1"
 DSP_VERSION_PATH = "/2025-1"  # counterPartyAddress = <protocol URL> + this (no well-known lookup in 0.15.1)
+_QUERY = {"@context": [MANAGEMENT_CONTEXT], "@type": "QuerySpec", "offset": 0, "limit": 1}
 _PREFIXES = ("edc:", "dcat:", "odrl:", "dspace:", "dct:", EDC_NAMESPACE)
 
 
@@ -126,6 +127,16 @@ class TransferProcess(_ReadBack):
 
 class ManagementApi(EdcApi):
     kind = "management API"
+
+    def wait_until_serving(self, *, timeout: float = 60.0, interval: float = 0.25) -> None:
+        """Poll until the management API answers with this key. EDC 0.15.1 reports ready before
+        Jersey serves the context, so the first requests may get 404/405 from Jetty."""
+
+        def serving() -> bool | None:
+            response = self.request("POST", "/v3/assets/request", json=_QUERY, ok=(200, 404, 405))
+            return True if response.status_code == 200 else None
+
+        poll(f"the management API of {self.runtime} at {self.base_url}", serving, timeout=timeout, interval=interval)
 
     def _create(self, path: str, body: dict[str, Any]) -> bool:
         """POST a new entity; True when created, False when it already existed (409)."""

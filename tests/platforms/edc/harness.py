@@ -3,20 +3,15 @@ Maven assembly and runtime specs (``mvd_core.runtimes``), with the dataspace iss
 did:web documents served by a loopback "site" (the test's DID host), wired as the control plane
 does it: keys made by ``mvd_core.identity.keys`` in the participant's file vault.
 
-Each JVM runs in its own process group and is killed with it at the end. Ports are picked below
-the kernel's ephemeral range (an outgoing connection could take one above it).
+The runtimes run on the ``processes`` platform (ports, settings files, logs and records under the
+test's own state directory), which stops them at the end.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import os
-import random
 import secrets
-import signal
-import socket
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -24,15 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from mvd_core.dataspace import load
 from mvd_core.identity import keys
 from mvd_core.identity.didweb import did_from_host_and_path
 from mvd_core.identity.document import build_did_document
 from mvd_core.identity.issuer import Issuer
+from mvd_core.platforms.processes import JavaCommand, ProcessPlatform
 from mvd_core.platforms.secrets.local import LocalFileVault
-from mvd_core.runtimes.assembly import java_command
 from mvd_core.runtimes.participant import (
     DATAPLANE_TOKEN_PRIVATE_KEY,
     DATAPLANE_TOKEN_PUBLIC_KEY,
@@ -43,25 +36,11 @@ from mvd_core.runtimes.participant import (
     participant_runtimes,
     required_ports,
 )
-from mvd_core.runtimes.spec import RuntimeSpec
 from tests.fixtures.loopback import QuietHandler, serve
 
+PARTICIPANT = "space-enforcer"
 DSP = "/2025-1"
 ASSET_BYTES = b"hello from a real EDC data plane\n"
-
-
-def free_ports(count: int) -> list[int]:
-    ports: list[int] = []
-    candidate = random.randrange(20000, 29000)
-    while len(ports) < count:
-        candidate += 1
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", candidate))
-            except OSError:
-                continue
-        ports.append(candidate)
-    return ports
 
 
 @dataclass
@@ -79,16 +58,6 @@ class Site:
 
 
 @dataclass
-class Runtime:
-    spec: RuntimeSpec
-    proc: subprocess.Popen
-    log: Path
-
-    def tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
-
-@dataclass
 class Participant:
     name: str
     did: str
@@ -101,7 +70,7 @@ class Participant:
 class MiniDataspace:
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.runtimes: dict[str, Runtime] = {}
+        self.platform: ProcessPlatform | None = None
         self.site = Site()
         self.vault = LocalFileVault(root / "vault")  # shared by the participant's runtimes, as in a deployment
         self._serving = None
@@ -137,57 +106,37 @@ class MiniDataspace:
         self._serving = serve(Handler)
         site.url = self._serving.__enter__()
 
-    def _launch(self, spec: RuntimeSpec, argfile: Path) -> None:
-        config = self.root / f"{spec.name}.properties"
-        config.write_text("".join(f"{k}={v}\n" for k, v in spec.settings.items()))
-        log = self.root / f"{spec.name}.log"
-        with open(log, "wb") as out:
-            proc = subprocess.Popen(
-                java_command(spec, argfile, config),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                env={**os.environ, "LANG": "C.UTF-8"},
-            )
-        self.runtimes[spec.name] = Runtime(spec, proc, log)
-
     def wait_ready(self, names: list[str], timeout: float = 240.0) -> None:
+        """Until the processes platform reports each of ``names`` ready (a failed one fails at once)."""
         deadline = time.monotonic() + timeout
-        pending = list(names)
-        while pending:
-            for name in list(pending):
-                rt = self.runtimes[name]
-                if rt.proc.poll() is not None:
-                    raise AssertionError(f"{name} exited with {rt.proc.returncode}:\n{rt.tail()}")
-                try:
-                    r = httpx.get(rt.spec.readiness_url, timeout=2)
-                    if r.status_code == 200 and r.json().get("isSystemHealthy"):
-                        pending.remove(name)
-                except (httpx.HTTPError, ValueError):
-                    pass
-            if pending and time.monotonic() > deadline:
-                raise AssertionError(f"not ready after {timeout:g} s: {pending}\n" + self.runtimes[pending[0]].tail())
-            if pending:
-                threading.Event().wait(0.25)
+        while True:
+            states = {state.name: state for state in self.platform.status(PARTICIPANT)}
+            failed = [states[n] for n in names if n in states and states[n].state == "failed"]
+            if failed:
+                raise AssertionError(f"{failed[0].name} failed: {failed[0].detail}\n" + "\n".join(failed[0].log_tail))
+            if all(n in states and states[n].state == "ready" for n in names):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not ready after {timeout:g} s: {[(n, states.get(n)) for n in names]}")
+            self.platform.advance(PARTICIPANT)  # starts the data plane once its connector is ready
+            threading.Event().wait(0.25)
 
     def start(self, *, members: Callable[[str], bool], argfiles: Mapping[str, Path]) -> None:
         """Participant A is the seed's ``space-enforcer`` (identity hub, connector with the embedded
         crawler, one data plane); C is a second context in A's identity hub, with no connector."""
         self._start_site()
-        seed = next(p for p in load(None).participants if p.id == "space-enforcer")
+        seed = next(p for p in load(None).participants if p.id == PARTICIPANT)
+        self.platform = ProcessPlatform(self.root / "home", command=JavaCommand(argfiles), stop_grace=20)
         self.did_a = did_from_host_and_path("localhost", self.site.port, ["a"])
         self.did_c = did_from_host_and_path("localhost", self.site.port, ["c"])  # no credential: not a member
         self.issuer_did = did_from_host_and_path("localhost", self.site.port, ["issuer"])
-        needed = required_ports(seed)
-        free = iter(free_ports(sum(len(apis) for apis in needed.values())))
         specs = participant_runtimes(
             seed,
             did=self.did_a,
             issuer_did=self.issuer_did,
             participant_list_url=f"{self.site.url}/participants.json",
             vault_path=self.vault.root,
-            ports={name: {api: next(free) for api in apis} for name, apis in needed.items()},
+            ports=self.platform.allocate_ports(PARTICIPANT, required_ports(seed)),
         )
         by_name = {spec.name: spec for spec in specs}
         self.ih, self.connector, self.dp = by_name["identityhub"], by_name["connector"], by_name["dataplane-0"]
@@ -233,10 +182,9 @@ class MiniDataspace:
             return answer.status, answer.body, answer.headers
 
         self.site.posts["/issuer/dcp/credentials"] = issue
-        self._launch(self.ih, argfiles["identityhub"])
-        self._launch(self.connector, argfiles["connector"])
+        started = self.platform.apply(specs)  # the data plane waits for its connector (start_after)
+        assert started.started == ["identityhub", "connector"] and started.waiting == ["dataplane-0"], started
         self.wait_ready(["identityhub", "connector"])
-        self._launch(self.dp, argfiles["dataplane"])  # registers with its control plane: after it is ready
 
     def _dataplane_keys(self) -> None:
         from cryptography.hazmat.primitives import serialization
@@ -257,17 +205,7 @@ class MiniDataspace:
         )
 
     def stop(self) -> None:
-        for rt in self.runtimes.values():
-            if rt.proc.poll() is None:
-                try:
-                    os.killpg(rt.proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        for rt in self.runtimes.values():
-            try:
-                rt.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(rt.proc.pid, signal.SIGKILL)
-                rt.proc.wait(timeout=10)
+        if self.platform is not None:
+            self.platform.stop(PARTICIPANT)
         if self._serving is not None:
             self._serving.__exit__(None, None, None)

@@ -151,6 +151,7 @@ def test_management_api_seeds_idempotently_and_runs_catalog_negotiation_transfer
     participants["a"].wait_for_credentials(dataspace.did_a, "membership-a", timeout=90)
     key = dataspace.vault.get(MANAGEMENT_API_KEY)
     api = ManagementApi(dataspace.connector.url("management"), runtime="a/connector", api_key=key)
+    api.wait_until_serving()
     data = {"type": "HttpData", "baseUrl": f"{dataspace.site.url}/data/asset.txt"}
     assert api.create_asset("asset-1", data, {"name": "test asset"}) is True
     assert api.create_asset("asset-1", data, {"name": "test asset"}) is False  # 409: already there, done
