@@ -31,7 +31,8 @@ def dashboard_asset(req: func.HttpRequest) -> func.HttpResponse:
     found = page.asset(name)
     if found is None:
         body = error(404, f"no dashboard file {name[:100]!r} (there are: {', '.join(sorted(page.ASSETS))})")
-        return func.HttpResponse(body.json_bytes(), status_code=404, mimetype="application/json",
-                                 headers=page.SECURITY_HEADERS)
+        return func.HttpResponse(
+            body.json_bytes(), status_code=404, mimetype="application/json", headers=page.SECURITY_HEADERS
+        )
     content, media_type = found
     return func.HttpResponse(content, status_code=200, mimetype=media_type, charset="utf-8", headers=HEADERS)

@@ -4,6 +4,7 @@ Functions, under their names: the same functions the local engine runs."""
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from typing import Any
 
 import azure.durable_functions as df
@@ -15,16 +16,19 @@ from mvd_core.workflow.functions import ACTIVITIES, ORCHESTRATORS, ActivityFn
 
 def _activity(name: str, fn: ActivityFn) -> Any:
     # The binding parameter must be called "payload" whatever the registered function calls it.
+    activity: Callable[[Any], Any]
     if inspect.iscoroutinefunction(fn):
 
-        async def activity(payload: Any) -> Any:
+        async def call_async(payload: Any) -> Any:
             return await fn(payload)
 
+        activity = call_async
     else:
 
-        def activity(payload: Any) -> Any:
+        def call(payload: Any) -> Any:
             return fn(payload)
 
+        activity = call
     activity.__name__ = name
     activity.__qualname__ = name
     return activity

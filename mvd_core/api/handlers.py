@@ -73,7 +73,7 @@ _ABSOLUTE_PATH = re.compile(r"(?<![\w.~:/$%@+-])/(?!(?:api|dids|static)/)[^\s'\"
 
 def _hide_path(match: re.Match[str]) -> str:
     path = match.group(0)
-    return "<path>" + path[len(path.rstrip(".:")):]  # a sentence's full stop or colon is not the path's
+    return "<path>" + path[len(path.rstrip(".:")) :]  # a sentence's full stop or colon is not the path's
 
 
 def redact_paths(value: Any, home: Path) -> Any:
@@ -182,9 +182,12 @@ async def get_plan(request: ApiRequest, backend: Backend) -> ApiResponse:
 async def list_runs(request: ApiRequest, backend: Backend) -> ApiResponse:
     """GET /api/runs?limit=N (1..200, default 20), newest first."""
     raw = request.query.get("limit")
-    limit = DEFAULT_LIMIT if raw is None else inputs.whole_number(raw, 1, MAX_LIMIT)
-    if limit is None:
-        raise MvdError(f"limit must be a whole number from 1 to {MAX_LIMIT}, got {raw[:20]!r}")
+    limit = DEFAULT_LIMIT
+    if raw is not None:
+        given = inputs.whole_number(raw, 1, MAX_LIMIT)
+        if given is None:
+            raise MvdError(f"limit must be a whole number from 1 to {MAX_LIMIT}, got {raw[:20]!r}")
+        limit = given
     return ApiResponse(200, RunList(runs=await backend.list_runs(limit)).wire())
 
 
@@ -198,9 +201,7 @@ async def get_run(request: ApiRequest, backend: Backend) -> ApiResponse:
     return ApiResponse(200, summary.wire())
 
 
-def webhook_handler(
-    secrets: Mapping[str, SecretStr] | None = None, tolerance_seconds: int | None = None
-) -> Handler:
+def webhook_handler(secrets: Mapping[str, SecretStr] | None = None, tolerance_seconds: int | None = None) -> Handler:
     """POST /api/webhooks/{source}, with secrets and tolerance from settings unless given."""
 
     @guarded
@@ -231,6 +232,7 @@ def webhook_handler(
 
 
 post_webhook = webhook_handler()
+
 
 async def get_openapi(request: ApiRequest, backend: Backend) -> ApiResponse:
     """GET /api/openapi.json: this API as an OpenAPI 3.1 document. Not ``guarded``: it reads
@@ -293,39 +295,124 @@ def _string(pattern: str) -> dict[str, Any]:
 
 
 ROUTES: list[Route] = [
-    Route("GET", "/api/dataspace", get_dataspace, "read",
-          "The dataspace: participants, runtimes, DIDs and whether they resolve, current and last run",
-          (200, DataspaceView), (503,), function="dataspace_view"),
-    Route("GET", "/api/dataspace/plan", get_plan, "read",
-          "What an apply would change on each participant's cluster (mvd plan --json)", (200, PlanView), (502, 503),
-          function="dataspace_plan"),
-    Route("POST", "/api/dataspace/{action}", post_command, "write",
-          "Start a run of the command, or join the one already going", (202, RunAccepted), (400, 404, 409, 413, 503),
-          params=(Param("action", "path", {"type": "string", "enum": list(ACTIONS)}, "The command."),
-                  Param("X-MVD-Source", "header", {"type": "string"},
-                        "Who asks: button (the dashboard) or cli; anything else is recorded as api.")),
-          body=CommandBody, function="dataspace_command"),
-    Route("GET", "/api/runs", list_runs, "read", "Runs, newest first", (200, RunList), (400, 503),
-          params=(Param("limit", "query",
-                        {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
-                        "How many runs."),), function="runs_list"),
-    Route("GET", "/api/runs/{id}", get_run, "read",
-          "One run, with per-participant, per-step progress (live while it runs)", (200, RunSummary), (400, 404, 503),
-          params=(Param("id", "path", _string(RUN_ID_PATTERN.pattern),
-                        "The run id: mvd-<dataspace>-<yyyymmddThhmmss>-<6 hex>."),), function="run_status"),
-    Route("POST", "/api/webhooks/{source}", post_webhook, "signature",
-          "A command from another system, signed with the source's secret", (202, RunAccepted),
-          (400, 401, 404, 409, 413, 503),
-          params=(Param("source", "path", _string(webhooks._SOURCE.pattern), "A source of MVD_WEBHOOK_SECRETS."),
-                  Param(webhooks.TIMESTAMP_HEADER, "header", _string(webhooks._TIMESTAMP.pattern),
-                        "Unix seconds; within MVD_WEBHOOK_TOLERANCE_SECONDS of the server's clock.", True),
-                  Param(webhooks.DELIVERY_HEADER, "header", _string(webhooks._DELIVERY.pattern),
-                        "The sender's unique id of this delivery.", True),
-                  Param(webhooks.SIGNATURE_HEADER, "header", _string(webhooks._SIGNATURE.pattern),
-                        f"sha256=<hex HMAC-SHA256 of {webhooks.SIGNED_STRING} with the source's secret>", True)),
-          body=webhooks.WebhookPayload, function="webhook"),
-    Route("GET", "/api/openapi.json", get_openapi, "read", "This document", (200, None), (503,),
-          function="openapi_document"),
+    Route(
+        "GET",
+        "/api/dataspace",
+        get_dataspace,
+        "read",
+        "The dataspace: participants, runtimes, DIDs and whether they resolve, current and last run",
+        (200, DataspaceView),
+        (503,),
+        function="dataspace_view",
+    ),
+    Route(
+        "GET",
+        "/api/dataspace/plan",
+        get_plan,
+        "read",
+        "What an apply would change on each participant's cluster (mvd plan --json)",
+        (200, PlanView),
+        (502, 503),
+        function="dataspace_plan",
+    ),
+    Route(
+        "POST",
+        "/api/dataspace/{action}",
+        post_command,
+        "write",
+        "Start a run of the command, or join the one already going",
+        (202, RunAccepted),
+        (400, 404, 409, 413, 503),
+        params=(
+            Param("action", "path", {"type": "string", "enum": list(ACTIONS)}, "The command."),
+            Param(
+                "X-MVD-Source",
+                "header",
+                {"type": "string"},
+                "Who asks: button (the dashboard) or cli; anything else is recorded as api.",
+            ),
+        ),
+        body=CommandBody,
+        function="dataspace_command",
+    ),
+    Route(
+        "GET",
+        "/api/runs",
+        list_runs,
+        "read",
+        "Runs, newest first",
+        (200, RunList),
+        (400, 503),
+        params=(
+            Param(
+                "limit",
+                "query",
+                {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+                "How many runs.",
+            ),
+        ),
+        function="runs_list",
+    ),
+    Route(
+        "GET",
+        "/api/runs/{id}",
+        get_run,
+        "read",
+        "One run, with per-participant, per-step progress (live while it runs)",
+        (200, RunSummary),
+        (400, 404, 503),
+        params=(
+            Param(
+                "id", "path", _string(RUN_ID_PATTERN.pattern), "The run id: mvd-<dataspace>-<yyyymmddThhmmss>-<6 hex>."
+            ),
+        ),
+        function="run_status",
+    ),
+    Route(
+        "POST",
+        "/api/webhooks/{source}",
+        post_webhook,
+        "signature",
+        "A command from another system, signed with the source's secret",
+        (202, RunAccepted),
+        (400, 401, 404, 409, 413, 503),
+        params=(
+            Param("source", "path", _string(webhooks._SOURCE.pattern), "A source of MVD_WEBHOOK_SECRETS."),
+            Param(
+                webhooks.TIMESTAMP_HEADER,
+                "header",
+                _string(webhooks._TIMESTAMP.pattern),
+                "Unix seconds; within MVD_WEBHOOK_TOLERANCE_SECONDS of the server's clock.",
+                True,
+            ),
+            Param(
+                webhooks.DELIVERY_HEADER,
+                "header",
+                _string(webhooks._DELIVERY.pattern),
+                "The sender's unique id of this delivery.",
+                True,
+            ),
+            Param(
+                webhooks.SIGNATURE_HEADER,
+                "header",
+                _string(webhooks._SIGNATURE.pattern),
+                f"sha256=<hex HMAC-SHA256 of {webhooks.SIGNED_STRING} with the source's secret>",
+                True,
+            ),
+        ),
+        body=webhooks.WebhookPayload,
+        function="webhook",
+    ),
+    Route(
+        "GET",
+        "/api/openapi.json",
+        get_openapi,
+        "read",
+        "This document",
+        (200, None),
+        (503,),
+        function="openapi_document",
+    ),
 ]
 
 
@@ -347,8 +434,11 @@ def _match(template: str, path: str) -> dict[str, str] | None:
 async def dispatch(request: ApiRequest, backend: Backend) -> ApiResponse:
     """Route by method and path. A path a literal template names is that resource only:
     POST /api/dataspace/plan is 405, not the action "plan"."""
-    matches = [(route, params) for route in ROUTES
-               if route.handler is not None and (params := _match(route.template, request.path)) is not None]
+    matches = [
+        (route, params)
+        for route in ROUTES
+        if route.handler is not None and (params := _match(route.template, request.path)) is not None
+    ]
     if any("{" not in route.template for route, _ in matches):
         matches = [(route, params) for route, params in matches if "{" not in route.template]
     allowed: list[str] = []
@@ -361,7 +451,8 @@ async def dispatch(request: ApiRequest, backend: Backend) -> ApiResponse:
         return await route.handler(request, backend)
     if allowed:
         return ApiResponse(
-            405, ErrorBody(error=f"{request.method} not allowed on {request.path[:200]}; use {', '.join(allowed)}").wire(),
+            405,
+            ErrorBody(error=f"{request.method} not allowed on {request.path[:200]}; use {', '.join(allowed)}").wire(),
             {"Allow": ", ".join(sorted(set(allowed)))},
         )
     return error(404, f"no API route {request.path[:200]!r}")

@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import ConfigDict, Field
-from pydantic.alias_generators import to_camel
 
 from mvd_core.runs.models import PoisonCommand, RunSummary, Wire
 
@@ -53,10 +52,11 @@ class ErrorBody(Wire):
 class CommandBody(Wire):
     """The optional body of ``POST /api/dataspace/{action}``."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=False, extra="forbid")
+    model_config = ConfigDict(alias_generator=None, populate_by_name=False, extra="forbid")
 
     rotate_keys: list[str] = Field(
         default_factory=list,
+        alias="rotateKeys",
         description="Participants whose signing key is replaced (and DID document republished) by this run.",
     )
 

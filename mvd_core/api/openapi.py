@@ -42,11 +42,14 @@ ANY_ROUTE = (400, 414, 421)
 
 SECURITY_SCHEMES: dict[str, Any] = {
     "apiToken": {
-        "type": "http", "scheme": "bearer",
+        "type": "http",
+        "scheme": "bearer",
         "description": "mvd serve: MVD_API_TOKEN, or the token generated into $MVD_HOME/api-token.",
     },
     "functionKey": {
-        "type": "apiKey", "in": "header", "name": "x-functions-key",
+        "type": "apiKey",
+        "in": "header",
+        "name": "x-functions-key",
         "description": "Azure Functions: a function key of the app.",
     },
 }
@@ -62,8 +65,13 @@ SECURITY: dict[str, list[dict[str, list[str]]]] = {
 LOCAL_ROUTES: list[Route] = [
     Route("GET", "/healthz", None, "public", "Liveness of `mvd serve`", (200, Health), ()),
     Route(
-        "GET", "/dids/{participant}/did.json", None, "public",
-        "A participant's did:web document (`mvd serve`, embedded targets)", (200, None), (404,),
+        "GET",
+        "/dids/{participant}/did.json",
+        None,
+        "public",
+        "A participant's did:web document (`mvd serve`, embedded targets)",
+        (200, None),
+        (404,),
         params=(Param("participant", "path", {"type": "string"}, "The participant id."),),
         media_type="application/did+json",
     ),
@@ -80,7 +88,7 @@ def _version() -> str:
 def _models(routes: list[Route]) -> tuple[list[type[BaseModel]], list[type[BaseModel]]]:
     requests = {r.body for r in routes if r.body is not None}
     responses = {r.answer[1] for r in routes if r.answer[1] is not None} | {ErrorBody}
-    by_name = lambda models: sorted(models, key=lambda m: m.__name__)  # noqa: E731 - stable output
+    by_name = lambda models: sorted(models, key=lambda m: m.__name__)  # stable output
     return by_name(requests), by_name(responses)
 
 
@@ -92,12 +100,18 @@ def _schemas(routes: list[Route]) -> dict[str, Any]:
 
 
 def _ref(schemas: dict[str, Any], model: type[BaseModel], mode: str) -> dict[str, Any]:
-    return schemas["keys"][(model, mode)]
+    ref: dict[str, Any] = schemas["keys"][(model, mode)]
+    return ref
 
 
 def _parameter(param: Param) -> dict[str, Any]:
-    return {"name": param.name, "in": param.location, "required": param.location == "path" or param.required,
-            "description": param.description, "schema": param.schema}
+    return {
+        "name": param.name,
+        "in": param.location,
+        "required": param.location == "path" or param.required,
+        "description": param.description,
+        "schema": param.schema,
+    }
 
 
 def _error(schemas: dict[str, Any], status: int, route: Route) -> dict[str, Any]:
@@ -113,13 +127,25 @@ def _error(schemas: dict[str, Any], status: int, route: Route) -> dict[str, Any]
 def _operation(schemas: dict[str, Any], route: Route) -> dict[str, Any]:
     status, model = route.answer
     body_schema = _ref(schemas, model, "serialization") if model is not None else {"type": "object"}
-    success: dict[str, Any] = {"description": STATUS_TEXT.get(status, "OK"),
-                               "content": {route.media_type: {"schema": body_schema}}}
+    success: dict[str, Any] = {
+        "description": STATUS_TEXT.get(status, "OK"),
+        "content": {route.media_type: {"schema": body_schema}},
+    }
     if model is RunAccepted:
-        success["headers"] = {"Location": {"required": True, "schema": {"type": "string"},
-                                           "description": "The run's status URL, as statusUrl."}}
-        success["links"] = {"GetRun": {"operationId": "get_run", "parameters": {"id": "$response.body#/runId"},
-                                       "description": "The run this command started or joined."}}
+        success["headers"] = {
+            "Location": {
+                "required": True,
+                "schema": {"type": "string"},
+                "description": "The run's status URL, as statusUrl.",
+            }
+        }
+        success["links"] = {
+            "GetRun": {
+                "operationId": "get_run",
+                "parameters": {"id": "$response.body#/runId"},
+                "description": "The run this command started or joined.",
+            }
+        }
     errors = set(route.errors) | set(ANY_ROUTE)
     if route.access == "write" or route.access == "read":
         errors.add(401)
@@ -152,7 +178,7 @@ def build(routes: list[Route]) -> dict[str, Any]:
             "version": _version(),
             "description": (
                 "Deploys, resets and tears down a Minimum Viable Dataspace. Every error is JSON "
-                "{\"error\": \"...\", \"problems\": [...]} with a 4xx status naming the problem. "
+                '{"error": "...", "problems": [...]} with a 4xx status naming the problem. '
                 "The same handlers answer on `mvd serve` and on the Azure Functions app."
             ),
         },

@@ -74,7 +74,11 @@ def sign(secret: str | bytes, timestamp: int | str, delivery_id: str, body: byte
 def signed_headers(secret: str | bytes, body: bytes, delivery_id: str, timestamp: int | None = None) -> dict[str, str]:
     """All three headers for a delivery (what a sender, or a test, puts on the request)."""
     ts = int(time.time()) if timestamp is None else timestamp
-    return {TIMESTAMP_HEADER: str(ts), DELIVERY_HEADER: delivery_id, SIGNATURE_HEADER: sign(secret, ts, delivery_id, body)}
+    return {
+        TIMESTAMP_HEADER: str(ts),
+        DELIVERY_HEADER: delivery_id,
+        SIGNATURE_HEADER: sign(secret, ts, delivery_id, body),
+    }
 
 
 def delivery_ttl(tolerance_seconds: int) -> timedelta:
@@ -131,9 +135,7 @@ def verify(
     timestamp = int(raw_ts)
     skew = abs((time.time() if now is None else now) - timestamp)
     if skew > tolerance_seconds:
-        raise Unauthorized(
-            f"{TIMESTAMP_HEADER} is {int(skew)} s away from now; the tolerance is {tolerance_seconds} s"
-        )
+        raise Unauthorized(f"{TIMESTAMP_HEADER} is {int(skew)} s away from now; the tolerance is {tolerance_seconds} s")
     payload = parse_payload(body)
     return VerifiedWebhook(source=source, delivery_id=delivery, timestamp=timestamp, payload=payload)
 

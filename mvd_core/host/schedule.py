@@ -40,8 +40,9 @@ RETRY_MIN_SECONDS = 10
 RETRY_MAX_SECONDS = 300
 
 
-def retry_delays(count: int = RETRY_COUNT, first: float = RETRY_MIN_SECONDS,
-                 most: float = RETRY_MAX_SECONDS) -> tuple[float, ...]:
+def retry_delays(
+    count: int = RETRY_COUNT, first: float = RETRY_MIN_SECONDS, most: float = RETRY_MAX_SECONDS
+) -> tuple[float, ...]:
     """The waits before each retry, as the Functions host's ``exponential_backoff`` spaces them."""
     return tuple(min(first * 2**i, most) for i in range(count))
 
@@ -98,8 +99,9 @@ def next_fire(ncrontab: str, timezone: str, after: datetime) -> datetime:
 class Scheduler:
     """Calls ``fire`` at every occurrence of the schedule until stopped."""
 
-    def __init__(self, ncrontab: str, timezone: str, fire: Callable[[], None], *,
-                 retries: tuple[float, ...] | None = None) -> None:
+    def __init__(
+        self, ncrontab: str, timezone: str, fire: Callable[[], None], *, retries: tuple[float, ...] | None = None
+    ) -> None:
         next_fire(ncrontab, timezone, datetime.now(UTC))  # fail early on a bad schedule
         self.ncrontab, self.timezone, self._fire = ncrontab, timezone, fire
         self.retries = retry_delays() if retries is None else retries
@@ -141,7 +143,9 @@ class Scheduler:
                 if attempt == len(self.retries):
                     log.warning("scheduled reset given up after %d attempts: %s", attempt + 1, exc.message)
                 else:
-                    log.warning("scheduled reset refused: %s; trying again in %.0f s", exc.message, self.retries[attempt])
+                    log.warning(
+                        "scheduled reset refused: %s; trying again in %.0f s", exc.message, self.retries[attempt]
+                    )
             except MvdError as exc:
                 log.error("scheduled reset could not be submitted: %s", exc.message)
                 return

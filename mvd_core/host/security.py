@@ -122,8 +122,10 @@ class Exposure:
             status, message = 400, ("missing Host header" if count == 0 else "more than one Host header")
         else:
             status = 421
-            message = (f"this server does not answer to the host {host[:100]!r}; it answers to "
-                       f"{_describe(self.allowed)} (set MVD_PUBLIC_URL to the address clients use)")
+            message = (
+                f"this server does not answer to the host {host[:100]!r}; it answers to "
+                f"{_describe(self.allowed)} (set MVD_PUBLIC_URL to the address clients use)"
+            )
         body = json.dumps(error(status, message).body).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         headers += [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
