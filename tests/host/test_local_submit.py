@@ -62,3 +62,24 @@ def test_a_different_command_during_a_run_is_refused_naming_it(tmp_path):
     assert host.submit("reset", "webhook").coalesced
     [record] = host.registry.recent(10, host.dataspace.name)
     assert record.id == reset.run_id and record.action == "reset" and record.coalesced == 1
+
+
+def test_a_run_whose_orchestration_ended_without_recording_is_released_as_on_azure(tmp_path):
+    """The local engine is the same orchestration port as the Durable client: an orchestration
+    that ended without recording its run releases the dataspace, and the run says how it ended."""
+    from mvd_core.workflow.functions import DATASPACE_ORCHESTRATOR
+
+    host = LocalHost(get_settings())
+    host.queue.fn = lambda command: None  # claimed; the orchestration is started by hand below
+    first = host.submit("reset", "api")
+    host.engine.start_singleton(DATASPACE_ORCHESTRATOR, first.run_id, {})
+    host.registry.mark_running(first.run_id)
+    host.engine.terminate(first.run_id, "stopped by hand")
+    # A different command would be refused while the first run held the dataspace.
+    second = host.submit("teardown", "api")
+    assert not second.coalesced and second.run_id != first.run_id
+    record = host.registry.get(first.run_id)
+    assert record.status == "failed"
+    assert record.error == ("the orchestration ended (Terminated) without recording its result: "
+                            "terminated: stopped by hand")
+    assert host.run(first.run_id).failures[0].reason == record.error
