@@ -55,9 +55,7 @@ def service_client(host: AzureBlobDidHost, settings: Settings, **kwargs: Any) ->
 
 
 class AzureBlobDidHostClient:
-    def __init__(
-        self, host: AzureBlobDidHost, participant_id: str, settings: Settings, *, service: Any = None
-    ) -> None:
+    def __init__(self, host: AzureBlobDidHost, participant_id: str, settings: Settings, *, service: Any = None) -> None:
         self.host = host
         self.did = did_for(host, participant_id)
         self.url = did_to_url(self.did)
@@ -79,7 +77,9 @@ class AzureBlobDidHostClient:
             if exc.status_code == 403:
                 # a data-plane role may upload blobs without reading account settings;
                 # the website is then the operator's (Terraform's) business
-                log.warning("%s: cannot check the static website setting (%s); uploading anyway", self.description, reason(exc))
+                log.warning(
+                    "%s: cannot check the static website setting (%s); uploading anyway", self.description, reason(exc)
+                )
                 return
             raise self._fail("read its service properties", exc) from None
         except AzureError as exc:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import httpx
@@ -26,6 +26,9 @@ from mvd_core.logs import get_logger
 from mvd_core.platforms.didhosts import PublishResult
 from mvd_core.platforms.didhosts.s3 import Bucket, s3_config
 from mvd_core.settings import Settings
+
+if TYPE_CHECKING:  # the boto3 stubs are a development dependency
+    from mypy_boto3_s3 import S3Client
 
 log = get_logger(__name__)
 
@@ -118,7 +121,7 @@ class CloudflareDidHostClient:
         participant_id: str,
         settings: Settings,
         *,
-        s3_client: Any = None,
+        s3_client: S3Client | None = None,
         purger: CachePurger | None = None,
     ) -> None:
         self.host = host
@@ -146,7 +149,9 @@ class CloudflareDidHostClient:
                     f"{participant_id}: a Cloudflare DID host needs an API token for cache purges "
                     "(set MVD_CLOUDFLARE_API_TOKEN)"
                 )
-            purger = CachePurger(settings.cloudflare_api_url, settings.cloudflare_api_token.get_secret_value(), host.zone_id)
+            purger = CachePurger(
+                settings.cloudflare_api_url, settings.cloudflare_api_token.get_secret_value(), host.zone_id
+            )
         self.s3 = s3_client
         self.purger = purger
         self.bucket = Bucket(s3_client, host.bucket, document_path(host.path), self.description)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -24,10 +24,19 @@ from mvd_core.logs import get_logger, redact
 from mvd_core.platforms.didhosts import CACHE_CONTROL, CONTENT_TYPE, HASH_METADATA, PublishResult
 from mvd_core.settings import Settings
 
+if TYPE_CHECKING:  # the boto3 stubs are a development dependency
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CORSRuleTypeDef
+
 log = get_logger(__name__)
 
 POLICY_SID = "MvdDidWebPublicRead"
-CORS_RULE = {"AllowedOrigins": ["*"], "AllowedMethods": ["GET", "HEAD"], "AllowedHeaders": ["*"], "MaxAgeSeconds": 3600}
+CORS_RULE: CORSRuleTypeDef = {
+    "AllowedOrigins": ["*"],
+    "AllowedMethods": ["GET", "HEAD"],
+    "AllowedHeaders": ["*"],
+    "MaxAgeSeconds": 3600,
+}
 
 
 def s3_config(endpoint_url: str | None) -> Config:
@@ -54,7 +63,9 @@ class S3Error(ExternalError):
 
 def s3_failure(where: str, action: str, exc: Exception) -> S3Error:
     if isinstance(exc, NoCredentialsError):
-        return S3Error(f"{where}: no credentials to {action} (boto3 looked in the environment, ~/.aws and the instance role)")
+        return S3Error(
+            f"{where}: no credentials to {action} (boto3 looked in the environment, ~/.aws and the instance role)"
+        )
     if isinstance(exc, ClientError):
         message = exc.response.get("Error", {}).get("Message", "")
         return S3Error(redact(f"{where}: could not {action}: {_code(exc) or _status(exc)} {message}".rstrip()))
@@ -64,7 +75,7 @@ def s3_failure(where: str, action: str, exc: Exception) -> S3Error:
 class Bucket:
     """The S3 calls a DID host needs, on one bucket and key."""
 
-    def __init__(self, s3: Any, bucket: str, key: str, where: str) -> None:
+    def __init__(self, s3: S3Client, bucket: str, key: str, where: str) -> None:
         self.s3 = s3
         self.bucket = bucket
         self.key = key
@@ -191,7 +202,9 @@ class Bucket:
                 Metadata={HASH_METADATA: "stale"},
             )
         except (ClientError, BotoCoreError) as exc:
-            log.warning("%s: could not mark %s for rewrite: %s", self.where, self.key, s3_failure(self.where, "mark", exc))
+            log.warning(
+                "%s: could not mark %s for rewrite: %s", self.where, self.key, s3_failure(self.where, "mark", exc)
+            )
 
     def delete(self) -> bool:
         if not self._object_exists():
@@ -215,7 +228,9 @@ class Bucket:
 
 
 class S3DidHostClient:
-    def __init__(self, host: S3DidHost, participant_id: str, settings: Settings, *, s3_client: Any = None) -> None:
+    def __init__(
+        self, host: S3DidHost, participant_id: str, settings: Settings, *, s3_client: S3Client | None = None
+    ) -> None:
         self.host = host
         self.did = did_for(host, participant_id)
         self.url = did_to_url(self.did)

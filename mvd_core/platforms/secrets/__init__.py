@@ -27,9 +27,7 @@ def check_name(name: str) -> str:
     return name
 
 
-def open_secret_store(
-    vault: Vault, participant_id: str, settings: Settings, *, credential: Any = None
-) -> SecretStore:
+def open_secret_store(vault: Vault, participant_id: str, settings: Settings, *, credential: Any = None) -> SecretStore:
     """The store a participant's blueprint declares.
 
     ``local``: ``$MVD_HOME/vaults/<participant-id>/``. ``azure-key-vault``: the vault's URL

@@ -46,7 +46,9 @@ class AzureKeyVaultStore:
 
     def _fail(self, action: str, name: str, exc: AzureError) -> ExternalError:
         if isinstance(exc, ClientAuthenticationError):
-            return ExternalError(f"{self.description}: not authorized to {action} secret {name!r} ({reason(exc, message=True)})")
+            return ExternalError(
+                f"{self.description}: not authorized to {action} secret {name!r} ({reason(exc, message=True)})"
+            )
         return ExternalError(f"{self.description}: could not {action} secret {name!r} ({reason(exc, message=True)})")
 
     def get(self, name: str) -> str | None:

@@ -38,8 +38,9 @@ class LocalFileVault:
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise UnreadableSecret(f"secret {name!r} in {self.description} is not UTF-8 text "
-                                   f"(the file {path.name} is damaged)") from None
+            raise UnreadableSecret(
+                f"secret {name!r} in {self.description} is not UTF-8 text (the file {path.name} is damaged)"
+            ) from None
 
     def set(self, name: str, value: str) -> None:
         directory = self._dir()
