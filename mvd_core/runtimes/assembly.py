@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -232,18 +233,31 @@ def _run_maven(source: Path, offline: bool, log: Path, say: Progress) -> tuple[i
             text=True,
             errors="replace",
         )
-        deadline = time.monotonic() + MAVEN_TIMEOUT
-        assert process.stdout is not None
-        for line in process.stdout:
-            out.write(line)
-            tail.append(line.rstrip("\n"))
-            building = _BUILDING.match(line)
-            if building and building.group(1) in RUNTIME_KINDS:
-                say(f"  {building.group(1)}: resolving its modules")
-            if time.monotonic() > deadline:
+        # Maven can stall on a network read without printing anything: a timer ends it.
+        timed_out = threading.Event()
+
+        def stop() -> None:
+            timed_out.set()
+            process.kill()
+
+        watchdog = threading.Timer(MAVEN_TIMEOUT, stop)
+        watchdog.start()
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:
+                out.write(line)
+                tail.append(line.rstrip("\n"))
+                building = _BUILDING.match(line)
+                if building and building.group(1) in RUNTIME_KINDS:
+                    say(f"  {building.group(1)}: resolving its modules")
+            code = process.wait()
+        finally:
+            watchdog.cancel()
+            if process.poll() is None:  # the caller was interrupted: Maven does not outlive it
                 process.kill()
-                break
-        code = process.wait()
+                process.wait()
+        if timed_out.is_set():
+            tail.append(f"[ERROR] Maven did not finish within {MAVEN_TIMEOUT:.0f} s and was stopped")
     return code, list(tail)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from mvd_core.runtimes import assembly
 from mvd_core.runtimes.assembly import (
     MAVEN_SOURCES,
     AssemblyError,
@@ -116,6 +117,25 @@ def test_unreachable_maven_central_is_one_line(own_cache, tmp_path, monkeypatch)
     assert lines[0] == f"resolving EDC {EDC_VERSION} runtimes from Maven Central (first run, ~3 min)…"
     assert not any(own_cache.rglob("assembly.json"))
     assert not (own_cache / "edc-runtimes" / f"resolved-{EDC_VERSION}").exists()
+
+
+def test_a_maven_that_stalls_silently_is_stopped_at_the_deadline(own_cache, tmp_path, monkeypatch):
+    """A stand-in mvn that prints one line and then hangs (as Maven does on a stalled download)."""
+    monkeypatch.setenv("PATH", tools_only(tmp_path, "java", "javac"))
+    pid_file = tmp_path / "mvn.pid"
+    sleep = shutil.which("sleep", path=MACHINE_PATH)
+    (tmp_path / "bin" / "mvn").write_text(
+        f"#!/bin/sh\necho $$ > {pid_file}\necho '[INFO] Scanning for projects...'\nexec {sleep} 600\n"
+    )
+    (tmp_path / "bin" / "mvn").chmod(0o755)
+    monkeypatch.setattr(assembly, "MAVEN_TIMEOUT", 1.0)
+    started = time.monotonic()
+    with pytest.raises(AssemblyError, match=r"failed: Maven did not finish within 1 s and was stopped; Maven's output: "):
+        assemble()
+    assert time.monotonic() - started < 30
+    pid = int(pid_file.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # stopped and reaped
 
 
 def test_two_processes_assembling_at_once_run_maven_once_and_offline(edc_runtimes, own_cache):
