@@ -28,19 +28,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self, TextIO
 
+from mvd_core import sqlite
 from mvd_core.engine import history as h
 from mvd_core.engine.models import TERMINAL_STATUSES, InstanceStatus, RuntimeStatus
 from mvd_core.engine.replay import (
     HistoryCache,
+    OrchestratorFn,
     ReplayResult,
     ScheduleActivity,
     ScheduleSubOrchestration,
-    OrchestratorFn,
     ScheduleTimer,
     UnsupportedAction,
     replay,
 )
-from mvd_core import sqlite
 from mvd_core.engine.store import DAMAGED_CONSEQUENCE, InstanceRow, Store, WorkItem
 from mvd_core.errors import Conflict, MvdError, NotFound
 from mvd_core.logs import get_logger, log_context, redact
@@ -268,9 +268,7 @@ class Engine:
             if row is None:
                 raise NotFound(f"no orchestration instance {instance_id!r}")
             if row.status in TERMINAL_STATUSES:
-                raise Conflict(
-                    f"orchestration instance {instance_id!r} has already ended ({row.status})"
-                )
+                raise Conflict(f"orchestration instance {instance_id!r} has already ended ({row.status})")
             self._store.push_inbox(conn, instance_id, row.generation, h.event_raised(name, payload))
         self._kick_dispatcher()
 
@@ -360,9 +358,7 @@ class Engine:
             with store.tx() as conn:
                 store.delete_inbox(conn, consumed)
             return
-        completed = {
-            e.get(_COMPLETIONS[e["EventType"]]) for e in past if e["EventType"] in _COMPLETIONS
-        }
+        completed = {e.get(_COMPLETIONS[e["EventType"]]) for e in past if e["EventType"] in _COMPLETIONS}
         fresh: list[h.Event] = []
         for r in inbox:
             key = _COMPLETIONS.get(r.event["EventType"])
@@ -385,14 +381,10 @@ class Engine:
             result = self._replay(row, past, played, new)
             self._commit_episode(row, len(past), new, consumed, result)
 
-    def _replay(
-        self, row: InstanceRow, past: list[h.Event], played: list[Any], new: list[h.Event]
-    ) -> ReplayResult:
+    def _replay(self, row: InstanceRow, past: list[h.Event], played: list[Any], new: list[h.Event]) -> ReplayResult:
         fn = self._orchestrators.get(row.name)
         if fn is None:
-            return ReplayResult(
-                done=True, failed=True, error=f"no orchestrator named {row.name!r} is registered"
-            )
+            return ReplayResult(done=True, failed=True, error=f"no orchestrator named {row.name!r} is registered")
         try:
             return replay(
                 fn,
@@ -407,9 +399,7 @@ class Engine:
             return ReplayResult(done=True, failed=True, error=str(exc))
         except Exception as exc:  # the SDK choked on the history: fail the run, not the engine
             log.exception("replay failed")
-            return ReplayResult(
-                done=True, failed=True, error=f"replay failed: {type(exc).__name__}: {exc}"
-            )
+            return ReplayResult(done=True, failed=True, error=f"replay failed: {type(exc).__name__}: {exc}")
 
     def _commit_episode(
         self,
@@ -441,9 +431,7 @@ class Engine:
                 if isinstance(d, ScheduleActivity):
                     events.append(h.task_scheduled(d.event_id, d.name, d.input_json))
                     work_items.append(
-                        store.add_work_item(
-                            conn, row.instance_id, row.generation, d.event_id, d.name, d.input_json
-                        )
+                        store.add_work_item(conn, row.instance_id, row.generation, d.event_id, d.name, d.input_json)
                     )
                 elif isinstance(d, ScheduleTimer):
                     fire_at = d.fire_at if d.fire_at.tzinfo else d.fire_at.replace(tzinfo=UTC)
@@ -459,13 +447,9 @@ class Engine:
                     timers = True
                 elif isinstance(d, ScheduleSubOrchestration):
                     child_id = d.instance_id or f"{row.instance_id}:{d.event_id:04d}"
-                    events.append(
-                        h.sub_orchestration_created(d.event_id, d.name, child_id, d.input_json)
-                    )
+                    events.append(h.sub_orchestration_created(d.event_id, d.name, child_id, d.input_json))
                     self._create_child(conn, row, d, child_id, now_iso)
-            custom_status = (
-                None if result.custom_status is None else json.dumps(result.custom_status)
-            )
+            custom_status = None if result.custom_status is None else json.dumps(result.custom_status)
             if result.continue_as_new:
                 self._continue_as_new(conn, row, result, custom_status, now_iso)
             elif result.done:
@@ -531,9 +515,7 @@ class Engine:
             custom_status=custom_status,
             generation=generation,
         )
-        store.push_inbox(
-            conn, row.instance_id, generation, h.execution_started(row.name, result.new_input_json)
-        )
+        store.push_inbox(conn, row.instance_id, generation, h.execution_started(row.name, result.new_input_json))
 
     def _create_child(
         self,
@@ -566,24 +548,16 @@ class Engine:
             parent=(parent.instance_id, d.event_id, parent.generation),
         )
 
-    def _notify_parent(
-        self, conn: sqlite3.Connection, row: InstanceRow, output: str | None, error: str | None
-    ) -> None:
+    def _notify_parent(self, conn: sqlite3.Connection, row: InstanceRow, output: str | None, error: str | None) -> None:
         if row.parent_instance_id is None or row.parent_event_id is None:
             return
         parent = self._store.get_instance(conn, row.parent_instance_id)
-        if (
-            parent is None
-            or parent.status in TERMINAL_STATUSES
-            or parent.generation != row.parent_generation
-        ):
+        if parent is None or parent.status in TERMINAL_STATUSES or parent.generation != row.parent_generation:
             return
         if error is None:
             event = h.sub_orchestration_completed(row.parent_event_id, output)
         else:
-            event = h.sub_orchestration_failed(
-                row.parent_event_id, error, f"in sub-orchestration '{row.instance_id}'"
-            )
+            event = h.sub_orchestration_failed(row.parent_event_id, error, f"in sub-orchestration '{row.instance_id}'")
         self._store.push_inbox(conn, parent.instance_id, parent.generation, event)
 
     def _terminate_in_tx(
@@ -642,9 +616,7 @@ class Engine:
         with log_context(run_id=item.instance_id, step=item.name):
             fn = self._activities.get(item.name)
             if fn is None:
-                return h.task_failed(
-                    item.event_id, f"no activity named {item.name!r} is registered", ""
-                )
+                return h.task_failed(item.event_id, f"no activity named {item.name!r} is registered", "")
             try:
                 result = fn(None if item.input is None else json.loads(item.input))
                 result_json = json.dumps(result)

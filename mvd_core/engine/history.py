@@ -43,9 +43,7 @@ def execution_started(name: str, input_json: str | None) -> Event:
 
 def execution_completed(result_json: str | None, failed: bool, error: str | None) -> Event:
     status = "Failed" if failed else "Completed"
-    return _event(
-        T.EXECUTION_COMPLETED, OrchestrationStatus=status, Result=result_json, FailureDetails=error
-    )
+    return _event(T.EXECUTION_COMPLETED, OrchestrationStatus=status, Result=result_json, FailureDetails=error)
 
 
 def execution_terminated(reason: str) -> Event:
@@ -72,9 +70,7 @@ def timer_fired(timer_id: int, fire_at: str) -> Event:
     return _event(T.TIMER_FIRED, TimerId=timer_id, FireAt=fire_at)
 
 
-def sub_orchestration_created(
-    event_id: int, name: str, instance_id: str, input_json: str | None
-) -> Event:
+def sub_orchestration_created(event_id: int, name: str, instance_id: str, input_json: str | None) -> Event:
     return _event(
         T.SUB_ORCHESTRATION_INSTANCE_CREATED,
         event_id,
@@ -85,9 +81,7 @@ def sub_orchestration_created(
 
 
 def sub_orchestration_completed(scheduled_id: int, result_json: str | None) -> Event:
-    return _event(
-        T.SUB_ORCHESTRATION_INSTANCE_COMPLETED, TaskScheduledId=scheduled_id, Result=result_json
-    )
+    return _event(T.SUB_ORCHESTRATION_INSTANCE_COMPLETED, TaskScheduledId=scheduled_id, Result=result_json)
 
 
 def sub_orchestration_failed(scheduled_id: int, reason: str, details: str) -> Event:
@@ -103,8 +97,6 @@ def event_raised(name: str, input_json: str | None) -> Event:
     return _event(T.EVENT_RAISED, Name=name, Input=input_json)
 
 
-SCHEDULING_TYPES = frozenset(
-    {int(T.TASK_SCHEDULED), int(T.TIMER_CREATED), int(T.SUB_ORCHESTRATION_INSTANCE_CREATED)}
-)
+SCHEDULING_TYPES = frozenset({int(T.TASK_SCHEDULED), int(T.TIMER_CREATED), int(T.SUB_ORCHESTRATION_INSTANCE_CREATED)})
 EXECUTION_STARTED = int(T.EXECUTION_STARTED)
 ORCHESTRATOR_STARTED = int(T.ORCHESTRATOR_STARTED)

@@ -101,9 +101,7 @@ class HistoryCache:
     """
 
     def __init__(self, max_runs: int = 512) -> None:
-        self._runs: OrderedDict[tuple[str, int], tuple[list[Event], list[HistoryEvent]]] = (
-            OrderedDict()
-        )
+        self._runs: OrderedDict[tuple[str, int], tuple[list[Event], list[HistoryEvent]]] = OrderedDict()
         self._max_runs = max_runs
         self._lock = threading.Lock()
 
@@ -167,11 +165,7 @@ def replay(
             state = json.loads(text.split(_OUT_OF_PROC_LABEL, 1)[1])
         cause = exc.__cause__ or exc
         result.done = result.failed = True
-        result.error = (
-            f"{type(cause).__name__}: {cause}"
-            if not _is_task_failure(cause)
-            else str(cause).strip()
-        )
+        result.error = f"{type(cause).__name__}: {cause}" if not _is_task_failure(cause) else str(cause).strip()
         result.custom_status = state.get("customStatus")
         return result
 
@@ -222,9 +216,7 @@ def _decide(task: TaskBase, event_id: int, now: datetime) -> Decision | None:
             return None
         if action.metadata == _RETRY_TIMER:
             # Durable's default backoff coefficient is 1: every retry waits the first interval.
-            delay = timedelta(
-                milliseconds=parent.retry_options.first_retry_interval_in_milliseconds
-            )
+            delay = timedelta(milliseconds=parent.retry_options.first_retry_interval_in_milliseconds)
             return ScheduleTimer(event_id, now + delay)
         if action.metadata == _RESCHEDULED:
             original = parent.actions[0] if isinstance(parent.actions, list) else parent.actions
@@ -241,9 +233,5 @@ def _call(action: Any, event_id: int) -> Decision:
     if isinstance(action, (CallActivityAction, CallActivityWithRetryAction)):
         return ScheduleActivity(event_id, action.function_name, action.input_)
     if isinstance(action, (CallSubOrchestratorAction, CallSubOrchestratorWithRetryAction)):
-        return ScheduleSubOrchestration(
-            event_id, action.function_name, action._input, action.instance_id
-        )
-    raise UnsupportedAction(
-        f"the local engine does not host {type(action).__name__} (task {event_id})"
-    )
+        return ScheduleSubOrchestration(event_id, action.function_name, action._input, action.instance_id)
+    raise UnsupportedAction(f"the local engine does not host {type(action).__name__} (task {event_id})")

@@ -74,8 +74,10 @@ CREATE INDEX IF NOT EXISTS timers_instance ON timers(instance_id);
 """
 
 
-DAMAGED_CONSEQUENCE = ("the engine starts with no orchestration history, so a run that was going is lost "
-                       "(finished runs stay listed in registry.db)")
+DAMAGED_CONSEQUENCE = (
+    "the engine starts with no orchestration history, so a run that was going is lost "
+    "(finished runs stay listed in registry.db)"
+)
 
 
 @dataclass(frozen=True)
@@ -165,17 +167,13 @@ class Store:
 
     @staticmethod
     def get_instance(conn: sqlite3.Connection, instance_id: str) -> InstanceRow | None:
-        row = conn.execute(
-            "SELECT * FROM instances WHERE instance_id = ?", (instance_id,)
-        ).fetchone()
+        row = conn.execute("SELECT * FROM instances WHERE instance_id = ?", (instance_id,)).fetchone()
         return InstanceRow(**dict(row)) if row else None
 
     @staticmethod
     def list_instances(conn: sqlite3.Connection, name: str | None, limit: int) -> list[InstanceRow]:
         if name is None:
-            rows = conn.execute(
-                "SELECT * FROM instances ORDER BY created_at DESC LIMIT ?", (limit,)
-            )
+            rows = conn.execute("SELECT * FROM instances ORDER BY created_at DESC LIMIT ?", (limit,))
         else:
             rows = conn.execute(
                 "SELECT * FROM instances WHERE name = ? ORDER BY created_at DESC LIMIT ?",
@@ -192,9 +190,7 @@ class Store:
         return [json.loads(r[0]) for r in rows]
 
     @staticmethod
-    def append_history(
-        conn: sqlite3.Connection, instance_id: str, start_seq: int, events: list[Event]
-    ) -> None:
+    def append_history(conn: sqlite3.Connection, instance_id: str, start_seq: int, events: list[Event]) -> None:
         conn.executemany(
             "INSERT INTO history (instance_id, seq, event) VALUES (?, ?, ?)",
             [(instance_id, start_seq + i, json.dumps(e)) for i, e in enumerate(events)],
@@ -202,9 +198,7 @@ class Store:
 
     @staticmethod
     def history_length(conn: sqlite3.Connection, instance_id: str) -> int:
-        row = conn.execute(
-            "SELECT COALESCE(MAX(seq) + 1, 0) FROM history WHERE instance_id = ?", (instance_id,)
-        )
+        row = conn.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM history WHERE instance_id = ?", (instance_id,))
         return int(row.fetchone()[0])
 
     @staticmethod
@@ -219,9 +213,7 @@ class Store:
         parent: tuple[str, int, int] | None = None,
     ) -> int:
         """Create (or recreate, wiping the old run) an instance in Pending; returns its generation."""
-        old = conn.execute(
-            "SELECT generation FROM instances WHERE instance_id = ?", (instance_id,)
-        ).fetchone()
+        old = conn.execute("SELECT generation FROM instances WHERE instance_id = ?", (instance_id,)).fetchone()
         generation = 0 if old is None else int(old[0]) + 1
         Store.purge_run(conn, instance_id)
         parent_id, parent_event, parent_gen = parent if parent else (None, None, None)
@@ -255,9 +247,7 @@ class Store:
             conn.execute(f"DELETE FROM {table} WHERE instance_id = ?", (instance_id,))
 
     @staticmethod
-    def update_instance(
-        conn: sqlite3.Connection, instance_id: str, now: str, **fields: Any
-    ) -> None:
+    def update_instance(conn: sqlite3.Connection, instance_id: str, now: str, **fields: Any) -> None:
         cols = ", ".join(f"{k} = ?" for k in fields)
         conn.execute(
             f"UPDATE instances SET {cols}, updated_at = ? WHERE instance_id = ?",
@@ -275,9 +265,7 @@ class Store:
     # -- inbox -----------------------------------------------------------------------------
 
     @staticmethod
-    def push_inbox(
-        conn: sqlite3.Connection, instance_id: str, generation: int, event: Event
-    ) -> None:
+    def push_inbox(conn: sqlite3.Connection, instance_id: str, generation: int, event: Event) -> None:
         conn.execute(
             "INSERT INTO inbox (instance_id, generation, event) VALUES (?, ?, ?)",
             (instance_id, generation, json.dumps(event)),
@@ -285,9 +273,7 @@ class Store:
 
     @staticmethod
     def instances_with_inbox(conn: sqlite3.Connection) -> list[str]:
-        rows = conn.execute(
-            "SELECT instance_id, MIN(id) AS first FROM inbox GROUP BY instance_id ORDER BY first"
-        )
+        rows = conn.execute("SELECT instance_id, MIN(id) AS first FROM inbox GROUP BY instance_id ORDER BY first")
         return [r[0] for r in rows]
 
     @staticmethod

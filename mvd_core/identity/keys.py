@@ -174,7 +174,11 @@ def ensure_participant_key(store: SecretStore, participant_id: str, key_type: Ke
     elif key_type_of(jwk) != key_type:
         log.warning(
             "%s keeps its %s key %s although %s is declared; run `mvd rotate-keys %s` to switch",
-            participant_id, key_type_of(jwk), jwk["kid"], key_type, participant_id,
+            participant_id,
+            key_type_of(jwk),
+            jwk["kid"],
+            key_type,
+            participant_id,
         )
     return public_jwk(jwk)
 
@@ -188,6 +192,12 @@ def rotate_participant_key(store: SecretStore, participant_id: str, key_type: Ke
         before = " (it replaces an unreadable one)"
     jwk = generate_private_jwk(key_type)
     store.set(secret_name(participant_id), json.dumps(jwk, sort_keys=True))
-    log.info("rotated signing key of %s in %s: new %s key %s%s",
-             participant_id, store.description, key_type, jwk["kid"], before)
+    log.info(
+        "rotated signing key of %s in %s: new %s key %s%s",
+        participant_id,
+        store.description,
+        key_type,
+        jwk["kid"],
+        before,
+    )
     return public_jwk(jwk)
