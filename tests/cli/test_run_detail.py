@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from rich.console import Console
 
-from mvd_core.runs import Failure, ParticipantProgress, RunSummary, StepState
 from mvd_core.cli.progress import run_detail
+from mvd_core.runs import Failure, ParticipantProgress, RunSummary, StepState
 
 
 def _render(run: RunSummary) -> str:
@@ -33,5 +33,5 @@ def test_a_failed_step_shows_its_error_and_the_run_lists_the_failure():
     assert "alpha  ✗ failed" in text
     assert "  ✓ vault        0.0s  key abc in local vault" in text
     assert "  ✗ did          7.1s  cannot write did.json: permission denied" in text
-    assert re.search(r"^  - workloads +$", text, re.M)  # skipped: no duration, nothing said
+    assert re.search(r"^  - workloads +$", text, re.MULTILINE)  # skipped: no duration, nothing said
     assert "✗ alpha failed at did: cannot write did.json: permission denied" in text

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 import yaml
@@ -99,7 +99,7 @@ class ArmFake:
     def url(self) -> str:
         return f"https://127.0.0.1:{self._httpd.server_address[1]}"
 
-    def __enter__(self) -> ArmFake:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

@@ -6,9 +6,9 @@ import json
 
 from typer.testing import CliRunner
 
+from mvd_core.cli.clusters import app
 from mvd_core.dataspace.loader import load
 from mvd_core.dataspace.targets import apply_targets
-from mvd_core.cli.clusters import app
 from mvd_core.plan.desired import dataspace_dids
 from mvd_core.plan.render import render_participant
 from mvd_core.platforms.clusters import open_cluster_source

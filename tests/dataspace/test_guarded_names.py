@@ -29,16 +29,16 @@ from pydantic import SecretStr, ValidationError
 
 from mvd_core.api import webhooks
 from mvd_core.api.handlers import ApiRequest, get_run, post_command
-from mvd_core.dataspace import BlueprintError, load, parse
 from mvd_core.commands.handler import _message_id
 from mvd_core.commands.models import Command
-from mvd_core.runs import check_run_id
+from mvd_core.dataspace import BlueprintError, load, parse
 from mvd_core.errors import MvdError
 from mvd_core.identity.didweb import InvalidDid, did_to_url
 from mvd_core.platforms.kubernetes.simulator.resources import RESOURCES
 from mvd_core.platforms.kubernetes.simulator.selectors import field_matcher, label_matcher
 from mvd_core.platforms.kubernetes.simulator.store import ApiError, ClusterStore
 from mvd_core.platforms.secrets import check_name
+from mvd_core.runs import check_run_id
 
 # The characters of the issue, then (below) any other control, format or separator character.
 LISTED = ["\n", "\r", "\t", "\x00", "\x1b", "\x7f", "\u2028", "\u2029", "\x85", "\xa0", "\u200b"]

@@ -8,6 +8,7 @@ from importlib import resources
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from mvd_core.dataspace import BlueprintError, load, parse
 
@@ -182,7 +183,7 @@ def test_missing_file_and_directory_are_clear(tmp_path):
 
 def test_models_are_immutable_so_a_loaded_baseline_cannot_drift():
     ds = load()
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         ds.participants[0].runtimes.data_plane.replicas = 9  # type: ignore[misc]
     assert copy.deepcopy(ds) == ds
 

@@ -80,9 +80,9 @@ class ServeProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        log = open(self.home.parent / f"serve-{time.monotonic_ns()}.log", "w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "mvd_core", "serve"], env=self.env,
-                                     stdout=log, stderr=subprocess.STDOUT)
+        with open(self.home.parent / f"serve-{time.monotonic_ns()}.log", "w") as log:  # the child keeps its copy
+            self.proc = subprocess.Popen([sys.executable, "-m", "mvd_core", "serve"], env=self.env,
+                                         stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, f"mvd serve exited with {self.proc.returncode}"

@@ -14,7 +14,7 @@ from tests.fixtures.emulators import free_port
 
 
 def mvd(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mvd_core", *args], env={"COLUMNS": "200", **env},
+    return subprocess.run([sys.executable, "-m", "mvd_core", *args], check=False, env={"COLUMNS": "200", **env},
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
 
 

@@ -8,9 +8,9 @@ from http.server import SimpleHTTPRequestHandler
 
 from typer.testing import CliRunner
 
+from mvd_core.cli.did import app
 from mvd_core.dataspace import load
 from mvd_core.dataspace.targets import apply_targets
-from mvd_core.cli.did import app
 from mvd_core.identity import keys
 from mvd_core.identity.document import build_did_document
 from mvd_core.platforms.didhosts import open_did_host

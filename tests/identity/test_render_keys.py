@@ -8,9 +8,9 @@ import json
 import pydid
 from typer.testing import CliRunner
 
+from mvd_core.cli import app
 from mvd_core.dataspace import load
 from mvd_core.dataspace.targets import apply_targets
-from mvd_core.cli import app
 from mvd_core.identity import keys
 from mvd_core.identity.document import verification_keys
 from mvd_core.platforms.secrets import open_secret_store

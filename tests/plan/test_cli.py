@@ -15,7 +15,7 @@ def mvd(*args: str, env_home: Path) -> subprocess.CompletedProcess[str]:
     import os
 
     env = {**os.environ, "MVD_HOME": str(env_home), "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "mvd_core", *args], capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run([sys.executable, "-m", "mvd_core", *args], check=False, capture_output=True, text=True, env=env, timeout=120)
 
 
 def test_validate_ok_and_errors(tmp_path):

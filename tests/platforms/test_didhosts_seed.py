@@ -121,7 +121,7 @@ def test_publish_resolve_compare_and_republish_without_writes(seeded, cloudflare
 
 
 def test_rotation_republishes_and_purges_the_new_key(seeded, cloudflare):
-    settings, clients, counters, routes, service = seeded
+    settings, clients, _counters, routes, service = seeded
     docs = documents_for(settings, clients)
     for pid, client in clients.items():
         client.publish(docs[pid])
@@ -139,7 +139,7 @@ def test_rotation_republishes_and_purges_the_new_key(seeded, cloudflare):
 
 
 def test_no_private_key_material_in_files_logs_or_errors(seeded, capture_logs, azurite, moto_server):
-    settings, clients, counters, routes, service = seeded
+    settings, clients, _counters, routes, service = seeded
     docs = documents_for(settings, clients)
     for pid, client in clients.items():
         client.publish(docs[pid])
@@ -186,7 +186,7 @@ def test_no_private_key_material_in_files_logs_or_errors(seeded, capture_logs, a
 
 
 def test_content_type_and_cache_headers_on_every_host(seeded):
-    settings, clients, counters, routes, service = seeded
+    settings, clients, _counters, routes, service = seeded
     docs = documents_for(settings, clients)
     for pid, client in clients.items():
         client.publish(docs[pid])
