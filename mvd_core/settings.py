@@ -31,10 +31,12 @@ class Settings(BaseSettings):
         None, description="Cache shared by every state directory (the assembled EDC runtimes); ~/.cache/mvd when unset."
     )
     dataspace_file: Path | None = Field(None, description="Blueprint YAML; the packaged default when unset.")
-    targets: Literal["embedded", "declared"] = Field(
+    targets: Literal["embedded", "simulated", "declared"] = Field(
         "embedded",
-        description="embedded: simulated clusters, file vault, DIDs served locally. "
-        "declared: the clusters, vaults and DID hosts the blueprint declares.",
+        description="embedded: each participant's EDC runtimes as processes on this machine, file vault, "
+        "DIDs served locally. simulated: the same with simulated Kubernetes clusters instead of runtimes "
+        "(fast tests of plan, drift and orchestration). declared: the clusters, vaults and DID hosts the "
+        "blueprint declares.",
     )
     host: str = Field("127.0.0.1", description="Address `mvd serve` binds to.")
     port: int = Field(7080, description="Port `mvd serve` listens on.")

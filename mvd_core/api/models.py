@@ -36,7 +36,7 @@ class ParticipantView(Wire):
 class DataspaceView(Wire):
     name: str
     display_name: str | None
-    targets: Literal["embedded", "declared"]
+    targets: Literal["embedded", "simulated", "declared"]
     reset_schedule: str
     participants: list[ParticipantView]
     current_run: RunSummary | None = None

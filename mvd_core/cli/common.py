@@ -18,14 +18,14 @@ FileOption = Annotated[
 ]
 TargetsOption = Annotated[
     str | None,
-    typer.Option("--targets", help="embedded (simulated clusters, local vault and DIDs) or declared (what the blueprint names). Default: MVD_TARGETS."),
+    typer.Option("--targets", help="embedded (runtimes as local processes, local vault and DIDs), simulated (simulated clusters instead of runtimes) or declared (what the blueprint names). Default: MVD_TARGETS."),
 ]
 
 
 def resolve_targets(value: str | None, settings: Settings) -> Targets:
     chosen = value or settings.targets
-    if chosen not in ("embedded", "declared"):
-        raise typer.BadParameter(f"{chosen!r} is not one of: embedded, declared", param_hint="--targets")
+    if chosen not in ("embedded", "simulated", "declared"):
+        raise typer.BadParameter(f"{chosen!r} is not one of: embedded, simulated, declared", param_hint="--targets")
     return chosen  # type: ignore[return-value]
 
 

@@ -241,7 +241,7 @@ def _did_collisions(data: dict[Any, Any]) -> list[str]:
     return did_collisions(hosts)
 
 
-_TAGS = {"simulated", "kubeconfig", "aks", "cloudflare", "azure-blob", "s3", "local", "azure-key-vault"}
+_TAGS = {"simulated", "processes", "kubeconfig", "aks", "cloudflare", "azure-blob", "s3", "local", "azure-key-vault"}
 
 
 def _compose(text: str) -> yaml.Node | None:

@@ -174,6 +174,12 @@ class SimulatedCluster(Model):
     kind: Literal["simulated"] = "simulated"
 
 
+class ProcessesCluster(Model):
+    """No cluster: the participant's runtimes run as processes on the control plane's machine."""
+
+    kind: Literal["processes"] = "processes"
+
+
 class KubeconfigCluster(Model):
     kind: Literal["kubeconfig"]
     context: str = Field(min_length=1, max_length=253)
@@ -197,7 +203,9 @@ class AksCluster(Model):
     ) = None
 
 
-Cluster = Annotated[SimulatedCluster | KubeconfigCluster | AksCluster, Field(discriminator="kind")]
+Cluster = Annotated[
+    SimulatedCluster | ProcessesCluster | KubeconfigCluster | AksCluster, Field(discriminator="kind")
+]
 
 
 # --- runtimes ---------------------------------------------------------------------------

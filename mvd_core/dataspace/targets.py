@@ -1,10 +1,11 @@
 """Where a blueprint's participants actually run.
 
 ``declared`` uses the clusters, vaults and DID hosts the blueprint names. ``embedded`` keeps
-every runtime setting (replicas, catalog mode, images, seed jobs, DID path) and swaps the
-infrastructure for what runs on one machine: a simulated cluster, the file vault, and DID
-documents served by ``mvd serve``. The original declaration stays visible through
-``declared_kind`` so output can say "cloudflare (served locally)".
+every runtime setting (replicas, catalog mode, DID path) and runs the participants on this
+machine: their EDC runtimes as local processes, the file vault, and DID documents served by
+``mvd serve``. ``simulated`` is ``embedded`` with a simulated Kubernetes cluster per
+participant in place of the processes: no runtime runs, which makes it the target for fast
+tests of plan, drift and orchestration (output always says a cluster is simulated).
 """
 
 from __future__ import annotations
@@ -12,28 +13,33 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from mvd_core.dataspace.loader import load
 from mvd_core.dataspace.models import (
+    Cluster,
     Dataspace,
     LocalDidHost,
     LocalVault,
     Participant,
+    ProcessesCluster,
     SimulatedCluster,
 )
+from mvd_core.dataspace.loader import load
 from mvd_core.settings import Settings
 
-Targets = Literal["embedded", "declared"]
+Targets = Literal["embedded", "simulated", "declared"]
 
 
-def embedded_participant(p: Participant) -> Participant:
+def local_participant(p: Participant, cluster: Cluster) -> Participant:
     identity = p.identity.model_copy(update={"host": LocalDidHost(kind="local", path=p.identity.host.path)})
-    return p.model_copy(update={"cluster": SimulatedCluster(), "vault": LocalVault(), "identity": identity})
+    return p.model_copy(update={"cluster": cluster, "vault": LocalVault(), "identity": identity})
 
 
 def apply_targets(dataspace: Dataspace, targets: Targets) -> Dataspace:
     if targets == "declared":
         return dataspace
-    return dataspace.model_copy(update={"participants": [embedded_participant(p) for p in dataspace.participants]})
+    cluster: Cluster = ProcessesCluster() if targets == "embedded" else SimulatedCluster()
+    return dataspace.model_copy(
+        update={"participants": [local_participant(p, cluster) for p in dataspace.participants]}
+    )
 
 
 def load_targeted(settings: Settings, *, file: Path | None = None, targets: Targets | None = None) -> Dataspace:

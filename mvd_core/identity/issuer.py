@@ -360,9 +360,15 @@ class Issuer:
 def local_issuer(store: SecretStore, dataspace: Dataspace, settings: Settings) -> Issuer:
     """The issuer ``mvd serve`` runs: DID ``did:web:<host>%3A<port>:dids:issuer`` (its document at
     ``/dids/issuer/did.json``), IssuerService at ``<base URL>/issuer/dcp``, members = the
-    dataspace's participants. Holder DIDs resolve with the resolver settings
-    (MVD_ALLOW_HTTP_LOOPBACK, MVD_ALLOW_PRIVATE_HOSTS): local identity hubs only when set."""
+    dataspace's participants. Holder DIDs of a dataspace served locally resolve like the control
+    plane's own local DIDs; others with the resolver settings (MVD_ALLOW_HTTP_LOOPBACK,
+    MVD_ALLOW_PRIVATE_HOSTS)."""
     base = settings.base_url
     members = {did_for(p.identity.host, p.id, local_base_url=base) for p in dataspace.participants}
     did = did_for(LocalDidHost(kind="local"), ISSUER_ID, local_base_url=base)
-    return Issuer(store, did, f"{base}/issuer/dcp", members, resolve_options=resolver.options_from(settings))
+    # Members whose DIDs this server itself serves (embedded and simulated targets) are resolved
+    # as the control plane resolves its own local DIDs; the member check runs before any fetch,
+    # so no other DID reaches loopback this way.
+    local = all(isinstance(p.identity.host, LocalDidHost) for p in dataspace.participants)
+    options = resolver.options_for(LocalDidHost(kind="local"), settings) if local else resolver.options_from(settings)
+    return Issuer(store, did, f"{base}/issuer/dcp", members, resolve_options=options)

@@ -14,12 +14,15 @@ from mvd_core.dataspace import Dataspace, load_targeted
 from mvd_core.dataspace.models import Participant
 from mvd_core.errors import MvdError
 from mvd_core.identity import keys
+from mvd_core.identity.document import build_did_document
 from mvd_core.logs import get_logger, log_context
 from mvd_core.plan.desired import dataspace_dids, did_document
 from mvd_core.plan.render import render_participant
 from mvd_core.platforms.clusters import ClusterOperation
+from mvd_core.platforms.secrets import SecretStore
+from mvd_core.runtimes.spec import RuntimeSpec
 from mvd_core.settings import Settings, get_settings
-from mvd_core.workflow import connect
+from mvd_core.workflow import connect, runtimes
 from mvd_core.workflow.functions import activity
 
 log = get_logger(__name__)
@@ -48,6 +51,16 @@ class Work:
 
     def context(self, step: str) -> Any:
         return log_context(run_id=self.run_id, participant=self.participant.id, step=step)
+
+    @property
+    def on_processes(self) -> bool:
+        return runtimes.on_processes(self.participant)
+
+    def runtime_specs(self) -> list[RuntimeSpec]:
+        return runtimes.specs(self.participant, self.dids[self.participant.id], self.settings)
+
+    def store(self) -> SecretStore:
+        return connect.secret_store(self.participant, self.settings)
 
 
 @activity("load_baseline")
@@ -78,6 +91,10 @@ def _operation(op: ClusterOperation) -> dict[str, Any]:
 def begin_cluster(data: dict[str, Any]) -> dict[str, Any]:
     work = Work(data)
     with work.context("cluster"):
+        if work.on_processes:
+            java = runtimes.platform_check()
+            return {"done": True, "pollAfterSeconds": None, "token": None,
+                    "description": f"no cluster: runtimes run as processes on this machine ({java})"}
         return _operation(connect.cluster_source(work.participant, work.settings).begin_ensure())
 
 
@@ -103,7 +120,11 @@ def ensure_key(data: dict[str, Any]) -> dict[str, Any]:
         else:
             jwk = keys.ensure_participant_key(store, p.id, p.identity.key_type)
             verb = "key"
-        return {"kid": jwk["kid"], "detail": f"{verb} {jwk['kid'][:12]}… in {store.description}"}
+        detail = f"{verb} {jwk['kid'][:12]}… in {store.description}"
+        if work.on_processes:
+            created = runtimes.ensure_secrets(store)
+            detail += f", runtime secrets {'created' if created else 'kept'}"
+        return {"kid": jwk["kid"], "detail": detail}
 
 
 @activity("publish_did")
@@ -118,7 +139,16 @@ def publish_did(data: dict[str, Any]) -> dict[str, Any]:
         if jwk is None:
             raise MvdError(f"{p.id} has no signing key in its vault yet")
         did = work.dids[p.id]
-        document = did_document(work.dataspace, p, did, jwk)
+        if work.on_processes:
+            specs = work.runtime_specs()
+            document = build_did_document(
+                did,
+                jwk,
+                credential_service_url=runtimes.credential_service_url(specs, did),
+                protocol_url=runtimes.protocol_url(specs),
+            )
+        else:
+            document = did_document(work.dataspace, p, did, jwk)
         result = connect.did_host(p, work.settings).publish(document)
         verify_published(did, document, **connect.resolve_options(p, work.settings))
         state = "published" if result.written else "unchanged"
@@ -133,6 +163,9 @@ def apply_workloads(data: dict[str, Any]) -> dict[str, Any]:
 
     work = Work(data)
     with work.context("workloads"):
+        if work.on_processes:
+            started = runtimes.platform(work.settings).apply(work.runtime_specs())
+            return {"detail": runtimes.describe(started)}
         api = work.api()
         report = workloads.apply(api, work.desired())
         detail = f"{len(report.created)} created, {len(report.updated)} updated, {len(report.unchanged)} unchanged"
@@ -147,6 +180,9 @@ def restart_runtimes(data: dict[str, Any]) -> dict[str, Any]:
 
     work = Work(data)
     with work.context("restart"):
+        if work.on_processes:
+            restarted = runtimes.platform(work.settings).restart(work.participant.id)
+            return {"detail": f"{len(restarted.started) + len(restarted.waiting)} runtime(s) restarted (in-memory state gone)"}
         api, desired = work.api(), work.desired()
         deployments = [o for o in desired if o["kind"] == "Deployment"]
         workloads.restart(api, deployments, work.run_id)
@@ -163,6 +199,8 @@ def check_rollout(data: dict[str, Any]) -> dict[str, Any]:
     work = Work(data)
     kinds = set(data.get("kinds") or ["Deployment"])
     with work.context("rollout"):
+        if work.on_processes:
+            return _runtimes_ready(work, kinds)
         objects = [o for o in work.desired() if o["kind"] in kinds]
         status = workloads.rollout_status(work.api(), objects)
         if status.failed:
@@ -177,12 +215,49 @@ def check_rollout(data: dict[str, Any]) -> dict[str, Any]:
         return {"ready": status.ready, "total": len(objects), "detail": detail}
 
 
+def _runtimes_ready(work: Work, kinds: set[str]) -> dict[str, Any]:
+    """Processes: start the runtimes whose dependencies are now ready, then whether all are.
+    A runtime that died fails the step with its own last log lines."""
+    if kinds == {"Job"}:
+        return {"ready": True, "total": 0, "detail": "no seed jobs on local processes"}
+    platform = runtimes.platform(work.settings)
+    platform.advance(work.participant.id)
+    states = platform.status(work.participant.id)
+    failed = [s for s in states if s.state in ("failed", "stopped")]
+    if failed:
+        raise MvdError("; ".join(runtimes.describe_failure(s) for s in failed))
+    pending = [s for s in states if s.state != "ready"]
+    if pending:
+        detail = "waiting for " + ", ".join(f"{s.name} ({s.detail or s.state})" for s in pending)
+    else:
+        detail = f"{len(states)} runtime(s) ready: " + ", ".join(s.name for s in states)
+    return {"ready": not pending and bool(states), "total": len(states), "detail": detail}
+
+
+@activity("enroll_identity")
+def enroll_identity(data: dict[str, Any]) -> dict[str, Any]:
+    """The participant's identity hub context with its key, and its MembershipCredential from the
+    dataspace issuer (again after every reset: the hub's state is in memory)."""
+    work = Work(data)
+    with work.context("identity"):
+        if not work.on_processes:
+            return {"skipped": True, "detail": f"no identity hub runs on a {work.participant.cluster.kind} cluster"}
+        did = work.dids[work.participant.id]
+        detail = runtimes.enroll(
+            work.participant, did, work.runtime_specs(), work.store(), work.settings, holder_pid=f"membership-{work.run_id}"
+        )
+        return {"detail": detail}
+
+
 @activity("prune_workloads")
 def prune_workloads(data: dict[str, Any]) -> dict[str, Any]:
     from mvd_core.platforms.kubernetes import workloads
 
     work = Work(data)
     with work.context("prune"):
+        if work.on_processes:
+            stopped = runtimes.platform(work.settings).prune(work.participant.id, [s.name for s in work.runtime_specs()])
+            return {"deleted": stopped, "detail": f"{len(stopped)} runtime(s) stopped" if stopped else "nothing to remove"}
         deleted = workloads.prune(work.api(), work.desired(), work.participant.id, work.dataspace.name)
         return {"deleted": deleted, "detail": f"{len(deleted)} object(s) removed" if deleted else "nothing to remove"}
 
@@ -194,6 +269,9 @@ def delete_workloads(data: dict[str, Any]) -> dict[str, Any]:
 
     work = Work(data)
     with work.context("workloads"):
+        if work.on_processes:
+            stopped = runtimes.platform(work.settings).stop(work.participant.id)
+            return {"detail": f"{len(stopped)} runtime(s) stopped" if stopped else "no runtime running"}
         try:
             api = work.api()
         except ClusterMissing:
@@ -232,7 +310,29 @@ def verify_dataspace(data: dict[str, Any]) -> dict[str, Any]:
                     problems[p.id] = f"{dids[p.id]} does not serve the key in the vault"
             except MvdError as exc:
                 problems[p.id] = exc.message
+    problems.update(_verify_exchange(dataspace, dids, settings, skip={*data.get("skip", []), *problems}))
     return {"problems": problems}
+
+
+def _verify_exchange(dataspace: Dataspace, dids: dict[str, str], settings: Settings, skip: set[str]) -> dict[str, str]:
+    """Each participant running real runtimes asks each other one for its catalog over DSP, with
+    DCP trust: the dataspace works, not only its processes."""
+    running = [p for p in dataspace.participants if runtimes.on_processes(p) and p.id not in skip]
+    specs = {p.id: runtimes.specs(p, dids[p.id], settings) for p in running}
+    problems: dict[str, str] = {}
+    for requester in running:
+        store = connect.secret_store(requester, settings)
+        for provider in running:
+            if provider.id == requester.id:
+                continue
+            with log_context(participant=requester.id, step="verify"):
+                try:
+                    found = runtimes.catalog_request(specs[requester.id], store, dids[provider.id], specs[provider.id])
+                    log.info("catalog of %s over DSP: %d dataset(s)", provider.id, found)
+                except MvdError as exc:
+                    problems[requester.id] = f"catalog request to {provider.id} over DSP failed: {exc.message}"
+                    break
+    return problems
 
 
 @activity("record_run")

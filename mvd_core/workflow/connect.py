@@ -53,12 +53,12 @@ def participant_public_key(
 
 
 def public_keys_for_render(settings: Settings, targets: str) -> PublicKeys:
-    """Embedded targets: the file vault's key, created once if missing (render is then
+    """Local (embedded, simulated) targets: the file vault's key, created once if missing (render is then
     stable across runs). Declared targets: read the key if the vault can be reached; a vault
     out of reach renders the document without a key, with a warning, and creates nothing."""
 
     def public_key_of(participant: Participant) -> dict[str, Any] | None:
-        if targets == "embedded":
+        if targets != "declared":
             return participant_public_key(participant, settings, create=True)
         try:
             return participant_public_key(participant, settings)

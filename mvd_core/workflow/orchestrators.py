@@ -131,7 +131,10 @@ def _call(context: DurableOrchestrationContext, track: Tracker, step: Call, work
     """A step that is one activity: mark it running, call it with retries, mark it done."""
     track.start(step.name)
     result = yield from call(context, step.activity, work)
-    track.done(step.name, result["detail"])
+    if result.get("skipped"):
+        track.skip(step.name, result["detail"])
+    else:
+        track.done(step.name, result["detail"])
 
 
 def _operation(

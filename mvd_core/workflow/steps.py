@@ -46,11 +46,12 @@ _DID = Call("did", "publish_did")
 _WORKLOADS = Call("workloads", "apply_workloads")
 _RESTART = Call("restart", "restart_runtimes")
 _ROLLOUT = WaitReady("rollout", ("Deployment",))
+_IDENTITY = Call("identity", "enroll_identity")
 _SEED = WaitReady("seed", ("Job",))
 _PRUNE = Call("prune", "prune_workloads")
 
 STEPS: dict[Action, tuple[Step, ...]] = {
-    "provision": (_CLUSTER, _VAULT, _DID, _WORKLOADS, _ROLLOUT, _SEED, _PRUNE),
-    "reset": (_CLUSTER, _VAULT, _DID, _WORKLOADS, _RESTART, _ROLLOUT, _SEED, _PRUNE),
+    "provision": (_CLUSTER, _VAULT, _DID, _WORKLOADS, _ROLLOUT, _IDENTITY, _SEED, _PRUNE),
+    "reset": (_CLUSTER, _VAULT, _DID, _WORKLOADS, _RESTART, _ROLLOUT, _IDENTITY, _SEED, _PRUNE),
     "teardown": (Call("workloads", "delete_workloads"), Call("did", "remove_did")),
 }

@@ -14,7 +14,7 @@ from tests.browser.conftest import TOKEN, MvdServe, shot
 pytestmark = pytest.mark.browser
 
 PARTICIPANTS = ["galactic-turbine", "space-enforcer", "interstellar-assembly"]
-PROVISION_STEPS = ["cluster", "vault", "did", "workloads", "rollout", "seed", "prune"]
+PROVISION_STEPS = ["cluster", "vault", "did", "workloads", "rollout", "identity", "seed", "prune"]
 RUN_TIMEOUT = 120_000  # ms: a whole run on a shared 2-core runner
 
 # Records every data-status a participant row of the run panel takes, so a test can tell
@@ -165,7 +165,7 @@ def test_a_failing_step_shows_its_error(start_server, page: Page):
     expect(failed).to_have_attribute("data-status", "failed", timeout=RUN_TIMEOUT)
     wait_for_run_end(page, "failed")
     expect(failed.locator('.chip[data-step="did"]')).to_have_attribute("data-status", "failed")
-    for step in ("workloads", "rollout", "seed", "prune"):
+    for step in ("workloads", "rollout", "identity", "seed", "prune"):
         expect(failed.locator(f'.chip[data-step="{step}"]')).to_have_attribute("data-status", "skipped")
     error = failed.locator('.step-error[data-step="did"]')
     expect(error).to_contain_text("did failed")

@@ -41,7 +41,10 @@ def test_provision_converges_every_participant_and_dids_resolve_over_http(plane)
     for pid, expected in SEED_DEPLOYMENTS.items():
         progress = run["participants"][pid]
         assert progress["status"] == "done"
-        assert [s["status"] for s in progress["steps"] if s["name"] != "seed"] == ["done"] * 6
+        statuses = {s["name"]: s["status"] for s in progress["steps"]}
+        # no identity hub runs on a simulated cluster, and the seed has no seed jobs
+        assert statuses == {**dict.fromkeys(["cluster", "vault", "did", "workloads", "rollout", "prune"], "done"),
+                            "identity": "skipped", "seed": "skipped"}
         deployments = apps(plane, pid).list_namespaced_deployment(pid).items
         assert {d.metadata.name: d.spec.replicas for d in deployments} == expected
         assert all(d.status.ready_replicas == d.spec.replicas for d in deployments)

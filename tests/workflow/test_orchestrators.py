@@ -74,6 +74,7 @@ class Activities:
             "apply_workloads": step("apply_workloads"),
             "restart_runtimes": step("restart_runtimes"),
             "check_rollout": step("check_rollout", lambda d: {"ready": True, "total": 1 if "Deployment" in d["kinds"] else 0, "detail": "ok"}),
+            "enroll_identity": step("enroll_identity"),
             "prune_workloads": step("prune_workloads"),
             "delete_workloads": step("delete_workloads"),
             "remove_did": step("remove_did"),
@@ -101,7 +102,7 @@ def test_provision_runs_every_step_once_per_participant(tmp_path):
     result = run(tmp_path, acts)
     for p in PARTICIPANTS:
         steps = [s["name"] for s in result["children"][p].custom_status["steps"]]
-        assert steps == ["cluster", "vault", "did", "workloads", "rollout", "seed", "prune"]
+        assert steps == ["cluster", "vault", "did", "workloads", "rollout", "identity", "seed", "prune"]
         states = {s["name"]: s["status"] for s in result["children"][p].custom_status["steps"]}
         assert states == {**{s: "done" for s in steps}, "seed": "skipped"}
         for name in ("begin_cluster", "ensure_key", "publish_did", "apply_workloads", "prune_workloads"):
@@ -240,4 +241,4 @@ def test_a_failure_names_the_step_that_failed_and_its_reason(tmp_path):
     assert failure["reason"] == gamma["steps"][0]["error"]
     assert "workloads: not really: the cluster quota is used up" in failure["reason"]
     assert gamma["error"] == f"cluster: {failure['reason']}"
-    assert [s["status"] for s in gamma["steps"]] == ["failed"] + ["skipped"] * 6
+    assert [s["status"] for s in gamma["steps"]] == ["failed"] + ["skipped"] * 7

@@ -39,7 +39,8 @@ public class HttpTargetNodeDirectory implements TargetNodeDirectory {
         this.mapper = mapper;
         this.monitor = monitor;
         this.excluded = excluded;
-        this.client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+        // HTTP/1.1: the default (HTTP/2) sends an h2c upgrade request that plain HTTP servers log as unsupported
+        this.client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
     }
 
     @Override

@@ -1,0 +1,221 @@
+"""The processes target: a participant's EDC runtimes as processes on this machine.
+
+What the activities need beyond the platform itself: the participant's runtime specs (on
+ports the platform allocated once, so DIDs and documents stay stable), the secrets its
+runtimes read from its vault, its identity hub participant context with the control plane's
+key and its MembershipCredential from the dataspace issuer, and a DSP catalog request from
+one participant to another (the proof that the dataspace works).
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Sequence
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from mvd_core.dataspace.models import LocalDidHost, Participant
+from mvd_core.errors import MvdError
+from mvd_core.identity import keys
+from mvd_core.identity.didweb import did_for
+from mvd_core.identity.issuer import ISSUER_ID
+from mvd_core.platforms.edc.identityhub import (
+    CredentialRequestItem,
+    IdentityHub,
+    KeyDescriptor,
+    ParticipantExists,
+    ParticipantManifest,
+)
+from mvd_core.platforms.edc.management import ManagementApi
+from mvd_core.platforms.processes import ApplyResult, ProcessPlatform, RuntimeState, find_java
+from mvd_core.runtimes.assembly import assemble
+from mvd_core.platforms.secrets import SecretStore
+from mvd_core.runtimes.participant import (
+    DATAPLANE_TOKEN_PRIVATE_KEY,
+    DATAPLANE_TOKEN_PUBLIC_KEY,
+    DSP_VERSION_PATH,
+    IDENTITY_HUB_PARTICIPANT_KEY,
+    IDENTITY_HUB_SUPERUSER_KEY,
+    MANAGEMENT_API_KEY,
+    STS_CLIENT_SECRET,
+    participant_runtimes,
+    required_ports,
+)
+from mvd_core.runtimes.kinds import EDC_VERSION
+from mvd_core.runtimes.spec import RuntimeSpec
+from mvd_core.settings import Settings
+
+MEMBERSHIP = [CredentialRequestItem(format="VC1_0_JWT", type="MembershipCredential", id="membership-credential")]
+PARTICIPANT_LIST_PATH = "/api/dataspace/participants.json"
+CREDENTIAL_TIMEOUT = 90.0
+
+
+def on_processes(participant: Participant) -> bool:
+    return participant.cluster.kind == "processes"
+
+
+def platform(settings: Settings) -> ProcessPlatform:
+    return ProcessPlatform(settings.home)
+
+
+def platform_check() -> str:
+    """Java is there and the runtimes are assembled (the first time from Maven Central, a few
+    minutes; then from the cache). What runs them, for the step's detail."""
+    java = find_java()
+    assemble()
+    return f"EDC {EDC_VERSION} on {java}"
+
+
+def issuer_did(settings: Settings) -> str:
+    return did_for(LocalDidHost(kind="local"), ISSUER_ID, local_base_url=settings.base_url)
+
+
+def participant_list_url(settings: Settings) -> str:
+    return settings.base_url + PARTICIPANT_LIST_PATH
+
+
+def vault_path(participant: Participant, settings: Settings) -> str:
+    return str(settings.home / "vaults" / participant.id)
+
+
+def specs(participant: Participant, did: str, settings: Settings) -> list[RuntimeSpec]:
+    """The participant's runtimes, on the ports recorded for it (allocated on first use)."""
+    ports = platform(settings).allocate_ports(participant.id, required_ports(participant))
+    return participant_runtimes(
+        participant,
+        did=did,
+        issuer_did=issuer_did(settings),
+        participant_list_url=participant_list_url(settings),
+        vault_path=settings.home / "vaults" / participant.id,
+        ports=ports,
+    )
+
+
+def describe(result: ApplyResult) -> str:
+    parts = [
+        f"{len(names)} {what}"
+        for names, what in (
+            (result.started, "started"),
+            (result.restarted, "restarted"),
+            (result.waiting, "waiting for their dependencies"),
+            (result.unchanged, "running unchanged"),
+            (result.failed, "failed to start"),
+        )
+        if names
+    ]
+    return ", ".join(parts) or "no runtime declared"
+
+
+def describe_failure(state: RuntimeState, lines: int = 5) -> str:
+    tail = " | ".join(line.strip() for line in state.log_tail[-lines:] if line.strip())
+    return f"{state.name} {state.state}: {state.detail or 'no detail'}" + (f" (log {state.log}: {tail})" if tail else "")
+
+
+def by_name(runtime_specs: Sequence[RuntimeSpec], name: str) -> RuntimeSpec:
+    for spec in runtime_specs:
+        if spec.name == name:
+            return spec
+    raise MvdError(f"no runtime {name!r} among {[s.name for s in runtime_specs]}")
+
+
+def context_id(did: str) -> str:
+    """The identity hub's URL form of a participant context id (the DID): base64url, no padding."""
+    return base64.urlsafe_b64encode(did.encode()).rstrip(b"=").decode()
+
+
+def credential_service_url(runtime_specs: Sequence[RuntimeSpec], did: str) -> str:
+    return f"{by_name(runtime_specs, 'identityhub').url('credentials')}/v1/participants/{context_id(did)}"
+
+
+def protocol_url(runtime_specs: Sequence[RuntimeSpec]) -> str:
+    """The DSP address a counter-party is given (EDC serves DSP 2025-1 under it)."""
+    return by_name(runtime_specs, "connector").url("protocol") + DSP_VERSION_PATH
+
+
+def management_url(runtime_specs: Sequence[RuntimeSpec]) -> str:
+    """The base EDC's ``/v3/...`` management paths are appended to."""
+    return by_name(runtime_specs, "connector").url("management")
+
+
+def ensure_secrets(store: SecretStore) -> list[str]:
+    """The secrets the runtimes read from the vault, created once: the management API key,
+    the data plane's token key pair, the identity hub's admin key. Returns what was created."""
+    created = []
+    if store.get(MANAGEMENT_API_KEY) is None:
+        store.set(MANAGEMENT_API_KEY, secrets.token_urlsafe(32))
+        created.append(MANAGEMENT_API_KEY)
+    if store.get(IDENTITY_HUB_SUPERUSER_KEY) is None:
+        # the identity hub's API key format: base64(<participant context id>).<random>
+        store.set(IDENTITY_HUB_SUPERUSER_KEY, base64.b64encode(b"super-user").decode() + "." + secrets.token_urlsafe(32))
+        created.append(IDENTITY_HUB_SUPERUSER_KEY)
+    if store.get(DATAPLANE_TOKEN_PRIVATE_KEY) is None or store.get(DATAPLANE_TOKEN_PUBLIC_KEY) is None:
+        key = ec.generate_private_key(ec.SECP256R1())
+        private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        store.set(DATAPLANE_TOKEN_PRIVATE_KEY, private.decode())
+        store.set(DATAPLANE_TOKEN_PUBLIC_KEY, public.decode())
+        created.append(DATAPLANE_TOKEN_PRIVATE_KEY)
+    return created
+
+
+def _required(store: SecretStore, name: str) -> str:
+    value = store.get(name)
+    if value is None:
+        raise MvdError(f"{name} is missing from {store.description}: run a provision")
+    return value
+
+
+def enroll(participant: Participant, did: str, runtime_specs: Sequence[RuntimeSpec], store: SecretStore,
+           settings: Settings, holder_pid: str) -> str:
+    """The participant's context in its identity hub with the control plane's key (so the DID
+    document's key id is the one the runtimes sign with), then its MembershipCredential from the
+    dataspace issuer over DCP, waited for until ISSUED. Idempotent: an existing context and an
+    issued credential are kept."""
+    jwk = keys.public_key(store, participant.id)
+    if jwk is None:
+        raise MvdError(f"{participant.id} has no signing key in its vault yet")
+    hub_spec = by_name(runtime_specs, "identityhub")
+    admin = IdentityHub(hub_spec.url("identity"), runtime=f"{participant.id}/identityhub",
+                        api_key=_required(store, IDENTITY_HUB_SUPERUSER_KEY))
+    try:
+        admin.wait_until_admin()
+        manifest = ParticipantManifest(
+            participant_context_id=did,
+            did=did,
+            api_key_alias=IDENTITY_HUB_PARTICIPANT_KEY,
+            key=KeyDescriptor(key_id=f"{did}#{jwk['kid']}", private_key_alias=keys.secret_name(participant.id),
+                              public_key_jwk=keys.public_jwk(jwk)),
+            additional_properties={"clientSecret": STS_CLIENT_SECRET},
+        )
+        try:
+            admin.create_participant(manifest)  # the hub writes its API key and STS secret into the vault
+            context = "participant context created"
+        except ParticipantExists:
+            context = "participant context kept"
+        hub = admin.as_participant(_required(store, IDENTITY_HUB_PARTICIPANT_KEY))
+        issuer = issuer_did(settings)
+        if any(c.issuer == issuer and "MembershipCredential" in c.types for c in hub.credentials(did)):
+            return f"{context}, MembershipCredential already held"
+        if hub.credential_request(did, holder_pid) is None:
+            hub.request_credentials(did, issuer_did=issuer, holder_pid=holder_pid, credentials=MEMBERSHIP)
+        hub.wait_for_credentials(did, holder_pid, timeout=CREDENTIAL_TIMEOUT)
+        return f"{context}, MembershipCredential issued by {issuer}"
+    finally:
+        admin.close()
+
+
+def catalog_request(requester: Sequence[RuntimeSpec], store: SecretStore, provider_did: str,
+                    provider: Sequence[RuntimeSpec]) -> int:
+    """A DCP-authenticated DSP catalog request from ``requester`` to ``provider`` through the
+    requester's management API; the number of datasets the provider offers it."""
+    connector = by_name(requester, "connector")
+    api = ManagementApi(management_url(requester), runtime=f"{connector.participant}/connector",
+                        api_key=_required(store, MANAGEMENT_API_KEY))
+    try:
+        api.wait_until_serving()
+        catalog = api.request_catalog(protocol_url(provider), provider_did)
+        return len(catalog.datasets)
+    finally:
+        api.close()
