@@ -3,14 +3,18 @@ local host (engine + the HTTP server for local DID documents) for one command.""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
 from mvd_core.api.models import DataspaceView
-from mvd_core.runs import RunAccepted, RunSummary
 from mvd_core.errors import ExternalError, MvdError
+from mvd_core.runs import Action, RunAccepted, RunSummary
 from mvd_core.settings import Settings
+
+if TYPE_CHECKING:  # imported when an in-process control plane starts
+    from mvd_core.host.local import LocalHost
+    from mvd_core.server import Server
 
 
 class Reader(Protocol):
@@ -27,7 +31,7 @@ class Reader(Protocol):
 class ControlPlane(Protocol):
     description: str
 
-    def submit(self, action: str, rotate_keys: list[str]) -> RunAccepted: ...
+    def submit(self, action: Action, rotate_keys: list[str]) -> RunAccepted: ...
     def run(self, run_id: str) -> RunSummary | None: ...
     def wait_change(self, run_id: str, timeout: float) -> RunSummary | None: ...
     def runs(self, limit: int) -> list[RunSummary]: ...
@@ -66,7 +70,7 @@ class RemoteControlPlane:
             raise MvdError(f"{self.description}: {resp.status_code} {message}", status=resp.status_code)
         return resp.json()
 
-    def submit(self, action: str, rotate_keys: list[str]) -> RunAccepted:
+    def submit(self, action: Action, rotate_keys: list[str]) -> RunAccepted:
         body = {"rotateKeys": rotate_keys} if rotate_keys else {}
         return RunAccepted.model_validate(self._call("POST", f"/api/dataspace/{action}", json=body))
 
@@ -94,7 +98,7 @@ class RemoteControlPlane:
 class InProcessControlPlane:
     """A local host run by this process, with the HTTP server up so local DIDs resolve."""
 
-    def __init__(self, host: Any, server: Any, token: str, token_created: bool) -> None:
+    def __init__(self, host: LocalHost, server: Server, token: str, token_created: bool) -> None:
         self.host, self.server = host, server
         self.token, self.token_created = token, token_created
         self.description = f"in-process ({host.settings.home})"
@@ -112,8 +116,8 @@ class InProcessControlPlane:
         host.start()
         return cls(host, server, token, created)
 
-    def submit(self, action: str, rotate_keys: list[str]) -> RunAccepted:
-        return self.host.submit(action, "cli", rotate_keys)  # type: ignore[arg-type]
+    def submit(self, action: Action, rotate_keys: list[str]) -> RunAccepted:
+        return self.host.submit(action, "cli", rotate_keys)
 
     def run(self, run_id: str) -> RunSummary | None:
         return self.host.run(run_id)
@@ -147,6 +151,7 @@ def server_running(settings: Settings, base_url: str) -> bool:
 def connect(settings: Settings, api: str | None) -> ControlPlane:
     """``--api URL`` when given; else the local server if one is running; else in-process."""
     from mvd_core.host import token as api_token
+
     if api:
         return RemoteControlPlane(api, api_token.read(settings))
     local = settings.base_url

@@ -9,13 +9,18 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from mvd_core.runs import RunSummary
 from mvd_core.cli.client import ControlPlane
 from mvd_core.cli.console import out
 from mvd_core.errors import MvdError
+from mvd_core.runs import RunSummary
 
-_MARK = {"pending": ("·", "dim"), "running": ("…", "yellow"), "done": ("✓", "green"),
-         "failed": ("✗", "red"), "skipped": ("-", "dim")}
+_MARK = {
+    "pending": ("·", "dim"),
+    "running": ("…", "yellow"),
+    "done": ("✓", "green"),
+    "failed": ("✗", "red"),
+    "skipped": ("-", "dim"),
+}
 
 
 def run_table(run: RunSummary) -> Group:
@@ -41,7 +46,9 @@ def _head(run: RunSummary) -> Text:
 
 def run_detail(run: RunSummary) -> Group:
     """One run, step by step: each step's duration and what it did, or its error."""
-    lines: list[Text] = [Text.assemble(_head(run), f"  (started by {run.source} at {run.created_at:%Y-%m-%d %H:%M:%S %Z})")]
+    lines: list[Text] = [
+        Text.assemble(_head(run), f"  (started by {run.source} at {run.created_at:%Y-%m-%d %H:%M:%S %Z})")
+    ]
     for pid, progress in run.participants.items():
         mark, style = _MARK.get(progress.status, ("?", ""))
         lines.append(Text.assemble((pid, "bold"), "  ", (f"{mark} {progress.status}", style)))

@@ -17,6 +17,7 @@ from mvd_core.cli.client import InProcessControlPlane, connect, reader
 from mvd_core.cli.console import out
 from mvd_core.cli.progress import follow, run_detail
 from mvd_core.errors import MvdError
+from mvd_core.runs import Action
 from mvd_core.settings import get_settings
 
 ApiOption = Annotated[
@@ -28,7 +29,7 @@ WaitOption = Annotated[
 
 
 def _command(
-    action: str,
+    action: Action,
     api: str | None,
     wait: bool,
     rotate_keys: list[str] | None = None,
@@ -181,7 +182,11 @@ def _serve_forever(cp: InProcessControlPlane) -> None:
 
     host = cp.host
     sched = host.reset_schedule()
-    scheduler = Scheduler(sched.reset, sched.timezone, lambda: host.submit("reset", "timer"))
+
+    def nightly_reset() -> None:
+        host.submit("reset", "timer")
+
+    scheduler = Scheduler(sched.reset, sched.timezone, nightly_reset)
     scheduler.start()
     url = host.settings.base_url
     out.print(f"Dashboard: [bold]{url}/[/]   API: {url}/api   nightly reset: {describe(sched, host.settings)}")
