@@ -13,12 +13,19 @@ from mvd_core.settings import Settings, get_settings
 
 FileOption = Annotated[
     Path | None,
-    typer.Option("--file", "-f", help="Blueprint YAML (default: MVD_DATASPACE_FILE, else the packaged seed dataspace).",
-                 dir_okay=False),
+    typer.Option(
+        "--file",
+        "-f",
+        help="Blueprint YAML (default: MVD_DATASPACE_FILE, else the packaged seed dataspace).",
+        dir_okay=False,
+    ),
 ]
 TargetsOption = Annotated[
     str | None,
-    typer.Option("--targets", help="embedded (runtimes as local processes, local vault and DIDs), simulated (simulated clusters instead of runtimes) or declared (what the blueprint names). Default: MVD_TARGETS."),
+    typer.Option(
+        "--targets",
+        help="embedded (runtimes as local processes, local vault and DIDs), simulated (simulated clusters instead of runtimes) or declared (what the blueprint names). Default: MVD_TARGETS.",
+    ),
 ]
 
 

@@ -72,13 +72,9 @@ def _compose_node(self: _Loader, parent: Any, index: Any) -> Any:
         self.path.append(step)
     try:
         if self.check_event(yaml.AliasEvent):
-            raise _Refused(
-                None, None, "YAML aliases are not allowed in a blueprint", self.peek_event().start_mark
-            )
+            raise _Refused(None, None, "YAML aliases are not allowed in a blueprint", self.peek_event().start_mark)
         if len(self.path) >= MAX_DEPTH:
-            raise _Refused(
-                None, None, f"nested more than {MAX_DEPTH} levels deep", self.peek_event().start_mark
-            )
+            raise _Refused(None, None, f"nested more than {MAX_DEPTH} levels deep", self.peek_event().start_mark)
         return yaml.SafeLoader.compose_node(self, parent, index)
     except yaml.MarkedYAMLError as exc:
         if not hasattr(exc, "mvd_path"):
@@ -99,13 +95,9 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = Fal
         try:
             hash(key)
         except TypeError:
-            raise _Refused(
-                None, None, "mapping keys must be plain scalars", key_node.start_mark
-            ) from None
+            raise _Refused(None, None, "mapping keys must be plain scalars", key_node.start_mark) from None
         if key in seen:
-            raise _Refused(
-                None, None, f"duplicate key {_show_key(key)}", key_node.start_mark
-            )
+            raise _Refused(None, None, f"duplicate key {_show_key(key)}", key_node.start_mark)
         seen.add(key)
     return loader.construct_mapping(node, deep=deep)
 
@@ -117,9 +109,7 @@ def _number(constructor: Any) -> Any:
     def construct(loader: _Loader, node: yaml.ScalarNode) -> Any:
         digits = sum(c.isdigit() for c in node.value)
         if len(node.value) > MAX_NUMBER_LENGTH:
-            raise _Refused(
-                None, None, f"a number with {digits} digits is longer than any field takes", node.start_mark
-            )
+            raise _Refused(None, None, f"a number with {digits} digits is longer than any field takes", node.start_mark)
         return constructor(loader, node)
 
     return construct
@@ -304,7 +294,9 @@ def parse(text: str, source: str = "<blueprint>") -> Dataspace:
         raise BlueprintError(source, [Problem("", f"invalid YAML: {type(exc).__name__}")]) from None
     if not isinstance(data, dict):
         kind = "empty" if data is None else f"a {type(data).__name__}"
-        raise BlueprintError(source, [Problem("", f"a blueprint is a mapping (apiVersion, name, participants...), got {kind}")])
+        raise BlueprintError(
+            source, [Problem("", f"a blueprint is a mapping (apiVersion, name, participants...), got {kind}")]
+        )
     try:
         return Dataspace.model_validate(data)
     except ValidationError as err:

@@ -203,9 +203,7 @@ class AksCluster(Model):
     ) = None
 
 
-Cluster = Annotated[
-    SimulatedCluster | ProcessesCluster | KubeconfigCluster | AksCluster, Field(discriminator="kind")
-]
+Cluster = Annotated[SimulatedCluster | ProcessesCluster | KubeconfigCluster | AksCluster, Field(discriminator="kind")]
 
 
 # --- runtimes ---------------------------------------------------------------------------

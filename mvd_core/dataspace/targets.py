@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from mvd_core.dataspace.loader import load
 from mvd_core.dataspace.models import (
     Cluster,
     Dataspace,
@@ -22,7 +23,6 @@ from mvd_core.dataspace.models import (
     ProcessesCluster,
     SimulatedCluster,
 )
-from mvd_core.dataspace.loader import load
 from mvd_core.settings import Settings
 
 Targets = Literal["embedded", "simulated", "declared"]

@@ -70,10 +70,14 @@ def load_baseline(command: dict[str, Any]) -> dict[str, Any]:
     with log_context(run_id=command.get("runId"), step="baseline"):
         dataspace = load_targeted(settings)
         if dataspace.name != command["dataspace"]:
-            raise MvdError(f"command is for dataspace {command['dataspace']!r}, the blueprint declares {dataspace.name!r}")
+            raise MvdError(
+                f"command is for dataspace {command['dataspace']!r}, the blueprint declares {dataspace.name!r}"
+            )
         for pid in command.get("rotateKeys", []):
             dataspace.participant(pid)
-        log.info("%s of %d participant(s) (targets: %s)", command["action"], len(dataspace.participants), settings.targets)
+        log.info(
+            "%s of %d participant(s) (targets: %s)", command["action"], len(dataspace.participants), settings.targets
+        )
         return {
             "dataspace": dataspace.model_dump(mode="json", by_alias=True),
             "participants": [p.id for p in dataspace.participants],
@@ -83,8 +87,12 @@ def load_baseline(command: dict[str, Any]) -> dict[str, Any]:
 
 
 def _operation(op: ClusterOperation) -> dict[str, Any]:
-    return {"done": op.done, "pollAfterSeconds": op.poll_after_seconds, "token": op.token,
-            "description": op.description}
+    return {
+        "done": op.done,
+        "pollAfterSeconds": op.poll_after_seconds,
+        "token": op.token,
+        "description": op.description,
+    }
 
 
 @activity("begin_cluster")
@@ -93,8 +101,12 @@ def begin_cluster(data: dict[str, Any]) -> dict[str, Any]:
     with work.context("cluster"):
         if work.on_processes:
             java = runtimes.platform_check()
-            return {"done": True, "pollAfterSeconds": None, "token": None,
-                    "description": f"no cluster: runtimes run as processes on this machine ({java})"}
+            return {
+                "done": True,
+                "pollAfterSeconds": None,
+                "token": None,
+                "description": f"no cluster: runtimes run as processes on this machine ({java})",
+            }
         return _operation(connect.cluster_source(work.participant, work.settings).begin_ensure())
 
 
@@ -152,8 +164,12 @@ def publish_did(data: dict[str, Any]) -> dict[str, Any]:
         result = connect.did_host(p, work.settings).publish(document)
         verify_published(did, document, **connect.resolve_options(p, work.settings))
         state = "published" if result.written else "unchanged"
-        return {"did": did, "url": result.url, "written": result.written,
-                "detail": f"{state} at {result.url}, resolves"}
+        return {
+            "did": did,
+            "url": result.url,
+            "written": result.written,
+            "detail": f"{state} at {result.url}, resolves",
+        }
 
 
 @activity("apply_workloads")
@@ -182,7 +198,9 @@ def restart_runtimes(data: dict[str, Any]) -> dict[str, Any]:
     with work.context("restart"):
         if work.on_processes:
             restarted = runtimes.platform(work.settings).restart(work.participant.id)
-            return {"detail": f"{len(restarted.started) + len(restarted.waiting)} runtime(s) restarted (in-memory state gone)"}
+            return {
+                "detail": f"{len(restarted.started) + len(restarted.waiting)} runtime(s) restarted (in-memory state gone)"
+            }
         api, desired = work.api(), work.desired()
         deployments = [o for o in desired if o["kind"] == "Deployment"]
         workloads.restart(api, deployments, work.run_id)
@@ -244,7 +262,12 @@ def enroll_identity(data: dict[str, Any]) -> dict[str, Any]:
             return {"skipped": True, "detail": f"no identity hub runs on a {work.participant.cluster.kind} cluster"}
         did = work.dids[work.participant.id]
         detail = runtimes.enroll(
-            work.participant, did, work.runtime_specs(), work.store(), work.settings, holder_pid=f"membership-{work.run_id}"
+            work.participant,
+            did,
+            work.runtime_specs(),
+            work.store(),
+            work.settings,
+            holder_pid=f"membership-{work.run_id}",
         )
         return {"detail": detail}
 
@@ -256,8 +279,13 @@ def prune_workloads(data: dict[str, Any]) -> dict[str, Any]:
     work = Work(data)
     with work.context("prune"):
         if work.on_processes:
-            stopped = runtimes.platform(work.settings).prune(work.participant.id, [s.name for s in work.runtime_specs()])
-            return {"deleted": stopped, "detail": f"{len(stopped)} runtime(s) stopped" if stopped else "nothing to remove"}
+            stopped = runtimes.platform(work.settings).prune(
+                work.participant.id, [s.name for s in work.runtime_specs()]
+            )
+            return {
+                "deleted": stopped,
+                "detail": f"{len(stopped)} runtime(s) stopped" if stopped else "nothing to remove",
+            }
         deleted = workloads.prune(work.api(), work.desired(), work.participant.id, work.dataspace.name)
         return {"deleted": deleted, "detail": f"{len(deleted)} object(s) removed" if deleted else "nothing to remove"}
 
@@ -360,4 +388,3 @@ def record_run(summary: dict[str, Any]) -> dict[str, Any]:
         open_registry().finish(run.id, run)
         log.info("%s %s: %d failure(s)", run.action, run.status, len(run.failures))
     return run.wire()
-
