@@ -1,10 +1,11 @@
 """The HTTP API on Azure Functions: one function per route of ``mvd_core.api.handlers.ROUTES``,
 the table `mvd serve` dispatches on too, each a thin wrapper over its handler.
 
-Auth level function (a function key) for every route but the webhook's, which is anonymous:
-senders authenticate with the per-source HMAC signature the handler checks (most webhook
-senders cannot add a key). host.json sets an empty route prefix (so the dashboard can live at
-``/``); every API route therefore spells out its ``api/``."""
+Auth level function (a function key) for every route but the webhook's and the public
+participant list, which are anonymous: webhook senders authenticate with the per-source HMAC
+signature the handler checks (most webhook senders cannot add a key). host.json sets an empty
+route prefix (so the dashboard can live at ``/``); every API route therefore spells out its
+``api/``."""
 
 from __future__ import annotations
 
@@ -18,13 +19,13 @@ bp = df.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
 
 
 def _register(route: Route, handler: Handler, name: str) -> None:
-    signed = route.access == "signature"  # the HMAC is checked inside
+    anonymous = route.access in ("signature", "public")  # a webhook's HMAC is checked inside
 
     async def answer(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-        return await serve(handler, req, client, authenticated=not signed)
+        return await serve(handler, req, client, authenticated=not anonymous)
 
     answer.__name__ = answer.__qualname__ = name
-    level = func.AuthLevel.ANONYMOUS if signed else func.AuthLevel.FUNCTION
+    level = func.AuthLevel.ANONYMOUS if anonymous else func.AuthLevel.FUNCTION
     bound = bp.durable_client_input(client_name="client")(answer)
     bp.function_name(name)(bp.route(route=route.template.lstrip("/"), methods=[route.method], auth_level=level)(bound))
 

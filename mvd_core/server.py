@@ -1,7 +1,7 @@
 """`mvd serve`: the HTTP API, the dashboard and the local did:web documents, over the local host.
 
 Routes: ``/api/...`` (the shared handlers; POSTs need the bearer token, webhooks their HMAC
-signature instead), ``/dids/<participant>/.../did.json``, ``/`` (the dashboard), ``/healthz``;
+signature instead, the participant list nothing), ``/dids/<participant>/.../did.json``, ``/`` (the dashboard), ``/healthz``;
 the dataspace issuer's ``/dids/issuer/did.json`` and ``POST /issuer/dcp/credentials`` (public:
 holders authenticate with their DCP token).
 """
@@ -26,7 +26,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from mvd_core.api.guard import RequestGuard, http_error
-from mvd_core.api.handlers import ApiRequest, dispatch, error
+from mvd_core.api.handlers import ApiRequest, dispatch, error, routes_for
 from mvd_core.errors import MvdError
 from mvd_core.host import security
 from mvd_core.host import token as api_token
@@ -51,9 +51,16 @@ def create_app(host: LocalHost, token: str) -> Starlette:
     async def api(request: Request) -> Response:
         path = request.url.path
         authenticated = api_token.matches(token, request.headers.get("authorization"))
-        # Webhooks carry their HMAC signature instead of the token.
-        if not authenticated and not path.startswith("/api/webhooks/") and (request.method != "GET" or reads_need_token):
-            why = "" if request.method != "GET" else "; on this server reading needs it too (MVD_ANONYMOUS_READS)"
+        routes = routes_for(path)
+        access = next((r.access for r in routes if r.method == request.method.upper()), None)
+        # Webhooks carry their HMAC signature instead of the token; a public path needs nothing
+        # (another method on it is a 405, not a 401); a private route (it names local files)
+        # needs the token even where reads are open.
+        public = any(r.access == "public" for r in routes)
+        open_read = request.method == "GET" and not reads_need_token and access != "private"
+        if not authenticated and not path.startswith("/api/webhooks/") and not public and not open_read:
+            why = ("" if request.method != "GET" else "; this one always needs it" if access == "private"
+                   else "; on this server reading needs it too (MVD_ANONYMOUS_READS)")
             resp = error(401, f"missing or wrong API token (send 'Authorization: Bearer <token>'){why}")
             return JSONResponse(resp.body, resp.status, headers={"WWW-Authenticate": "Bearer"})
         body = b""

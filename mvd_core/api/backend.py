@@ -15,12 +15,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from mvd_core.api import endpoints as addresses
 from mvd_core.api import views
-from mvd_core.api.models import DataspaceView
+from mvd_core.api.models import DataspaceView, EndpointsView, ParticipantList
 from mvd_core.commands import CommandQueue, CommandRequest, Orchestrations, release_if_ended, submit
 from mvd_core.dataspace import Dataspace
 from mvd_core.errors import MvdError
 from mvd_core.runs import DELIVERY_TTL, Action, ParticipantProgress, RunAccepted, RunRegistry, RunSummary, Source
+from mvd_core.settings import get_settings
 
 
 class Backend:
@@ -105,6 +107,12 @@ class Backend:
 
     async def plan(self) -> dict[str, Any]:
         return await views.plan(self.dataspace)
+
+    async def participant_list(self) -> ParticipantList:
+        return await asyncio.to_thread(addresses.participant_list, self.dataspace, get_settings())
+
+    async def endpoints(self) -> EndpointsView:
+        return await asyncio.to_thread(addresses.endpoints, self.dataspace, get_settings())
 
     async def remember_delivery(self, source: str, delivery_id: str, ttl: timedelta = DELIVERY_TTL) -> bool:
         """True the first time a webhook delivery id is seen for a source."""

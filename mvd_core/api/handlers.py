@@ -17,8 +17,8 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from mvd_core.api import inputs, webhooks
 from mvd_core.api.backend import Backend
-from mvd_core.api.models import CommandBody, DataspaceView, ErrorBody, PlanView, RunList
-from mvd_core.errors import Conflict, MvdError, NotFound
+from mvd_core.api.models import CommandBody, DataspaceView, EndpointsView, ErrorBody, ParticipantList, PlanView, RunList
+from mvd_core.errors import Conflict, MvdError, NotFound, Unauthorized
 from mvd_core.logs import get_logger
 from mvd_core.runs import RUN_ID_PATTERN, Action, RunAccepted, RunSummary, check_run_id
 from mvd_core.settings import get_settings
@@ -179,6 +179,20 @@ async def get_plan(request: ApiRequest, backend: Backend) -> ApiResponse:
 
 
 @guarded
+async def get_participant_list(request: ApiRequest, backend: Backend) -> ApiResponse:
+    """GET /api/dataspace/participants.json: public, what every catalog crawler reads."""
+    return ApiResponse(200, (await backend.participant_list()).model_dump(mode="json", by_alias=True))
+
+
+@guarded
+async def get_endpoints(request: ApiRequest, backend: Backend) -> ApiResponse:
+    """GET /api/dataspace/endpoints: always needs the caller's credentials (it names key files)."""
+    if not request.authenticated:
+        raise Unauthorized("missing or wrong API token (send 'Authorization: Bearer <token>')")
+    return ApiResponse(200, (await backend.endpoints()).wire())
+
+
+@guarded
 async def list_runs(request: ApiRequest, backend: Backend) -> ApiResponse:
     """GET /api/runs?limit=N (1..200, default 20), newest first."""
     raw = request.query.get("limit")
@@ -242,7 +256,7 @@ async def get_openapi(request: ApiRequest, backend: Backend) -> ApiResponse:
     return ApiResponse(200, openapi.document())
 
 
-Access = Literal["read", "write", "signature", "public"]
+Access = Literal["read", "write", "private", "signature", "public"]
 
 
 @dataclass(frozen=True)
@@ -261,7 +275,8 @@ class Route:
     """One operation. ``dispatch`` matches method and template (``{name}`` is one path
     segment); ``mvd_core.api.openapi`` builds the OpenAPI document from all the fields.
     ``access``: write needs the API token (a function key on Azure), read needs it only where
-    reads are closed, signature is the webhook HMAC, public needs nothing. ``function``: the
+    reads are closed, private always needs it (a read that names local files), signature is
+    the webhook HMAC, public needs nothing. ``function``: the
     Azure Functions app's function that answers it (``blueprints/http.py`` registers one per
     route); None for what only `mvd serve` answers."""
 
@@ -314,6 +329,28 @@ ROUTES: list[Route] = [
         (200, PlanView),
         (502, 503),
         function="dataspace_plan",
+    ),
+    Route(
+        "GET",
+        "/api/dataspace/participants.json",
+        get_participant_list,
+        "public",
+        "The dataspace's participant list, which every catalog crawler reads: id, DID and DSP address "
+        "of each participant whose EDC runtimes run on this machine",
+        (200, ParticipantList),
+        (503,),
+        function="participant_list",
+    ),
+    Route(
+        "GET",
+        "/api/dataspace/endpoints",
+        get_endpoints,
+        "private",
+        "Each participant's management API base, DSP address and the file of its management API key "
+        "(mvd endpoints --json)",
+        (200, EndpointsView),
+        (401, 503),
+        function="dataspace_endpoints",
     ),
     Route(
         "POST",
@@ -431,16 +468,28 @@ def _match(template: str, path: str) -> dict[str, str] | None:
     return params
 
 
-async def dispatch(request: ApiRequest, backend: Backend) -> ApiResponse:
-    """Route by method and path. A path a literal template names is that resource only:
-    POST /api/dataspace/plan is 405, not the action "plan"."""
+def _matches(path: str) -> list[tuple[Route, dict[str, str]]]:
+    """The routes whose template matches ``path``: only the literal ones when there are any."""
     matches = [
         (route, params)
         for route in ROUTES
-        if route.handler is not None and (params := _match(route.template, request.path)) is not None
+        if route.handler is not None and (params := _match(route.template, path)) is not None
     ]
     if any("{" not in route.template for route, _ in matches):
         matches = [(route, params) for route, params in matches if "{" not in route.template]
+    return matches
+
+
+def routes_for(path: str) -> list[Route]:
+    """The routes ``dispatch`` picks from for ``path`` (one per method; none: a 404), for a
+    host that checks credentials by the routes' ``access`` before dispatching."""
+    return [route for route, _ in _matches(path)]
+
+
+async def dispatch(request: ApiRequest, backend: Backend) -> ApiResponse:
+    """Route by method and path. A path a literal template names is that resource only:
+    POST /api/dataspace/plan is 405, not the action "plan"."""
+    matches = _matches(request.path)
     allowed: list[str] = []
     for route, params in matches:
         assert route.handler is not None

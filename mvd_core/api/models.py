@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, RootModel
 
 from mvd_core.runs.models import PoisonCommand, RunSummary, Wire
 
@@ -98,3 +98,39 @@ class Health(Wire):
     ok: bool
     dataspace: str
     targets: str
+
+
+class ParticipantListEntry(Wire):
+    """One node of the dataspace's participant list, as EDC's crawler reads it (its TargetNode)."""
+
+    name: str = Field(description="The participant id.")
+    id: str = Field(description="The participant's DID.")
+    url: str = Field(description="Its DSP address.")
+    supported_protocols: list[str]
+
+
+class ParticipantList(RootModel[list[ParticipantListEntry]]):
+    """``GET /api/dataspace/participants.json``: every participant whose EDC runtimes run on this
+    machine; what every catalog crawler of the dataspace reads (``edc.catalog.nodes.url``)."""
+
+
+class ParticipantEndpoints(Wire):
+    did: str
+    management: str | None = Field(description="The management API's base; EDC's /v3/... paths go after it.")
+    protocol: str | None = Field(description="The DSP address a counter-party is given.")
+    data_dashboard: str | None = None
+    management_api_key_file: str | None = Field(
+        description="The 0600 file holding the management API key (X-Api-Key), never the key itself."
+    )
+    note: str | None = Field(None, description="Why an address is null.")
+
+
+class IssuerEndpoints(Wire):
+    did: str
+
+
+class EndpointsView(Wire):
+    """``GET /api/dataspace/endpoints`` (``mvd endpoints --json``): where to reach each participant."""
+
+    participants: dict[str, ParticipantEndpoints]
+    issuer: IssuerEndpoints

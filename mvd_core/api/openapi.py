@@ -58,6 +58,7 @@ SECURITY: dict[str, list[dict[str, list[str]]]] = {
     "write": [{"apiToken": []}, {"functionKey": []}],
     # Open on a loopback-only `mvd serve` (MVD_ANONYMOUS_READS), a function key on Azure.
     "read": [{}, {"apiToken": []}, {"functionKey": []}],
+    "private": [{"apiToken": []}, {"functionKey": []}],
     "signature": [],  # the X-MVD-Signature header parameters, HMAC over timestamp, delivery id and body
     "public": [],
 }
@@ -119,7 +120,7 @@ def _error(schemas: dict[str, Any], status: int, route: Route) -> dict[str, Any]
         "description": STATUS_TEXT.get(status, "Refused"),
         "content": {"application/json": {"schema": _ref(schemas, ErrorBody, "serialization")}},
     }
-    if status == 401 and route.access in ("write", "read"):
+    if status == 401 and route.access in ("write", "read", "private"):
         answer["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer (mvd serve)"}}
     return answer
 
@@ -147,7 +148,7 @@ def _operation(schemas: dict[str, Any], route: Route) -> dict[str, Any]:
             }
         }
     errors = set(route.errors) | set(ANY_ROUTE)
-    if route.access == "write" or route.access == "read":
+    if route.access in ("write", "read", "private"):
         errors.add(401)
     operation: dict[str, Any] = {
         "operationId": route.operation_id,

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -30,8 +31,9 @@ from mvd_core.platforms.edc.identityhub import (
 )
 from mvd_core.platforms.edc.management import ManagementApi
 from mvd_core.platforms.processes import ApplyResult, ProcessPlatform, RuntimeState, find_java
-from mvd_core.runtimes.assembly import assemble
 from mvd_core.platforms.secrets import SecretStore
+from mvd_core.runtimes.assembly import assemble
+from mvd_core.runtimes.kinds import EDC_VERSION
 from mvd_core.runtimes.participant import (
     DATAPLANE_TOKEN_PRIVATE_KEY,
     DATAPLANE_TOKEN_PUBLIC_KEY,
@@ -43,7 +45,6 @@ from mvd_core.runtimes.participant import (
     participant_runtimes,
     required_ports,
 )
-from mvd_core.runtimes.kinds import EDC_VERSION
 from mvd_core.runtimes.spec import RuntimeSpec
 from mvd_core.settings import Settings
 
@@ -83,6 +84,27 @@ def vault_path(participant: Participant, settings: Settings) -> str:
 def specs(participant: Participant, did: str, settings: Settings) -> list[RuntimeSpec]:
     """The participant's runtimes, on the ports recorded for it (allocated on first use)."""
     ports = platform(settings).allocate_ports(participant.id, required_ports(participant))
+    return _on_ports(participant, did, settings, ports)
+
+
+def recorded_specs(participant: Participant, did: str, settings: Settings) -> list[RuntimeSpec] | None:
+    """The participant's runtimes on the ports recorded for it, or None before a provision
+    allocated them: for reads (the participant list, endpoints), which allocate nothing."""
+    recorded = platform(settings).recorded_ports(participant.id)
+    wanted = required_ports(participant)
+    if any(api not in recorded.get(name, {}) for name, apis in wanted.items() for api in apis):
+        return None
+    return _on_ports(participant, did, settings, recorded)
+
+
+def management_key_file(participant: Participant, settings: Settings) -> Path:
+    """The file of the participant's management API key in the vault its runtimes read (0600)."""
+    return settings.home / "vaults" / participant.id / MANAGEMENT_API_KEY
+
+
+def _on_ports(
+    participant: Participant, did: str, settings: Settings, ports: Mapping[str, Mapping[str, int]]
+) -> list[RuntimeSpec]:
     return participant_runtimes(
         participant,
         did=did,

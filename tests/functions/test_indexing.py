@@ -27,6 +27,8 @@ EXPECTED_HTTP = {
     "dataspace_command": ("api/dataspace/{action}", ["POST"], "FUNCTION"),
     "dataspace_view": ("api/dataspace", ["GET"], "FUNCTION"),
     "dataspace_plan": ("api/dataspace/plan", ["GET"], "FUNCTION"),
+    "participant_list": ("api/dataspace/participants.json", ["GET"], "ANONYMOUS"),
+    "dataspace_endpoints": ("api/dataspace/endpoints", ["GET"], "FUNCTION"),
     "runs_list": ("api/runs", ["GET"], "FUNCTION"),
     "run_status": ("api/runs/{id}", ["GET"], "FUNCTION"),
     "webhook": ("api/webhooks/{source}", ["POST"], "ANONYMOUS"),

@@ -178,6 +178,10 @@ class ProcessPlatform:
         """Ports for ``runtime -> [api...]``: the recorded ones, new ones recorded (``ports.py``)."""
         return port_allocation.allocate(self.home, participant, wanted, pool=pool)
 
+    def recorded_ports(self, participant: str) -> dict[str, dict[str, int]]:
+        """The ports recorded for the participant's runtimes, allocating none (empty before the first)."""
+        return port_allocation.read_ports(self.home, participant)
+
     # ---------------------------------------------------------------- changes
 
     def apply(self, specs: Sequence[RuntimeSpec]) -> ApplyResult:

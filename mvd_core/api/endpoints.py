@@ -1,0 +1,80 @@
+"""Where the dataspace's runtimes answer: the participant list every catalog crawler reads
+(``GET /api/dataspace/participants.json``, public) and each participant's management and DSP
+addresses (``GET /api/dataspace/endpoints``, ``mvd endpoints``).
+
+Both read the ports a provision recorded and allocate nothing, so a read never changes what
+a later provision publishes."""
+
+from __future__ import annotations
+
+from mvd_core.api.models import (
+    EndpointsView,
+    IssuerEndpoints,
+    ParticipantEndpoints,
+    ParticipantList,
+    ParticipantListEntry,
+)
+from mvd_core.dataspace import Dataspace
+from mvd_core.dataspace.models import Participant
+from mvd_core.plan.desired import dataspace_dids
+from mvd_core.platforms.edc.management import DSP_PROTOCOL
+from mvd_core.settings import Settings
+from mvd_core.workflow import runtimes
+
+NOT_PROVISIONED = "its runtimes have no ports yet: run `mvd provision` (or `mvd up`)"
+
+
+def participant_list(dataspace: Dataspace, settings: Settings) -> ParticipantList:
+    """Each participant whose EDC runtimes run on this machine (once a provision gave them
+    ports): its id, DID and DSP address."""
+    dids = dataspace_dids(dataspace, settings)
+    entries = []
+    for participant in dataspace.participants:
+        if not runtimes.on_processes(participant):
+            continue
+        specs = runtimes.recorded_specs(participant, dids[participant.id], settings)
+        if specs is None:
+            continue
+        entries.append(
+            ParticipantListEntry(
+                name=participant.id,
+                id=dids[participant.id],
+                url=runtimes.protocol_url(specs),
+                supported_protocols=[DSP_PROTOCOL],
+            )
+        )
+    return ParticipantList(entries)
+
+
+def _unreachable(participant: Participant) -> str:
+    kind = participant.cluster.kind
+    if kind == "simulated":
+        return "simulated cluster: no EDC runtime runs (MVD_TARGETS=embedded runs them as local processes)"
+    return f"runs on its {kind} cluster, whose addresses this control plane does not record"
+
+
+def participant_endpoints(participant: Participant, did: str, settings: Settings) -> ParticipantEndpoints:
+    if not runtimes.on_processes(participant):
+        return ParticipantEndpoints(did=did, management=None, protocol=None, management_api_key_file=None,
+                                    note=_unreachable(participant))
+    specs = runtimes.recorded_specs(participant, did, settings)
+    key_file = runtimes.management_key_file(participant, settings)
+    key = str(key_file.absolute()) if key_file.is_file() else None
+    if specs is None:
+        return ParticipantEndpoints(did=did, management=None, protocol=None, management_api_key_file=key,
+                                    note=NOT_PROVISIONED)
+    return ParticipantEndpoints(
+        did=did,
+        management=runtimes.management_url(specs),
+        protocol=runtimes.protocol_url(specs),
+        management_api_key_file=key,
+        note=None if key else "no management API key in the vault yet: run `mvd provision`",
+    )
+
+
+def endpoints(dataspace: Dataspace, settings: Settings) -> EndpointsView:
+    dids = dataspace_dids(dataspace, settings)
+    return EndpointsView(
+        participants={p.id: participant_endpoints(p, dids[p.id], settings) for p in dataspace.participants},
+        issuer=IssuerEndpoints(did=runtimes.issuer_did(settings)),
+    )
