@@ -8,8 +8,8 @@ from threading import Barrier
 import pytest
 
 from mvd_core.commands import CommandRequest, RunInProgress, parse_command, submit
-from mvd_core.runs import SqliteRunRegistry
 from mvd_core.errors import ExternalError
+from mvd_core.runs import SqliteRunRegistry
 from tests.commands.support import ListQueue, drain, queue_length
 
 

@@ -32,9 +32,9 @@ def layer_of(module: str, table: list[tuple[str, list[str]]]) -> int | None:
     best: tuple[int, int] | None = None
     for index, (_, prefixes) in enumerate(table):
         for prefix in prefixes:
-            if module == prefix or module.startswith(prefix + "."):
-                if best is None or len(prefix) > best[0]:
-                    best = (len(prefix), index)
+            named = module == prefix or module.startswith(prefix + ".")
+            if named and (best is None or len(prefix) > best[0]):
+                best = (len(prefix), index)
     return None if best is None else best[1]
 
 

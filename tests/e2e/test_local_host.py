@@ -12,8 +12,8 @@ from mvd_core.api.webhooks import signed_headers
 from mvd_core.identity import keys
 from mvd_core.identity.resolver import resolve
 from mvd_core.k8s import labels as L
-from mvd_core.workflow import connect
 from mvd_core.platforms.kubernetes.simulator import shared_simulator
+from mvd_core.workflow import connect
 
 SEED_DEPLOYMENTS = {
     "galactic-turbine": {"connector": 1, "data-plane": 3, "catalog": 1, "connector-ui": 1},
@@ -165,7 +165,7 @@ def test_teardown_removes_workloads_and_dids_but_keeps_keys(plane):
 def test_rotating_a_key_changes_only_that_did_document(plane):
     provision(plane)
     port = plane.settings.port
-    resolve_all = lambda: {  # noqa: E731
+    resolve_all = lambda: {
         p.id: resolve(f"did:web:localhost%3A{port}:dids:{p.id}", allow_http_loopback=True, allow_private=True)
         for p in plane.host.dataspace.participants
     }

@@ -11,7 +11,7 @@ from tests.commands.support import (  # noqa: F401
 
 
 @pytest.fixture
-def storage(table_registry, azure_queue, monkeypatch):
+def storage(table_registry, azure_queue, monkeypatch):  # noqa: F811 (the imported fixtures)
     """The app's registry and queue on Azurite, with names of this test's own."""
     _runtime.reset_caches()
     monkeypatch.setattr(_runtime, "registry", lambda: table_registry)

@@ -33,7 +33,7 @@ def test_a_different_command_is_409_and_the_same_one_joins(storage):
 
 
 def test_the_nightly_timer_during_a_provision_is_refused_for_the_retry_policy(storage, caplog):
-    registry, queue = storage
+    _, queue = storage
     _, first = call("dataspace_command", http("POST", "/api/dataspace/provision", {"action": "provision"}))
     logger = logging.getLogger("mvd")
     logger.addHandler(caplog.handler)

@@ -7,7 +7,6 @@ import asyncio
 import json
 
 import azure.functions as func
-import pytest
 from azure.functions.queue import QueueMessage
 from azure.functions.timer import TimerRequest
 
@@ -17,7 +16,6 @@ from mvd_core.commands import parse_command
 from tests.commands.support import drain, queue_length
 from tests.commands.test_handler import StandInStarter
 from tests.functions.support import by_name
-
 
 HOOK_SECRET = "hook-secret-0123456789"
 

@@ -12,9 +12,9 @@ import pytest
 
 from blueprints import _runtime
 from mvd_core.commands import open_queue
+from mvd_core.errors import MvdError
 from mvd_core.runs import open_registry
 from mvd_core.runs.table_registry import TableRunRegistry
-from mvd_core.errors import MvdError
 from mvd_core.settings import get_settings
 
 REPO = Path(__file__).resolve().parents[2]

@@ -34,7 +34,8 @@ def test_ec_thumbprint_covers_only_required_members_in_order():
     jwk = keys.public_jwk(keys.generate_private_jwk("EC-P256"))
     import hashlib
 
-    canonical = '{"crv":"P-256","kty":"EC","x":"%s","y":"%s"}' % (jwk["x"], jwk["y"])
+    x, y = jwk["x"], jwk["y"]
+    canonical = f'{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}'
     expected = base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
     assert jwk["kid"] == expected
     assert keys.thumbprint({**jwk, "use": "enc", "kid": "other"}) == expected
