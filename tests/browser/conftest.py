@@ -66,7 +66,7 @@ def launch(tmp_path_factory: pytest.TempPathFactory, *, prepare: Callable[[Path]
         prepare(home)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MVD_")}
-    env.update(MVD_HOME=str(home), MVD_PORT=str(port), MVD_API_TOKEN=TOKEN,
+    env.update(MVD_HOME=str(home), MVD_PORT=str(port), MVD_API_TOKEN=TOKEN, MVD_TARGETS="simulated",
                MVD_SIM_READY_DELAY=str(ready_delay))
     log = (home / "serve.log").open("wb")
     process = subprocess.Popen([sys.executable, "-m", "mvd_core", "serve"], env=env, cwd=home,
