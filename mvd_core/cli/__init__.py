@@ -11,7 +11,7 @@ import typer
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
-from mvd_core.cli import blueprint, clusters, did, run
+from mvd_core.cli import blueprint, clusters, did, endpoints, run
 from mvd_core.cli.console import fail
 from mvd_core.errors import MvdError
 from mvd_core.logs import configure, get_logger
@@ -35,6 +35,7 @@ app.command()(run.teardown)
 app.command(name="rotate-keys")(run.rotate_keys)
 app.command()(run.status)
 app.command()(run.runs)
+app.command()(endpoints.endpoints)
 app.add_typer(did.app, name="did")
 app.add_typer(clusters.app, name="clusters")
 

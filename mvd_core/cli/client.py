@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
-from mvd_core.api.models import DataspaceView
+from mvd_core.api.models import DataspaceView, EndpointsView
 from mvd_core.errors import ExternalError, MvdError
 from mvd_core.runs import Action, RunAccepted, RunSummary
 from mvd_core.settings import Settings
@@ -25,6 +25,7 @@ class Reader(Protocol):
     def run(self, run_id: str) -> RunSummary | None: ...
     def runs(self, limit: int) -> list[RunSummary]: ...
     def dataspace(self) -> DataspaceView: ...
+    def endpoints(self) -> EndpointsView: ...
     def close(self) -> None: ...
 
 
@@ -90,6 +91,9 @@ class RemoteControlPlane:
 
     def dataspace(self) -> DataspaceView:
         return DataspaceView.model_validate(self._call("GET", "/api/dataspace"))
+
+    def endpoints(self) -> EndpointsView:
+        return EndpointsView.model_validate(self._call("GET", "/api/dataspace/endpoints"))
 
     def close(self) -> None:
         self._http.close()

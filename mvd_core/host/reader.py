@@ -1,5 +1,5 @@
-"""The local host's state read without its engine: what `mvd runs` and `mvd status` show when
-no `mvd serve` answers at ``MVD_PUBLIC_URL``/``MVD_PORT``.
+"""The local host's state read without its engine: what `mvd runs`, `mvd status` and
+`mvd endpoints` show when no `mvd serve` answers at ``MVD_PUBLIC_URL``/``MVD_PORT``.
 
 The one ``Backend`` over read-only SQLite connections to ``registry.db`` (runs, the current
 run, poison commands) and ``engine.db`` (a running run's live steps): nothing is created,
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mvd_core.api.backend import Backend
-from mvd_core.api.models import DataspaceView
+from mvd_core.api.models import DataspaceView, EndpointsView
 from mvd_core.dataspace import Dataspace, load_targeted
 from mvd_core.engine import InstanceStatus, read_status
 from mvd_core.errors import MvdError
@@ -58,6 +58,9 @@ class LocalReader:
 
     def dataspace(self) -> DataspaceView:
         return asyncio.run(self.backend.dataspace_view())
+
+    def endpoints(self) -> EndpointsView:
+        return asyncio.run(self.backend.endpoints())
 
     def close(self) -> None:
         """Nothing to release: every read opened and closed its own connection."""

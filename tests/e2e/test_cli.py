@@ -104,3 +104,58 @@ def test_status_before_the_first_provision_says_nothing_is_published_yet(tmp_pat
     res = mvd(env, "status")
     assert res.returncode == 0, res.stderr
     assert res.stdout.count("not published yet") == 3 and "does not resolve" not in res.stdout
+
+
+def test_endpoints_against_a_running_server_and_from_disk(serve_process, monkeypatch):
+    """`mvd endpoints` on the embedded target: a participant a provision gave ports and a
+    management API key (recorded here as the did and vault steps record them, no runtime
+    started) shows its addresses and key file, never the key; the others say why they have none."""
+    from mvd_core.dataspace import load_targeted
+    from mvd_core.plan.desired import dataspace_dids
+    from mvd_core.settings import get_settings
+    from mvd_core.workflow import connect, runtimes
+
+    sp = serve_process
+    sp.env["MVD_TARGETS"] = "embedded"
+    sp.start()
+    for key, value in (("MVD_HOME", str(sp.home)), ("MVD_PORT", str(sp.port)), ("MVD_TARGETS", "embedded")):
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    settings = get_settings()
+    dataspace = load_targeted(settings)
+    dids = dataspace_dids(dataspace, settings)
+    enforcer = dataspace.participant("space-enforcer")
+    specs = runtimes.specs(enforcer, dids["space-enforcer"], settings)
+    store = connect.secret_store(enforcer, settings)
+    runtimes.ensure_secrets(store)
+    key = store.get("management-api-key")
+    key_file = str(sp.home / "vaults" / "space-enforcer" / "management-api-key")
+
+    answer = mvd(sp.env, "endpoints", "--json")
+    assert answer.returncode == 0, answer.stderr
+    view = json.loads(answer.stdout)
+    assert view["participants"]["space-enforcer"] == {
+        "did": dids["space-enforcer"], "management": runtimes.management_url(specs),
+        "protocol": runtimes.protocol_url(specs), "dataDashboard": None, "managementApiKeyFile": key_file,
+        "note": None,
+    }
+    assert view["participants"]["galactic-turbine"]["management"] is None
+    assert view["issuer"] == {"did": f"did:web:localhost%3A{sp.port}:dids:issuer"}
+
+    table = mvd({**sp.env, "COLUMNS": "40"}, "endpoints")
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert f"space-enforcer  {dids['space-enforcer']}" in lines  # whole, even in a narrow terminal
+    assert f"  management   {runtimes.management_url(specs)}" in lines
+    assert f"  protocol     {runtimes.protocol_url(specs)}" in lines
+    assert f"  API key file {key_file}" in lines
+    assert lines.count("  its runtimes have no ports yet: run `mvd provision` (or `mvd up`)") == 2
+    assert f"issuer  did:web:localhost%3A{sp.port}:dids:issuer" in lines
+    assert key not in answer.stdout + table.stdout + table.stderr
+
+    # no token: the server refuses, in one line
+    denied = mvd({k: v for k, v in sp.env.items() if k != "MVD_API_TOKEN"}, "endpoints")
+    assert denied.returncode == 1 and "401" in denied.stderr and "Traceback" not in denied.stderr
+    # no server: the same, read from the state directory
+    sp.stop()
+    assert json.loads(mvd(sp.env, "endpoints", "--json").stdout) == view
