@@ -59,8 +59,13 @@ def create_app(host: LocalHost, token: str) -> Starlette:
         public = any(r.access == "public" for r in routes)
         open_read = request.method == "GET" and not reads_need_token and access != "private"
         if not authenticated and not path.startswith("/api/webhooks/") and not public and not open_read:
-            why = ("" if request.method != "GET" else "; this one always needs it" if access == "private"
-                   else "; on this server reading needs it too (MVD_ANONYMOUS_READS)")
+            why = (
+                ""
+                if request.method != "GET"
+                else "; this one always needs it"
+                if access == "private"
+                else "; on this server reading needs it too (MVD_ANONYMOUS_READS)"
+            )
             resp = error(401, f"missing or wrong API token (send 'Authorization: Bearer <token>'){why}")
             return JSONResponse(resp.body, resp.status, headers={"WWW-Authenticate": "Bearer"})
         body = b""
@@ -70,8 +75,14 @@ def create_app(host: LocalHost, token: str) -> Starlette:
                 resp = error(413, "request body is larger than 1 MiB")
                 return JSONResponse(resp.body, resp.status)
         result = await dispatch(
-            ApiRequest(method=request.method, path=path, query=dict(request.query_params),
-                       headers=dict(request.headers), body=body, authenticated=authenticated),
+            ApiRequest(
+                method=request.method,
+                path=path,
+                query=dict(request.query_params),
+                headers=dict(request.headers),
+                body=body,
+                authenticated=authenticated,
+            ),
             host.backend,
         )
         return JSONResponse(result.body, result.status, headers=result.headers)
@@ -80,10 +91,16 @@ def create_app(host: LocalHost, token: str) -> Starlette:
         rel = request.path_params["path"]
         target = _did_file(root, rel)
         if target is None:
-            return JSONResponse(error(404, f"no DID document at /dids/{rel[:200]}").body, 404,
-                                headers={"Access-Control-Allow-Origin": "*"})
-        return FileResponse(target, media_type="application/did+json",
-                            headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "no-cache"})
+            return JSONResponse(
+                error(404, f"no DID document at /dids/{rel[:200]}").body,
+                404,
+                headers={"Access-Control-Allow-Origin": "*"},
+            )
+        return FileResponse(
+            target,
+            media_type="application/did+json",
+            headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "no-cache"},
+        )
 
     issuers: list[Issuer] = []  # made on first use: its key is generated then, not at every start
     issuer_lock = threading.Lock()
@@ -97,8 +114,11 @@ def create_app(host: LocalHost, token: str) -> Starlette:
 
     async def issuer_did(_: Request) -> Response:
         document = await run_in_threadpool(lambda: issuer().did_document())
-        return Response(to_bytes(document), media_type="application/did+json",
-                        headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "no-cache"})
+        return Response(
+            to_bytes(document),
+            media_type="application/did+json",
+            headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "no-cache"},
+        )
 
     async def issuer_credentials(request: Request) -> Response:
         body = b""
@@ -108,8 +128,12 @@ def create_app(host: LocalHost, token: str) -> Starlette:
                 break  # the issuer answers 413
         answer = await run_in_threadpool(lambda: issuer().handle_credential_request(dict(request.headers), body))
         # the holder accepts the credential only once it has our 201: deliver after answering
-        return Response(answer.body, answer.status, headers=answer.headers,
-                        background=BackgroundTask(answer.job.run) if answer.job else None)
+        return Response(
+            answer.body,
+            answer.status,
+            headers=answer.headers,
+            background=BackgroundTask(answer.job.run) if answer.job else None,
+        )
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"ok": True, "dataspace": host.dataspace.name, "targets": host.settings.targets})
@@ -117,18 +141,27 @@ def create_app(host: LocalHost, token: str) -> Starlette:
     async def index(_: Request) -> Response:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
-    return Starlette(routes=[
-        Route("/", index),
-        Route("/healthz", healthz),
-        Route("/dids/issuer/did.json", issuer_did, methods=["GET", "HEAD"]),
-        Route("/dids/{path:path}", did_document, methods=["GET", "HEAD"]),
-        Route("/issuer/dcp/credentials", issuer_credentials, methods=["POST"]),
-        # Every method: dispatch answers one the path does not take with 405 and the right Allow.
-        Route("/api/{rest:path}", api, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]),
-        Mount("/static", StaticFiles(directory=STATIC), name="static"),
-    ], middleware=[
-        Middleware(security.Exposure, allowed=security.allowed_hosts(host.settings)),  # outermost: a wrong Host gets nothing else
-        Middleware(RequestGuard)], exception_handlers={HTTPException: http_error})
+    return Starlette(
+        routes=[
+            Route("/", index),
+            Route("/healthz", healthz),
+            Route("/dids/issuer/did.json", issuer_did, methods=["GET", "HEAD"]),
+            Route("/dids/{path:path}", did_document, methods=["GET", "HEAD"]),
+            Route("/issuer/dcp/credentials", issuer_credentials, methods=["POST"]),
+            # Every method: dispatch answers one the path does not take with 405 and the right Allow.
+            Route(
+                "/api/{rest:path}", api, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
+            ),
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        ],
+        middleware=[
+            Middleware(
+                security.Exposure, allowed=security.allowed_hosts(host.settings)
+            ),  # outermost: a wrong Host gets nothing else
+            Middleware(RequestGuard),
+        ],
+        exception_handlers={HTTPException: http_error},
+    )
 
 
 def _did_file(root: Path, rel: str) -> Path | None:
@@ -148,8 +181,14 @@ class Server:
 
     def __init__(self, host: LocalHost, token: str) -> None:
         self._settings = host.settings
-        config = uvicorn.Config(create_app(host, token), host=host.settings.host, port=host.settings.port,
-                                log_level="warning", access_log=False, lifespan="off")
+        config = uvicorn.Config(
+            create_app(host, token),
+            host=host.settings.host,
+            port=host.settings.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+        )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 
@@ -167,20 +206,30 @@ class Server:
                 sock.close()
                 raise
         except OSError as exc:
-            raise MvdError(f"could not listen on {host}:{port}: {exc.strerror or exc} "
-                           "(another server on that port? set MVD_PORT)") from None
+            raise MvdError(
+                f"could not listen on {host}:{port}: {exc.strerror or exc} (another server on that port? set MVD_PORT)"
+            ) from None
         return sock
 
     def start(self, timeout: float = 10.0) -> None:
         sock = self._bind()
         if not security.is_loopback(self._settings.host):
-            reads = ("every API call, reads included, needs the API token" if security.reads_need_token(self._settings)
-                     else "API reads are open to anyone who reaches it (MVD_ANONYMOUS_READS=true)")
-            log.warning("mvd serve listens on %s:%s, which other machines can reach: %s; it answers only to %s "
-                        "and loopback names (MVD_PUBLIC_URL)", self._settings.host, self._settings.port, reads,
-                        self._settings.base_url)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, name="mvd-http",
-                                        daemon=True)
+            reads = (
+                "every API call, reads included, needs the API token"
+                if security.reads_need_token(self._settings)
+                else "API reads are open to anyone who reaches it (MVD_ANONYMOUS_READS=true)"
+            )
+            log.warning(
+                "mvd serve listens on %s:%s, which other machines can reach: %s; it answers only to %s "
+                "and loopback names (MVD_PUBLIC_URL)",
+                self._settings.host,
+                self._settings.port,
+                reads,
+                self._settings.base_url,
+            )
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="mvd-http", daemon=True
+        )
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started and self._thread.is_alive() and time.monotonic() < deadline:

@@ -55,14 +55,16 @@ def _unreachable(participant: Participant) -> str:
 
 def participant_endpoints(participant: Participant, did: str, settings: Settings) -> ParticipantEndpoints:
     if not runtimes.on_processes(participant):
-        return ParticipantEndpoints(did=did, management=None, protocol=None, management_api_key_file=None,
-                                    note=_unreachable(participant))
+        return ParticipantEndpoints(
+            did=did, management=None, protocol=None, management_api_key_file=None, note=_unreachable(participant)
+        )
     specs = runtimes.recorded_specs(participant, did, settings)
     key_file = runtimes.management_key_file(participant, settings)
     key = str(key_file.absolute()) if key_file.is_file() else None
     if specs is None:
-        return ParticipantEndpoints(did=did, management=None, protocol=None, management_api_key_file=key,
-                                    note=NOT_PROVISIONED)
+        return ParticipantEndpoints(
+            did=did, management=None, protocol=None, management_api_key_file=key, note=NOT_PROVISIONED
+        )
     return ParticipantEndpoints(
         did=did,
         management=runtimes.management_url(specs),
