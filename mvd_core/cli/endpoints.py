@@ -34,8 +34,12 @@ def show(view: EndpointsView) -> None:
     """Plain aligned lines, never a table: a DID or a URL must print whole at any terminal width."""
     for pid, p in view.participants.items():
         out.print(Text.assemble((pid, "bold"), f"  {p.did}"))
-        rows = [("management", p.management), ("protocol", p.protocol), ("dashboard", p.data_dashboard),
-                ("API key file", p.management_api_key_file)]
+        rows = [
+            ("management", p.management),
+            ("protocol", p.protocol),
+            ("dashboard", p.data_dashboard),
+            ("API key file", p.management_api_key_file),
+        ]
         for label, value in rows:
             if value is not None:
                 out.print(Text(f"  {label:<13}{value}"))
@@ -43,5 +47,4 @@ def show(view: EndpointsView) -> None:
             out.print(Text(f"  {p.note}", "dim"))
     out.print(Text.assemble(("issuer", "bold"), f"  {view.issuer.did}"))
     if any(p.management for p in view.participants.values()):
-        out.print(Text("Management API calls send the key as X-Api-Key: -H \"X-Api-Key: $(cat <API key file>)\"",
-                       "dim"))
+        out.print(Text('Management API calls send the key as X-Api-Key: -H "X-Api-Key: $(cat <API key file>)"', "dim"))
