@@ -14,6 +14,7 @@ from mvd_core.settings import Settings
 
 if TYPE_CHECKING:  # imported when an in-process control plane starts
     from mvd_core.host.local import LocalHost
+    from mvd_core.host.recovery import Recovery
     from mvd_core.server import Server
 
 
@@ -102,13 +103,19 @@ class RemoteControlPlane:
 class InProcessControlPlane:
     """A local host run by this process, with the HTTP server up so local DIDs resolve."""
 
-    def __init__(self, host: LocalHost, server: Server, token: str, token_created: bool) -> None:
+    def __init__(
+        self, host: LocalHost, server: Server, token: str, token_created: bool, recovery: Recovery | None = None
+    ) -> None:
         self.host, self.server = host, server
         self.token, self.token_created = token, token_created
         self.description = f"in-process ({host.settings.home})"
+        self.recovery = recovery  # what a start with recover=True found of the runtimes
 
     @classmethod
-    def start(cls, settings: Settings) -> InProcessControlPlane:
+    def start(cls, settings: Settings, *, recover: bool = False) -> InProcessControlPlane:
+        """``recover``: for `mvd serve`/`mvd up`, adopt or restart the recorded runtimes before
+        the engine resumes an interrupted run (``mvd_core.host.recovery``)."""
+        from mvd_core.host import recovery
         from mvd_core.host import token as api_token
         from mvd_core.host.local import LocalHost
         from mvd_core.server import Server
@@ -117,8 +124,9 @@ class InProcessControlPlane:
         token, created = api_token.load_or_create(settings)
         server = Server(host, token)
         server.start()
+        found = recovery.restart_runtimes(host) if recover else None
         host.start()
-        return cls(host, server, token, created)
+        return cls(host, server, token, created, found)
 
     def submit(self, action: Action, rotate_keys: list[str]) -> RunAccepted:
         return self.host.submit(action, "cli", rotate_keys)

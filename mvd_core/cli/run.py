@@ -13,9 +13,11 @@ import typer
 from rich.text import Text
 
 from mvd_core.api.models import DataspaceView
+from mvd_core.cli import target
 from mvd_core.cli.client import InProcessControlPlane, connect, reader
 from mvd_core.cli.console import out
 from mvd_core.cli.progress import follow, run_detail
+from mvd_core.dataspace import load_targeted
 from mvd_core.errors import MvdError
 from mvd_core.runs import Action
 from mvd_core.settings import get_settings
@@ -202,9 +204,13 @@ def _serve_forever(cp: InProcessControlPlane) -> None:
 
 
 def serve() -> None:
-    """Serve the API, the dashboard and local DID documents; run the nightly reset."""
-    cp = InProcessControlPlane.start(get_settings())
+    """Serve the API, the dashboard and local DID documents; run the nightly reset. Runtimes an
+    earlier process ran are adopted or restarted (then a provision re-creates their state)."""
+    from mvd_core.host.recovery import provision_if_needed
+
+    cp = InProcessControlPlane.start(get_settings(), recover=True)
     try:
+        target.say_recovery(provision_if_needed(cp.host, cp.recovery) if cp.recovery else None)
         _serve_forever(cp)
     finally:
         cp.close()
@@ -215,16 +221,17 @@ def up(
         bool, typer.Option("--once", help="Exit after the provision, with its status as exit code.")
     ] = False,
 ) -> None:
-    """The embedded default: serve, provision the dataspace with live progress, print the DIDs, keep serving."""
-
-    cp = InProcessControlPlane.start(get_settings())
+    """The embedded default: serve, provision the dataspace with live progress, print the DIDs
+    and the runtimes ready, keep serving."""
+    settings = get_settings()
+    dataspace = load_targeted(settings)
+    out.print(f"[bold]MVD control plane[/]: dataspace {dataspace.name}, state in {settings.home}")
+    out.print(Text(f"target {target.describe(dataspace, settings.targets)}"))
+    target.assemble(dataspace)  # before anything starts: a missing JDK or Maven is one line
+    cp = InProcessControlPlane.start(settings, recover=True)
     try:
         host = cp.host
-        kinds = sorted({p.cluster.kind for p in host.dataspace.participants})
-        out.print(
-            f"[bold]MVD control plane[/]: dataspace {host.dataspace.name}, targets {host.settings.targets} "
-            f"(clusters {', '.join(kinds)}), state in {host.settings.home}"
-        )
+        target.say_recovery(cp.recovery)  # the provision below re-creates what restarted runtimes lost
         accepted = host.submit("provision", "cli")
         run = follow(cp, accepted.run_id)
         participants = cp.dataspace().participants
@@ -234,6 +241,9 @@ def up(
         for p in participants:
             mark = Text("✓ resolves", "green") if p.resolves else Text(f"✗ {p.resolve_error}", "red")
             out.print(Text.assemble(f"  {p.display_name:<{names}}  {p.did:<{dids}}  ", mark), soft_wrap=True)
+            ready = target.ready_runtimes(host.dataspace, settings, p.id)
+            if ready is not None:
+                out.print(Text.assemble(f"  {'':<{names}}  ", ready), soft_wrap=True)
         if once:
             out.print(f"Dashboard was: {host.settings.base_url}/ (stopped: --once)")
             if run.status != "completed":

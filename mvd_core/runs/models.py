@@ -14,7 +14,8 @@ from pydantic.alias_generators import to_camel
 from mvd_core.errors import MvdError
 
 Action = Literal["provision", "reset", "teardown"]
-Source = Literal["timer", "button", "webhook", "cli", "api"]
+# recovery: `mvd serve`/`mvd up` restarted runtimes that had stopped with an earlier process
+Source = Literal["timer", "button", "webhook", "cli", "api", "recovery"]
 RunStatus = Literal["pending", "running", "completed", "failed"]
 StepStatus = Literal["pending", "running", "done", "failed", "skipped"]
 

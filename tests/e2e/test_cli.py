@@ -27,7 +27,8 @@ def test_up_once_provisions_the_seed_and_prints_resolving_dids(serve_process):
         # whole, on one line, even in a narrow terminal
         assert re.search(rf"did:web:localhost%3A{port}:dids:{pid} +✓ resolves\n", res.stdout), res.stdout
     assert "provision mvd-mvd-" in res.stdout and "completed" in res.stdout
-    assert "(clusters simulated)" in res.stdout
+    assert "target simulated: simulated clusters (no EDC runtime runs)\n" in res.stdout
+    assert "runtimes ready" not in res.stdout and "assembled" not in res.stdout  # nothing of EDC's on simulated
     assert "Traceback" not in res.stdout + res.stderr
 
 
@@ -159,3 +160,33 @@ def test_endpoints_against_a_running_server_and_from_disk(serve_process, monkeyp
     # no server: the same, read from the state directory
     sp.stop()
     assert json.loads(mvd(sp.env, "endpoints", "--json").stdout) == view
+
+
+def test_up_on_embedded_assembles_the_runtimes_first_with_progress(tmp_path):
+    """Before anything is provisioned: the target named, Maven's progress shown, and a failed
+    assembly one error line, with no run started. A stand-in mvn that fails as Maven does."""
+    import shutil
+
+    from mvd_core.runtimes.kinds import EDC_VERSION
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("java", "javac"):
+        (bin_dir / tool).symlink_to(os.path.realpath(shutil.which(tool)))
+    (bin_dir / "mvn").write_text("#!/bin/sh\necho '[INFO] Building runtime-connector 1.0.0 [2/5]'\n"
+                                 "echo '[ERROR] stand-in: Maven Central is elsewhere'\nexit 1\n")
+    (bin_dir / "mvn").chmod(0o755)
+    env = {**os.environ, "MVD_HOME": str(tmp_path / "home"), "MVD_PORT": str(free_port()),
+           "MVD_TARGETS": "embedded", "MVD_CACHE_DIR": str(tmp_path / "cache"), "PATH": str(bin_dir)}
+    env.pop("JAVA_HOME", None)
+    res = mvd(env, "up", "--once")
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert res.stdout.splitlines()[1:] == [
+        f"target embedded: EDC {EDC_VERSION} runtimes as local processes",
+        f"resolving EDC {EDC_VERSION} runtimes from Maven Central (first run, ~3 min)…",
+        "  connector: resolving its modules",
+    ], res.stdout
+    [line] = res.stderr.splitlines()
+    assert line.startswith(f"error: assembling the EDC {EDC_VERSION} runtimes failed: stand-in: Maven Central is "
+                           "elsewhere; Maven's output: "), line
+    assert "no runs yet" in mvd(env, "runs").stdout  # nothing was provisioned

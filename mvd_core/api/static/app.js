@@ -9,7 +9,7 @@
   const HISTORY_LIMIT = 20;
 
   const ACTION_LABEL = { provision: "Deploy", reset: "Reset", teardown: "Teardown" };
-  const SOURCE_LABEL = { timer: "timer", button: "button", webhook: "webhook", cli: "CLI", api: "API" };
+  const SOURCE_LABEL = { timer: "timer", button: "button", webhook: "webhook", cli: "CLI", api: "API", recovery: "recovery" };
   const RUN_STATUS_LABEL = { pending: "pending", running: "running", completed: "completed", failed: "failed" };
   const STEP_ICON = { pending: "○", running: "◐", done: "✓", failed: "✗", skipped: "–" };
 

@@ -264,11 +264,15 @@ class ProcessPlatform:
             write_records(self.home, participant, records)
         return sorted(r.spec.name for r in gone)
 
-    def recover(self) -> dict[str, ApplyResult]:
+    def recover(self, only: Iterable[str] | None = None) -> dict[str, ApplyResult]:
         """For a starting ``mvd serve``: adopt every recorded runtime whose process still runs
-        (same pid and start time) and start again each one that should run but does not."""
+        (same pid and start time) and start again each one that should run but does not; of
+        the participants in ``only`` when given (the others' records are left alone)."""
+        wanted = None if only is None else set(only)
         results: dict[str, ApplyResult] = {}
         for participant in participants(self.home):
+            if wanted is not None and participant not in wanted:
+                continue
             result = results[participant] = ApplyResult(participant=participant)
             with self._lock(participant):
                 records = read_records(self.home, participant)
