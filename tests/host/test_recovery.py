@@ -75,8 +75,8 @@ def test_dead_runtimes_are_restarted_on_their_ports_and_a_recovery_provision_is_
     assert (record.action, record.source) == ("provision", "recovery")
     assert recovery.lines() == [
         f"runtimes of {PID} restarted: connector, dataplane-0, identityhub",
-        f"recovery: started a provision run, {recovery.run.run_id}, to re-create their identity contexts and "
-        "credentials",
+        (f"recovery: started a provision run, {recovery.run.run_id}, to re-create their identity contexts and "
+         "credentials"),
     ]
     after = settle(platform, PID)  # the data plane, waiting for its connector, starts once that is ready
     assert {name: s.ports for name, s in after.items()} == ports
