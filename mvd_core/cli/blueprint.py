@@ -100,7 +100,11 @@ def plan(
     """Show what a provision would create, change or delete in each participant's cluster."""
     dataspace, settings, chosen = load_dataspace(file, targets)
     result = make_plan(
-        dataspace, dataspace_dids(dataspace, settings), chosen, connect.observer(settings, dataspace.name)
+        dataspace,
+        dataspace_dids(dataspace, settings),
+        chosen,
+        connect.observer(settings, dataspace.name),
+        connect.runtime_plan(settings),
     )
     if as_json:
         print(json.dumps(result.to_json(), indent=2))

@@ -27,6 +27,8 @@ def _status(dataspace: Any, settings: Any, participant: Any, dids: dict[str, str
     from mvd_core.platforms.clusters import ClusterMissing, open_cluster_source
     from mvd_core.platforms.kubernetes import workloads
 
+    if participant.cluster.kind == "processes":
+        return _processes_status(settings, participant)
     source = open_cluster_source(participant.cluster, participant.id, settings)
     row: dict[str, Any] = {
         "participant": participant.id,
@@ -51,6 +53,23 @@ def _status(dataspace: Any, settings: Any, participant: Any, dids: dict[str, str
     except MvdError as exc:
         row["error"] = exc.local_message
     return row
+
+
+def _processes_status(settings: Any, participant: Any) -> dict[str, Any]:
+    """A participant whose runtimes run as processes on this machine: no cluster, its runtimes."""
+    from mvd_core.platforms.processes import ProcessPlatform
+
+    states = ProcessPlatform(settings.home).status(participant.id)
+    ready = sum(1 for s in states if s.state == "ready")
+    return {
+        "participant": participant.id,
+        "kind": "processes",
+        "simulated": False,
+        "cluster": "no cluster: local processes on this machine",
+        "objects": len(states),
+        "runtimes": f"{ready}/{len(states)} ready" if states else "not started",
+        "error": None,
+    }
 
 
 @app.command("status")

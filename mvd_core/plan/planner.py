@@ -13,6 +13,8 @@ from mvd_core.k8s.diff import ParticipantDiff, diff_objects
 from mvd_core.plan.render import render_participant
 
 Observe = Callable[[Participant], list[dict[str, Any]]]
+# How the planner sees a participant whose runtimes run as local processes (no cluster).
+PlanRuntimes = Callable[[Participant], ParticipantDiff]
 
 
 class ParticipantPlan(BaseModel):
@@ -65,16 +67,24 @@ def cluster_label(participant: Participant) -> str:
     return "simulated" if cluster.kind == "simulated" else cluster.kind
 
 
-def make_plan(dataspace: Dataspace, dids: dict[str, str], targets: str, observe: Observe = no_cluster) -> Plan:
+def no_runtimes(participant: Participant) -> ParticipantDiff:
+    return ParticipantDiff()
+
+
+def make_plan(
+    dataspace: Dataspace,
+    dids: dict[str, str],
+    targets: str,
+    observe: Observe = no_cluster,
+    runtimes: PlanRuntimes = no_runtimes,
+) -> Plan:
     plans = []
     for p in dataspace.participants:
-        desired = render_participant(dataspace, p, dids)
+        if p.cluster.kind == "processes":
+            diff = runtimes(p)
+        else:
+            diff = diff_objects(render_participant(dataspace, p, dids), observe(p), p.id)
         plans.append(
-            ParticipantPlan(
-                participant=p.id,
-                display_name=p.display_name,
-                cluster=cluster_label(p),
-                diff=diff_objects(desired, observe(p), p.id),
-            )
+            ParticipantPlan(participant=p.id, display_name=p.display_name, cluster=cluster_label(p), diff=diff)
         )
     return Plan(dataspace=dataspace.name, targets=targets, participants=plans)

@@ -15,7 +15,10 @@ from mvd_core.identity.keys import ensure_participant_key, public_key
 from mvd_core.identity.resolver import options_for
 from mvd_core.logs import get_logger
 from mvd_core.plan.desired import PublicKeys
-from mvd_core.plan.planner import Observe
+from mvd_core.k8s.diff import ParticipantDiff
+from mvd_core.plan.planner import Observe, PlanRuntimes
+from mvd_core.platforms.processes import ProcessPlatform
+from mvd_core.runtimes.participant import runtime_layout
 from mvd_core.platforms.clusters import ClusterMissing, ClusterSource, open_cluster_source
 from mvd_core.platforms.didhosts import DidHostClient, open_did_host
 from mvd_core.platforms.secrets import SecretStore, open_secret_store
@@ -67,6 +70,24 @@ def public_keys_for_render(settings: Settings, targets: str) -> PublicKeys:
             return None
 
     return public_key_of
+
+
+def runtime_plan(settings: Settings) -> PlanRuntimes:
+    """How `mvd plan` sees a participant on local processes: each declared runtime is to start
+    (not running), unchanged (running) or, when running but no longer declared, to stop.
+    A running runtime whose settings changed is restarted by the next run but shown unchanged."""
+
+    def plan(participant: Participant) -> ParticipantDiff:
+        declared = runtime_layout(participant)
+        platform = ProcessPlatform(settings.home)
+        running = {s.name for s in platform.status(participant.id) if s.state in ("ready", "starting")}
+        return ParticipantDiff(
+            create=[f"process/{name}" for name in declared if name not in running],
+            unchanged=[f"process/{name}" for name in declared if name in running],
+            delete=[f"process/{name}" for name in sorted(running - set(declared))],
+        )
+
+    return plan
 
 
 def observer(settings: Settings, dataspace_name: str) -> Observe:

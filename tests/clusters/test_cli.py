@@ -1,4 +1,4 @@
-"""`mvd clusters status` against embedded (simulated) clusters."""
+"""`mvd clusters status` against simulated clusters and local processes."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from tests.kubernetes.rollout import settle
 def test_status_says_simulated_and_counts_objects():
     try:
         settings = get_settings()
-        dataspace = apply_targets(load(), "embedded")
+        dataspace = apply_targets(load(), "simulated")
         dids = dataspace_dids(dataspace, settings)
         first = dataspace.participants[0]
         source = open_cluster_source(first.cluster, first.id, settings)
@@ -30,7 +30,7 @@ def test_status_says_simulated_and_counts_objects():
         W.apply(source.api_client(), objects)
         assert settle(source.api_client(), objects, timeout_seconds=60).ready
 
-        result = CliRunner().invoke(app, ["status", "--json", "--targets", "embedded"])
+        result = CliRunner().invoke(app, ["status", "--json", "--targets", "simulated"])
         assert result.exit_code == 0, result.output
         rows = {r["participant"]: r for r in json.loads(result.output)}
         assert all(r["simulated"] and "simulated cluster" in r["cluster"] for r in rows.values())
@@ -40,7 +40,7 @@ def test_status_says_simulated_and_counts_objects():
         others = [r for pid, r in rows.items() if pid != first.id]
         assert others and all(r["objects"] == 0 for r in others)
 
-        table = CliRunner().invoke(app, ["status", "--targets", "embedded"])
+        table = CliRunner().invoke(app, ["status", "--targets", "simulated"])
         assert table.exit_code == 0 and "SIMULATED" in table.output
     finally:
         stop_shared_simulators()

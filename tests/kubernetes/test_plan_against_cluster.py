@@ -25,7 +25,7 @@ from tests.kubernetes.rollout import settle
 
 def _setup(sim):
     settings = get_settings()
-    dataspace = apply_targets(load(), "embedded")
+    dataspace = apply_targets(load(), "simulated")
     dids = dataspace_dids(dataspace, settings)
     sources = {p.id: open_cluster_source(p.cluster, p.id, settings, server=sim) for p in dataspace.participants}
     for source in sources.values():
@@ -34,7 +34,7 @@ def _setup(sim):
     desired = {p.id: render_participant(dataspace, p, dids) for p in dataspace.participants}
 
     def plan():
-        return make_plan(dataspace, dids, "embedded",
+        return make_plan(dataspace, dids, "simulated",
                          observe=lambda p: W.observe(apis[p.id], p.id, dataspace.name))
 
     return dataspace, apis, desired, plan
