@@ -13,15 +13,15 @@ from mvd_core.dataspace.models import Participant
 from mvd_core.errors import MvdError
 from mvd_core.identity.keys import ensure_participant_key, public_key
 from mvd_core.identity.resolver import options_for
+from mvd_core.k8s.diff import ParticipantDiff
 from mvd_core.logs import get_logger
 from mvd_core.plan.desired import PublicKeys
-from mvd_core.k8s.diff import ParticipantDiff
 from mvd_core.plan.planner import Observe, PlanRuntimes
-from mvd_core.platforms.processes import ProcessPlatform
-from mvd_core.runtimes.participant import runtime_layout
 from mvd_core.platforms.clusters import ClusterMissing, ClusterSource, open_cluster_source
 from mvd_core.platforms.didhosts import DidHostClient, open_did_host
+from mvd_core.platforms.processes import ProcessPlatform
 from mvd_core.platforms.secrets import SecretStore, open_secret_store
+from mvd_core.runtimes.participant import runtime_layout
 from mvd_core.settings import Settings
 
 log = get_logger(__name__)
