@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import select
 import signal
 import time
@@ -64,6 +65,13 @@ LOG_ROTATE_BYTES = 10 * 2**20
 CHILD_ENV = ("PATH", "HOME", "TZ", "TMPDIR", "JAVA_HOME", "USER", "LOGNAME")
 # Settings keys whose last segment says they hold a secret itself, not a vault alias of one.
 SECRET_KEY_WORDS = {"password", "secret", "apikey", "api-key", "privatekey", "private-key", "clientsecret"}
+# What EDC logs once every extension has started, which is after Jetty serves every web context.
+# Nothing probes a runtime before its log says so: a request that lands while Jetty maps a context
+# can leave that exact path answering 404 for good (EDC 0.15.1 on Jetty 12.1: the readiness path,
+# polled from the start, stuck in about one start in four), and such a runtime never shows ready.
+READY_LINE = re.compile(rb"Runtime \S+ ready")
+# The (pid, start time) of runtimes whose log said so: read once per process, not per probe.
+_logged_ready: set[tuple[int, int]] = set()
 
 
 def find_java() -> str:
@@ -346,7 +354,10 @@ class ProcessPlatform:
             )
         return False, "is no longer running"
 
-    def _ready(self, spec: RuntimeSpec) -> tuple[bool, str]:
+    def _ready(self, record: RuntimeRecord) -> tuple[bool, str]:
+        if not self._logged_ready(record):
+            return False, "starting (its log does not say ready yet)"
+        spec = record.spec
         try:
             response = httpx.get(spec.readiness_url, timeout=self.readiness_timeout)
         except httpx.HTTPError:
@@ -356,6 +367,23 @@ class ProcessPlatform:
         except ValueError:
             healthy = False
         return (True, "ready") if healthy else (False, f"readiness endpoint answers {response.status_code}")
+
+    def _logged_ready(self, record: RuntimeRecord) -> bool:
+        """Whether this start of the runtime has logged EDC's ready line."""
+        if record.pid is None or record.start_ticks is None:
+            return False
+        key = (record.pid, record.start_ticks)
+        if key not in _logged_ready:
+            try:
+                with log_path(self.home, record.spec.participant, record.spec.name).open("rb") as f:
+                    size = f.seek(0, os.SEEK_END)
+                    f.seek(record.log_offset if record.log_offset <= size else 0)
+                    if READY_LINE.search(f.read()) is None:
+                        return False
+            except FileNotFoundError:
+                return False
+            _logged_ready.add(key)
+        return True
 
     def _state(self, participant: str, record: RuntimeRecord, records: Mapping[str, RuntimeRecord]) -> RuntimeState:
         spec = record.spec
@@ -384,7 +412,7 @@ class ProcessPlatform:
             state.state, state.detail = "failed", f"{spec.name} {ended}"
             state.log_tail = self._log_tail(participant, record)
             return state
-        ready, detail = self._ready(spec)
+        ready, detail = self._ready(record)
         state.state, state.detail = ("ready" if ready else "starting"), detail
         return state
 
@@ -394,7 +422,7 @@ class ProcessPlatform:
             and record.desired == "running"
             and record.failure is None
             and self._alive(record)[0]
-            and self._ready(record.spec)[0]
+            and self._ready(record)[0]
         )
 
     def _advance(self, participant: str, records: dict[str, RuntimeRecord], result: ApplyResult) -> None:

@@ -7,6 +7,8 @@ Settings it reads besides ``web.http.port``:
 - ``standin.ignore-sigterm``: ``true`` keeps it running on SIGTERM (a stop must SIGKILL it)
 - ``standin.ready-when``: a path; readiness answers 503 until that file exists
 - ``standin.child``: ``true`` starts a grandchild (``sleep``) in its process group and logs its pid
+- ``standin.log-ready-when``: a path; EDC's "Runtime ... ready" line is logged only once that file
+  exists (else right after it listens), and a readiness request before it logs "probed before ready"
 GET /die makes it log "dying on request" and exit 7.
 """
 
@@ -15,6 +17,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -72,6 +76,8 @@ def main() -> None:
                 print("dying on request", flush=True)
                 os._exit(7)
             if self.path == "/api/check/readiness":
+                if not logged_ready.is_set():
+                    print("probed before ready", flush=True)
                 healthy = os.path.exists(settings.get("standin.ready-when", "/"))
                 body = json.dumps({"isSystemHealthy": healthy, "settings": settings}).encode()
                 self.send_response(200 if healthy else 503)
@@ -83,8 +89,17 @@ def main() -> None:
             self.end_headers()
             self.wfile.write(body)
 
+    logged_ready = threading.Event()
+
+    def log_ready() -> None:
+        while not os.path.exists(settings.get("standin.log-ready-when", "/")):
+            time.sleep(0.05)
+        print(f"INFO Runtime standin-{os.getpid()} ready", flush=True)  # as EDC's BaseRuntime logs it
+        logged_ready.set()
+
     server = ThreadingHTTPServer(("0.0.0.0", int(settings["web.http.port"])), Handler)
     print(f"listening on {settings['web.http.port']}", flush=True)
+    threading.Thread(target=log_ready, daemon=True).start()
     server.serve_forever()
 
 

@@ -210,6 +210,28 @@ def test_dependent_runtimes_wait_until_theirs_are_ready(platform, tmp_path):
     settle(platform)
 
 
+def test_no_readiness_probe_reaches_a_runtime_before_its_log_says_it_is_ready(platform, tmp_path):
+    """EDC 0.15.1's Jetty can leave a path answering 404 for good when a request lands while it
+    maps the context: a runtime polled from its start sometimes never showed ready."""
+    release = tmp_path / "log-ready"
+    connector = make_spec(platform, "connector", settings={"standin.log-ready-when": str(release)})
+    dataplane = make_spec(platform, "dataplane-0", start_after=["connector"])
+    platform.apply([connector, dataplane])
+    log = home() / "logs" / "alpha" / "connector.log"
+    poll(lambda: "listening on" in log.read_text(), what="the stand-in listening")
+
+    for _ in range(3):
+        assert platform.advance("alpha").waiting == ["dataplane-0"]
+        states = {s.name: s for s in platform.status("alpha")}
+        assert (states["connector"].state, states["connector"].detail) == (
+            "starting",
+            "starting (its log does not say ready yet)",
+        )
+    release.touch()
+    settle(platform)
+    assert "probed before ready" not in log.read_text()
+
+
 def test_a_dependency_nobody_runs_is_a_failure(platform):
     platform.apply([make_spec(platform, "dataplane-0", start_after=["connector"])])
     [state] = platform.status("alpha")
