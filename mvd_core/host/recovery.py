@@ -42,8 +42,11 @@ class Recovery(BaseModel):
         said: list[str] = []
         if self.error:
             said.append(f"runtimes not recovered: {self.error}")
-        for label, found in (("adopted (still running)", self.adopted), ("restarted", self.restarted),
-                             ("failed to start", self.failed)):
+        for label, found in (
+            ("adopted (still running)", self.adopted),
+            ("restarted", self.restarted),
+            ("failed to start", self.failed),
+        ):
             for pid, names in found.items():
                 said.append(f"runtimes of {pid} {label}: {', '.join(names)}")
         if self.run is not None:
@@ -69,8 +72,11 @@ def restart_runtimes(host: LocalHost, platform: ProcessPlatform | None = None) -
         return Recovery(error=exc.message)
     recovery = Recovery()
     for pid, result in results.items():
-        for found, names in ((recovery.adopted, result.unchanged), (recovery.restarted, result.started + result.waiting),
-                             (recovery.failed, result.failed)):
+        for found, names in (
+            (recovery.adopted, result.unchanged),
+            (recovery.restarted, result.started + result.waiting),
+            (recovery.failed, result.failed),
+        ):
             if names:
                 found[pid] = sorted(names)
     if recovery.needs_provision:
