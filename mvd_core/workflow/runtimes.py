@@ -132,7 +132,9 @@ def describe(result: ApplyResult) -> str:
 
 def describe_failure(state: RuntimeState, lines: int = 5) -> str:
     tail = " | ".join(line.strip() for line in state.log_tail[-lines:] if line.strip())
-    return f"{state.name} {state.state}: {state.detail or 'no detail'}" + (f" (log {state.log}: {tail})" if tail else "")
+    return f"{state.name} {state.state}: {state.detail or 'no detail'}" + (
+        f" (log {state.log}: {tail})" if tail else ""
+    )
 
 
 def by_name(runtime_specs: Sequence[RuntimeSpec], name: str) -> RuntimeSpec:
@@ -170,12 +172,18 @@ def ensure_secrets(store: SecretStore) -> list[str]:
         created.append(MANAGEMENT_API_KEY)
     if store.get(IDENTITY_HUB_SUPERUSER_KEY) is None:
         # the identity hub's API key format: base64(<participant context id>).<random>
-        store.set(IDENTITY_HUB_SUPERUSER_KEY, base64.b64encode(b"super-user").decode() + "." + secrets.token_urlsafe(32))
+        store.set(
+            IDENTITY_HUB_SUPERUSER_KEY, base64.b64encode(b"super-user").decode() + "." + secrets.token_urlsafe(32)
+        )
         created.append(IDENTITY_HUB_SUPERUSER_KEY)
     if store.get(DATAPLANE_TOKEN_PRIVATE_KEY) is None or store.get(DATAPLANE_TOKEN_PUBLIC_KEY) is None:
         key = ec.generate_private_key(ec.SECP256R1())
-        private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-        public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        private = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        public = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
         store.set(DATAPLANE_TOKEN_PRIVATE_KEY, private.decode())
         store.set(DATAPLANE_TOKEN_PUBLIC_KEY, public.decode())
         created.append(DATAPLANE_TOKEN_PRIVATE_KEY)
@@ -189,8 +197,14 @@ def _required(store: SecretStore, name: str) -> str:
     return value
 
 
-def enroll(participant: Participant, did: str, runtime_specs: Sequence[RuntimeSpec], store: SecretStore,
-           settings: Settings, holder_pid: str) -> str:
+def enroll(
+    participant: Participant,
+    did: str,
+    runtime_specs: Sequence[RuntimeSpec],
+    store: SecretStore,
+    settings: Settings,
+    holder_pid: str,
+) -> str:
     """The participant's context in its identity hub with the control plane's key (so the DID
     document's key id is the one the runtimes sign with), then its MembershipCredential from the
     dataspace issuer over DCP, waited for until ISSUED. Idempotent: an existing context and an
@@ -199,16 +213,22 @@ def enroll(participant: Participant, did: str, runtime_specs: Sequence[RuntimeSp
     if jwk is None:
         raise MvdError(f"{participant.id} has no signing key in its vault yet")
     hub_spec = by_name(runtime_specs, "identityhub")
-    admin = IdentityHub(hub_spec.url("identity"), runtime=f"{participant.id}/identityhub",
-                        api_key=_required(store, IDENTITY_HUB_SUPERUSER_KEY))
+    admin = IdentityHub(
+        hub_spec.url("identity"),
+        runtime=f"{participant.id}/identityhub",
+        api_key=_required(store, IDENTITY_HUB_SUPERUSER_KEY),
+    )
     try:
         admin.wait_until_admin()
         manifest = ParticipantManifest(
             participant_context_id=did,
             did=did,
             api_key_alias=IDENTITY_HUB_PARTICIPANT_KEY,
-            key=KeyDescriptor(key_id=f"{did}#{jwk['kid']}", private_key_alias=keys.secret_name(participant.id),
-                              public_key_jwk=keys.public_jwk(jwk)),
+            key=KeyDescriptor(
+                key_id=f"{did}#{jwk['kid']}",
+                private_key_alias=keys.secret_name(participant.id),
+                public_key_jwk=keys.public_jwk(jwk),
+            ),
             additional_properties={"clientSecret": STS_CLIENT_SECRET},
         )
         try:
@@ -228,13 +248,17 @@ def enroll(participant: Participant, did: str, runtime_specs: Sequence[RuntimeSp
         admin.close()
 
 
-def catalog_request(requester: Sequence[RuntimeSpec], store: SecretStore, provider_did: str,
-                    provider: Sequence[RuntimeSpec]) -> int:
+def catalog_request(
+    requester: Sequence[RuntimeSpec], store: SecretStore, provider_did: str, provider: Sequence[RuntimeSpec]
+) -> int:
     """A DCP-authenticated DSP catalog request from ``requester`` to ``provider`` through the
     requester's management API; the number of datasets the provider offers it."""
     connector = by_name(requester, "connector")
-    api = ManagementApi(management_url(requester), runtime=f"{connector.participant}/connector",
-                        api_key=_required(store, MANAGEMENT_API_KEY))
+    api = ManagementApi(
+        management_url(requester),
+        runtime=f"{connector.participant}/connector",
+        api_key=_required(store, MANAGEMENT_API_KEY),
+    )
     try:
         api.wait_until_serving()
         catalog = api.request_catalog(protocol_url(provider), provider_did)
