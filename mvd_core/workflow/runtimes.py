@@ -77,10 +77,6 @@ def participant_list_url(settings: Settings) -> str:
     return settings.base_url + PARTICIPANT_LIST_PATH
 
 
-def vault_path(participant: Participant, settings: Settings) -> str:
-    return str(settings.home / "vaults" / participant.id)
-
-
 def specs(participant: Participant, did: str, settings: Settings) -> list[RuntimeSpec]:
     """The participant's runtimes, on the ports recorded for it (allocated on first use)."""
     ports = platform(settings).allocate_ports(participant.id, required_ports(participant))
@@ -110,7 +106,7 @@ def _on_ports(
         did=did,
         issuer_did=issuer_did(settings),
         participant_list_url=participant_list_url(settings),
-        vault_path=settings.home / "vaults" / participant.id,
+        vault_path=(settings.home / "vaults" / participant.id).absolute(),
         ports=ports,
     )
 

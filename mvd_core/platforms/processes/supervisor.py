@@ -173,7 +173,9 @@ class ProcessPlatform:
         stop_grace: float = 20.0,
         readiness_timeout: float = 2.0,
     ) -> None:
-        self.home = Path(home) if home is not None else get_settings().home
+        # Absolute: the runtimes get paths under it (settings file, vault) and do not share our
+        # working directory's meaning of a relative MVD_HOME such as the default `.mvd`.
+        self.home = (Path(home) if home is not None else get_settings().home).absolute()
         self._command = command
         self.stop_grace = stop_grace
         self.readiness_timeout = readiness_timeout

@@ -399,3 +399,19 @@ def test_missing_java_is_one_line_naming_what_to_do(monkeypatch, tmp_path):
         "(Debian: apt-get install openjdk-17-jdk-headless)"
     )
     assert platform.status("alpha") == []
+
+
+def test_a_relative_state_directory_reaches_the_runtimes_as_absolute_paths(tmp_path, monkeypatch):
+    """`make run` uses the default MVD_HOME `.mvd`; a runtime starts in its own directory, so a
+    relative settings path would name nothing there (every EDC runtime failed to boot)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MVD_HOME", "relative-home")
+    platform = ProcessPlatform(Path("relative-home"), command=standin_command, stop_grace=5)
+    try:
+        spec = make_spec(platform, "connector")
+        platform.apply([spec])
+        assert settle(platform)["connector"].state == "ready"
+        config = psutil.Process(pids(platform)["connector"]).cmdline()[-1]
+        assert config == str(tmp_path / "relative-home" / "runtimes" / "alpha" / "connector.properties")
+    finally:
+        platform.stop("alpha")
