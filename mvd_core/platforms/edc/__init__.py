@@ -21,8 +21,10 @@ from mvd_core.platforms.edc.identityhub import (
 from mvd_core.platforms.edc.management import (
     DSP_PROTOCOL,
     DSP_VERSION_PATH,
+    Asset,
     Catalog,
     ContractNegotiation,
+    EndpointDataReference,
     FederatedCatalog,
     ManagementApi,
     Offer,
@@ -32,6 +34,7 @@ from mvd_core.platforms.edc.management import (
 __all__ = [
     "DSP_PROTOCOL",
     "DSP_VERSION_PATH",
+    "Asset",
     "Catalog",
     "ContractNegotiation",
     "CreatedParticipant",
@@ -39,6 +42,7 @@ __all__ = [
     "CredentialRequestStatus",
     "EdcApiError",
     "EdcTimeout",
+    "EndpointDataReference",
     "FederatedCatalog",
     "IdentityHub",
     "KeyDescriptor",

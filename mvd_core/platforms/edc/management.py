@@ -6,13 +6,16 @@ header ``x-api-key``. Bodies use the management API's own JSON-LD context
 
 Creating an asset, policy definition or contract definition that already exists (409) counts
 as done: seeding after a partial run converges instead of failing.
+
+``GET /v3/edrs/{transferProcessId}/dataaddress`` is EDC's own EDR read path, served in 0.15.1 by
+our ``edr-api`` extension (``edr-cache-api`` is not on Maven Central).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from mvd_core.platforms.edc.http import EdcApi, EdcApiError, poll
 
@@ -112,6 +115,8 @@ class ContractNegotiation(_ReadBack):
     state: str
     type: str | None = None
     counter_party_id: str | None = Field(None, alias="counterPartyId")
+    counter_party_address: str | None = Field(None, alias="counterPartyAddress")
+    created_at: int | None = Field(None, alias="createdAt")
     contract_agreement_id: str | None = Field(None, alias="contractAgreementId")
     error_detail: str | None = Field(None, alias="errorDetail")
 
@@ -121,8 +126,29 @@ class TransferProcess(_ReadBack):
     state: str
     type: str | None = None
     contract_id: str | None = Field(None, alias="contractId")
+    asset_id: str | None = Field(None, alias="assetId")
     transfer_type: str | None = Field(None, alias="transferType")
+    state_timestamp: int | None = Field(None, alias="stateTimestamp")
     error_detail: str | None = Field(None, alias="errorDetail")
+
+
+class Asset(_ReadBack):
+    id: str = Field(alias="@id")
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _plain_properties(self) -> Asset:
+        self.properties = _plain_keys(self.properties)
+        return self
+
+
+class EndpointDataReference(_ReadBack):
+    """Where and how to pull a transfer's data: the provider data plane's public endpoint and the
+    token it wants verbatim in ``Authorization`` (no "Bearer")."""
+
+    endpoint: str
+    authorization: SecretStr
+    endpoint_type: str | None = Field(None, alias="endpointType")
 
 
 class ManagementApi(EdcApi):
@@ -284,6 +310,47 @@ class ManagementApi(EdcApi):
             return current if current.state in states else None
 
         return poll(f"transfer process {transfer_id} at {self.runtime}", settled, timeout=timeout, interval=interval)
+
+    def _query(self, path: str, limit: int) -> list[Any]:
+        body = {**_QUERY, "limit": limit, "sortField": "createdAt", "sortOrder": "DESC"}
+        return _as_list(self.json("POST", path, json=body, ok=(200,)))
+
+    def assets(self, limit: int = 200) -> list[Asset]:
+        """This connector's own assets (POST /v3/assets/request)."""
+        return [
+            Asset.model_validate(a)
+            for a in _as_list(self.json("POST", "/v3/assets/request", json={**_QUERY, "limit": limit}, ok=(200,)))
+        ]
+
+    def negotiations(self, limit: int = 50) -> list[ContractNegotiation]:
+        """The newest contract negotiations first (as consumer and as provider)."""
+        return [ContractNegotiation.model_validate(n) for n in self._query("/v3/contractnegotiations/request", limit)]
+
+    def transfers(self, limit: int = 50) -> list[TransferProcess]:
+        """The newest transfer processes first (as consumer and as provider)."""
+        return [TransferProcess.model_validate(t) for t in self._query("/v3/transferprocesses/request", limit)]
+
+    def edr(self, transfer_id: str, *, timeout: float = 30.0, interval: float = 0.25) -> EndpointDataReference:
+        """The EDR of a started pull transfer (``/v3/edrs/{id}/dataaddress``), polled: the consumer
+        stores it when the provider's start message arrives, shortly after the transfer is STARTED."""
+
+        def stored() -> EndpointDataReference | None:
+            response = self.request("GET", f"/v3/edrs/{transfer_id}/dataaddress", ok=(200, 404))
+            if response.status_code == 404:
+                return None
+            try:
+                edr = EndpointDataReference.model_validate(response.json())
+            except ValueError:
+                raise EdcApiError(
+                    f"{self.kind} of {self.runtime}: GET {self.base_url}/v3/edrs/{transfer_id}/dataaddress "
+                    "answered without an endpoint and authorization"
+                ) from None
+            self._remember_secret(edr.authorization.get_secret_value())
+            return edr
+
+        return poll(
+            f"the EDR of transfer process {transfer_id} at {self.runtime}", stored, timeout=timeout, interval=interval
+        )
 
 
 class FederatedCatalog(EdcApi):
