@@ -406,6 +406,31 @@ class SeedJob(Model):
     timeout_seconds: int = Field(300, ge=1, le=3600)
 
 
+# The generators of mvd_core/dataspace/datasets.py: each writes one kind of plausible record.
+DatasetGenerator = Literal[
+    "turbine-telemetry",
+    "maintenance-log",
+    "laser-calibration",
+    "beam-quality",
+    "assembly-schedule",
+    "parts-inventory",
+]
+MAX_DATASET_ROWS = 5000
+MAX_OFFERS = 20
+
+
+class DatasetOffer(Model):
+    """A dataset the participant offers: an EDC asset (id = this id) whose data the control
+    plane generates deterministically and serves to the participant's data plane."""
+
+    id: DnsLabel
+    title: str = Field(min_length=1, max_length=100)
+    description: str = Field("", max_length=500)
+    media_type: Literal["text/csv", "application/json"] = "text/csv"
+    generator: DatasetGenerator
+    rows: int = Field(100, ge=1, le=MAX_DATASET_ROWS)
+
+
 class Participant(Model):
     id: DnsLabel
     display_name: str = Field(min_length=1, max_length=100)
@@ -418,6 +443,24 @@ class Participant(Model):
     vault: Vault = LocalVault()
     images: Images | None = Field(None, description="Overrides the dataspace's images.")
     seed_jobs: list[SeedJob] = Field(default_factory=list)
+    offers: list[DatasetOffer] = Field(
+        default_factory=list,
+        max_length=MAX_OFFERS,
+        description="Datasets the seed step creates as assets, each offered to members of the dataspace.",
+    )
+
+    @field_validator("offers")
+    @classmethod
+    def _unique_offer_ids(cls, value: list[DatasetOffer]) -> list[DatasetOffer]:
+        seen: set[str] = set()
+        for offer in value:
+            if offer.id in seen:
+                raise ValueError(f"dataset id {offer.id!r} is declared twice; each offer needs its own id")
+            seen.add(offer.id)
+        return value
+
+    def offer(self, dataset_id: str) -> DatasetOffer | None:
+        return next((o for o in self.offers if o.id == dataset_id), None)
 
 
 _CRON_VALUE = r"(?:[0-9]{1,2}|[A-Za-z]{3})"
