@@ -61,6 +61,7 @@ def test_every_kind_has_a_classpath_of_existing_jars_with_our_extensions(edc_run
         names = {e.name for e in entries}
         assert f"boot-{EDC_VERSION}.jar" in names
         assert "mvd-file-vault-1.0.0.jar" in names
+        assert ("mvd-edr-api-1.0.0.jar" in names) == (kind == "connector"), kind  # the EDR read path
         # the artifacts 0.15.1 declares but Maven Central lacks are excluded
         assert not any(n.startswith(("edr-cache-api", "decentralized-claims-sts-remote-client", "jetty-websocket-1"))
                        for n in names), kind
@@ -224,7 +225,7 @@ def test_our_extensions_junit_tests_pass(edc_runtimes, tmp_path):
     """The Java extensions' own tests, through Maven, in a copy of the packaged sources."""
     source = tmp_path / "maven"
     shutil.copytree(MAVEN_SOURCES, source)
-    tested = ["extensions/file-vault", "extensions/catalog-nodes", "extensions/membership-policy"]
+    tested = ["extensions/file-vault", "extensions/catalog-nodes", "extensions/membership-policy", "extensions/edr-api"]
     result = subprocess.run(
         ["mvn", "-B", "-ntp", "-q", "-Dstyle.color=never", "--strict-checksums", "-pl", ",".join(tested), "test"],
         cwd=source, capture_output=True, text=True, timeout=600, check=False,
@@ -239,4 +240,5 @@ def test_our_extensions_junit_tests_pass(edc_runtimes, tmp_path):
         "org.mvd.edc.vault.FileVaultTest": (3, 0),
         "org.mvd.edc.catalog.HttpTargetNodeDirectoryTest": (1, 0),
         "org.mvd.edc.policy.MembershipConstraintFunctionTest": (3, 0),
+        "org.mvd.edc.edr.EdrApiControllerTest": (3, 0),
     }
