@@ -16,6 +16,7 @@ import pytest
 
 from mvd_core.settings import Settings, get_settings
 from tests.fixtures.emulators import free_port
+from tests.fixtures.polling import until
 
 TOKEN = "e2e-token-0123456789"
 
@@ -83,16 +84,14 @@ class ServeProcess:
         with open(self.home.parent / f"serve-{time.monotonic_ns()}.log", "w") as log:  # the child keeps its copy
             self.proc = subprocess.Popen([sys.executable, "-m", "mvd_core", "serve"], env=self.env,
                                          stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"mvd serve exited with {self.proc.returncode}"
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise AssertionError("mvd serve did not come up within 60s")
+        until("mvd serve answering /healthz", self._healthy, timeout=60)
+
+    def _healthy(self) -> bool:
+        assert self.proc is not None and self.proc.poll() is None, "mvd serve exited"
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -109,13 +108,16 @@ class ServeProcess:
                              timeout=30, **kwargs)
 
     def wait_run(self, run_id: str, predicate, timeout: float = 120) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            run = self.api("GET", f"/api/runs/{run_id}").json()
-            if predicate(run):
-                return run
-            time.sleep(0.05)
-        raise AssertionError(f"run {run_id} never reached the expected state: {run}")
+        last: dict = {}
+
+        def reached() -> dict | None:
+            last.update(self.api("GET", f"/api/runs/{run_id}").json())
+            return dict(last) if predicate(last) else None
+
+        try:
+            return until(f"run {run_id} in the expected state", reached, timeout=timeout)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; the run: {last}") from None
 
 
 @pytest.fixture

@@ -8,12 +8,12 @@ import os
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from tests.fixtures.emulators import free_port
+from tests.fixtures.polling import until
 
 
 def modes(home: Path) -> dict[str, str]:
@@ -61,21 +61,22 @@ def test_a_running_server_keeps_its_databases_and_their_wal_files_private(tmp_pa
                                 stderr=subprocess.STDOUT, umask=0)
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+
+        def healthy() -> bool:
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
             try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
+                return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
             except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
+                return False
+
+        until("mvd serve answering /healthz", healthy, timeout=60)
         auth = {"Authorization": "Bearer an-older-token-0123456789"}
         run_id = httpx.post(f"{url}/api/dataspace/provision", headers=auth, timeout=30).json()["runId"]
-        deadline = time.monotonic() + 120
-        while httpx.get(f"{url}/api/runs/{run_id}", timeout=10).json()["status"] not in ("completed", "failed"):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        until(
+            f"run {run_id} finished",
+            lambda: httpx.get(f"{url}/api/runs/{run_id}", timeout=10).json()["status"] in ("completed", "failed"),
+            timeout=120,
+        )
         names = set(modes(home))
         # the server's connections are open: SQLite's side files exist now
         assert {"engine.db-wal", "engine.db-shm", "clusters/simulated.db-wal", "clusters/simulated.db-shm"} <= names

@@ -18,7 +18,8 @@ from mvd_core.host.recovery import provision_if_needed, restart_runtimes
 from mvd_core.platforms.processes import ProcessPlatform
 from mvd_core.settings import get_settings
 from tests.fixtures.emulators import free_port
-from tests.platforms.processes.conftest import gone, make_spec, poll, settle, standin_command
+from tests.fixtures.polling import until
+from tests.platforms.processes.conftest import gone, make_spec, settle, standin_command
 
 PID = "space-enforcer"
 
@@ -55,7 +56,7 @@ def kill(pids: dict[str, int]) -> None:
     """What a SIGKILLed `mvd serve` leaves: its runtimes gone with it."""
     for pid in pids.values():
         os.kill(pid, signal.SIGKILL)
-    poll(lambda: all(gone(pid) for pid in pids.values()), timeout=10, what="runtimes gone")
+    until("runtimes gone", lambda: all(gone(pid) for pid in pids.values()), timeout=10)
 
 
 def test_dead_runtimes_are_restarted_on_their_ports_and_a_recovery_provision_is_submitted(platform, host):

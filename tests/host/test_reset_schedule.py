@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -22,6 +21,7 @@ from mvd_core.host.local import LocalHost
 from mvd_core.runs import SqliteRunRegistry
 from mvd_core.settings import get_settings
 from tests.fixtures.emulators import free_port
+from tests.fixtures.polling import until
 from tests.functions.test_settings import REPO, _index_in_subprocess
 
 TOKEN = "schedule-test-token-0123456789"
@@ -44,10 +44,12 @@ def serve(tmp_path: Path, env: dict[str, str]) -> tuple[str, str]:
         proc = subprocess.Popen([sys.executable, "-m", "mvd_core", "serve"], env=full, stdout=sink,
                                 stderr=subprocess.STDOUT, cwd=REPO)
     try:
-        deadline = time.monotonic() + 60
-        while "Serving" not in out.read_text():
-            assert proc.poll() is None and time.monotonic() < deadline, out.read_text()
-            time.sleep(0.05)
+
+        def serving() -> bool:
+            assert proc.poll() is None, out.read_text()
+            return "Serving" in out.read_text()
+
+        until("mvd serve announcing it serves", serving, timeout=60)
         view = httpx.get(f"http://127.0.0.1:{port}/api/dataspace", timeout=30).json()
     finally:
         proc.terminate()

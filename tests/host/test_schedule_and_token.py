@@ -13,6 +13,7 @@ from mvd_core.errors import MvdError
 from mvd_core.host import token
 from mvd_core.host.schedule import Scheduler, next_fire
 from mvd_core.settings import Settings
+from tests.fixtures.polling import until
 
 
 def test_midnight_utc_is_the_next_midnight():
@@ -89,15 +90,6 @@ def test_an_empty_expected_token_matches_nothing():
     assert not token.matches("", "Bearer ")
 
 
-def _wait_for(predicate, timeout: float = 10.0) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.01)
-
-
 def test_a_scheduled_reset_refused_by_another_run_is_tried_again():
     """As the Functions timer's retry policy: a reset refused because another command's run is
     going is tried again after each retry delay, and given up after the last."""
@@ -148,6 +140,6 @@ def test_the_scheduler_retries_on_its_own_thread():
     scheduler = Scheduler("* * * * * *", "UTC", fire, retries=(0.01,))
     scheduler.start()
     try:
-        _wait_for(lambda: len(calls) >= 2)
+        until("a second scheduled call", lambda: len(calls) >= 2, timeout=10)
     finally:
         scheduler.stop()

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import psutil
@@ -14,6 +13,7 @@ import pytest
 
 from mvd_core.platforms.processes import ProcessPlatform, RuntimeState
 from mvd_core.runtimes.spec import ApiEndpoint, RuntimeSpec
+from tests.fixtures.polling import until
 
 STANDIN = Path(__file__).with_name("standin.py")
 
@@ -53,18 +53,6 @@ def make_spec(
     )
 
 
-def poll(check: Callable[[], object], timeout: float = 30, what: str = "the condition") -> object:
-    """``check()``'s first truthy answer, polled with a short backoff until ``timeout``."""
-    deadline, delay = time.monotonic() + timeout, 0.02
-    while True:
-        answer = check()
-        if answer:
-            return answer
-        assert time.monotonic() < deadline, f"{what} not reached within {timeout}s"
-        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-        delay = min(delay * 2, 0.3)
-
-
 def settle(
     platform: ProcessPlatform, participant: str = "alpha", want: str = "ready", timeout: float = 30
 ) -> dict[str, RuntimeState]:
@@ -79,7 +67,7 @@ def settle(
         return bool(last) and all(s.state == want for s in last.values())
 
     try:
-        poll(check, timeout, f"all {want}")
+        until(f"all runtimes {want}", check, timeout=timeout)
     except AssertionError:
         raise AssertionError(f"not all {want}: {[(s.name, s.state, s.detail, s.log_tail) for s in last.values()]}")
     return dict(last)

@@ -13,7 +13,8 @@ from mvd_core.dataspace.loader import load
 from mvd_core.platforms.processes import JavaCommand, ProcessPlatform
 from mvd_core.platforms.secrets.local import LocalFileVault
 from mvd_core.runtimes.participant import MANAGEMENT_API_KEY, participant_runtimes, required_ports
-from tests.platforms.processes.conftest import home, poll, settle
+from tests.fixtures.polling import until
+from tests.platforms.processes.conftest import home, settle
 
 
 def _not_405(response: httpx.Response) -> httpx.Response | None:
@@ -54,7 +55,11 @@ def test_a_real_edc_connector_runs_answers_and_stops(edc_runtimes):
     }
     # EDC 0.15.1 reports ready before Jersey has set up the management context: its very first
     # request may be answered 405 by Jetty
-    refused = poll(lambda: _not_405(httpx.post(assets, json=asset, headers={"x-api-key": "wrong"}, timeout=30)))
+    refused = until(
+        "the management API serving",
+        lambda: _not_405(httpx.post(assets, json=asset, headers={"x-api-key": "wrong"}, timeout=30)),
+        timeout=60,
+    )
     assert refused.status_code == 401
     assert httpx.post(assets, json=asset, headers={"x-api-key": api_key}, timeout=30).status_code == 200
     got = httpx.get(f"{assets}/asset-1", headers={"x-api-key": api_key}, timeout=30)
@@ -64,7 +69,11 @@ def test_a_real_edc_connector_runs_answers_and_stops(edc_runtimes):
     assert platform.restart(participant.id).started == ["connector"]  # a reset: in-memory state gone
     restarted = settle(platform, participant.id, timeout=180)["connector"]
     assert restarted.pid != state.pid and not psutil.pid_exists(state.pid)
-    after = poll(lambda: _not_405(httpx.get(f"{assets}/asset-1", headers={"x-api-key": api_key}, timeout=30)))
+    after = until(
+        "the asset readable",
+        lambda: _not_405(httpx.get(f"{assets}/asset-1", headers={"x-api-key": api_key}, timeout=30)),
+        timeout=60,
+    )
     assert after.status_code == 404
 
     assert platform.stop(participant.id) == ["connector"]

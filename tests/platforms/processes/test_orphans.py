@@ -14,7 +14,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.platforms.processes.conftest import gone, home, make_spec, poll, settle
+from tests.fixtures.polling import until
+from tests.platforms.processes.conftest import gone, home, make_spec, settle
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -62,14 +63,14 @@ def test_runtimes_die_with_the_mvd_process_that_started_them(supervisor, end):
         supervisor.proc.stdin.close()  # it returns from main and exits normally
     supervisor.proc.wait()
 
-    poll(lambda: all(gone(p.pid) for p in runtimes), timeout=10, what="no runtime left")
+    until("no runtime left", lambda: all(gone(p.pid) for p in runtimes), timeout=10)
 
 
 def test_after_a_sigkill_the_next_mvd_process_restarts_them_on_the_same_ports(supervisor, platform):
     before = {s.name: s for s in platform.status("alpha")}
     supervisor.proc.send_signal(signal.SIGKILL)
     supervisor.proc.wait()
-    poll(lambda: all(gone(pid) for pid in supervisor.pids.values()), timeout=10, what="no runtime left")
+    until("no runtime left", lambda: all(gone(pid) for pid in supervisor.pids.values()), timeout=10)
 
     dead = {s.name: s for s in platform.status("alpha")}
     assert {s.state for s in dead.values()} == {"failed"}
@@ -101,6 +102,6 @@ def test_another_mvd_process_adopts_running_runtimes_and_can_stop_them(superviso
 
     assert sorted(platform.stop("alpha")) == ["connector", "dataplane-0", "identityhub"]
 
-    poll(lambda: all(gone(pid) for pid in supervisor.pids.values()), timeout=10, what="adopted runtimes stopped")
+    until("adopted runtimes stopped", lambda: all(gone(pid) for pid in supervisor.pids.values()), timeout=10)
     assert supervisor.proc.poll() is None  # only its runtimes were stopped
     assert home().is_dir()

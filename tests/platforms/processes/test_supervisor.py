@@ -19,7 +19,8 @@ from mvd_core.errors import MvdError
 from mvd_core.platforms.processes import JavaCommand, ProcessPlatform
 from mvd_core.platforms.processes.records import read_records, write_records
 from mvd_core.platforms.processes.supervisor import find_java, properties
-from tests.platforms.processes.conftest import gone, home, make_spec, poll, settle, standin_command
+from tests.fixtures.polling import until
+from tests.platforms.processes.conftest import gone, home, make_spec, settle, standin_command
 
 # settings that need escaping in a properties file
 TRICKY = {
@@ -196,7 +197,11 @@ def test_dependent_runtimes_wait_until_theirs_are_ready(platform, tmp_path):
     first = platform.apply([connector, dataplane])
 
     assert first.started == ["connector"] and first.waiting == ["dataplane-0"]
-    poll(lambda: platform.status("alpha")[0].detail == "readiness endpoint answers 503", what="connector answering")
+    until(
+        "connector answering",
+        lambda: platform.status("alpha")[0].detail == "readiness endpoint answers 503",
+        timeout=30,
+    )
     assert platform.advance("alpha").waiting == ["dataplane-0"]
     states = {s.name: s for s in platform.status("alpha")}
     assert states["connector"].state == "starting"
@@ -218,7 +223,7 @@ def test_no_readiness_probe_reaches_a_runtime_before_its_log_says_it_is_ready(pl
     dataplane = make_spec(platform, "dataplane-0", start_after=["connector"])
     platform.apply([connector, dataplane])
     log = home() / "logs" / "alpha" / "connector.log"
-    poll(lambda: "listening on" in log.read_text(), what="the stand-in listening")
+    until("the stand-in listening", lambda: "listening on" in log.read_text(), timeout=30)
 
     for _ in range(3):
         assert platform.advance("alpha").waiting == ["dataplane-0"]
@@ -343,7 +348,7 @@ def test_runtimes_started_from_a_short_lived_thread_outlive_it(platform):
     may_end.set()
     worker.join()
     # the kernel sends the death signal before it drops the exited thread from /proc
-    poll(lambda: not Path(f"/proc/self/task/{thread_ids[0]}").exists(), what="the worker thread gone")
+    until("the worker thread gone", lambda: not Path(f"/proc/self/task/{thread_ids[0]}").exists(), timeout=30)
 
     [state] = platform.status("alpha")  # one more HTTP answer: a SIGKILLed runtime could not give it
     assert (state.state, state.pid) == ("ready", pid)
