@@ -106,6 +106,13 @@ def to_api_request(req: func.HttpRequest, authenticated: bool) -> ApiRequest:
 
 
 def to_http_response(resp: ApiResponse) -> func.HttpResponse:
+    if isinstance(resp.body, bytes):  # relayed data (a transfer's), with its own headers
+        return func.HttpResponse(
+            body=resp.body,
+            status_code=resp.status,
+            headers={**SECURITY_HEADERS, **resp.headers},
+            mimetype=resp.headers.get("Content-Type", "application/octet-stream"),
+        )
     return func.HttpResponse(
         body=resp.json_bytes(),
         status_code=resp.status,

@@ -1,9 +1,10 @@
 """The HTTP API on Azure Functions: one function per route of ``mvd_core.api.handlers.ROUTES``,
 the table `mvd serve` dispatches on too, each a thin wrapper over its handler.
 
-Auth level function (a function key) for every route but the webhook's and the public
-participant list, which are anonymous: webhook senders authenticate with the per-source HMAC
-signature the handler checks (most webhook senders cannot add a key). host.json sets an empty
+Auth level function (a function key) for every route but the webhook's, the datasets' and
+the public participant list, which are anonymous: webhook senders authenticate with the
+per-source HMAC signature the handler checks (most webhook senders cannot add a key), data
+planes with their participant's data-source key. host.json sets an empty
 route prefix (so the dashboard can live at ``/``); every API route therefore spells out its
 ``api/``."""
 
@@ -19,7 +20,8 @@ bp = df.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
 
 
 def _register(route: Route, handler: Handler, name: str) -> None:
-    anonymous = route.access in ("signature", "public")  # a webhook's HMAC is checked inside
+    # a webhook's HMAC and a dataset's data-source key are checked inside
+    anonymous = route.access in ("signature", "public", "data-key")
 
     async def answer(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
         return await serve(handler, req, client, authenticated=not anonymous)

@@ -23,6 +23,7 @@ from mvd_core.dataspace import Dataspace
 from mvd_core.errors import MvdError
 from mvd_core.runs import DELIVERY_TTL, Action, ParticipantProgress, RunAccepted, RunRegistry, RunSummary, Source
 from mvd_core.settings import get_settings
+from mvd_core.workflow import seed
 
 
 class Backend:
@@ -113,6 +114,12 @@ class Backend:
 
     async def endpoints(self) -> EndpointsView:
         return await asyncio.to_thread(addresses.endpoints, self.dataspace, get_settings())
+
+    async def dataset(self, participant_id: str, dataset_id: str, key: str | None) -> seed.DatasetAnswer:
+        """A seeded offer's bytes for the caller presenting the participant's data-source key."""
+        return await asyncio.to_thread(
+            seed.serve_dataset, self.dataspace, participant_id, dataset_id, key, get_settings()
+        )
 
     async def remember_delivery(self, source: str, delivery_id: str, ttl: timedelta = DELIVERY_TTL) -> bool:
         """True the first time a webhook delivery id is seen for a source."""

@@ -46,6 +46,12 @@ SECURITY_SCHEMES: dict[str, Any] = {
         "scheme": "bearer",
         "description": "mvd serve: MVD_API_TOKEN, or the token generated into $MVD_HOME/api-token.",
     },
+    "dataSourceKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Data-Source-Key",
+        "description": "A participant's data-source key (vault alias data-source-key), which its data planes send.",
+    },
     "functionKey": {
         "type": "apiKey",
         "in": "header",
@@ -61,6 +67,7 @@ SECURITY: dict[str, list[dict[str, list[str]]]] = {
     "private": [{"apiToken": []}, {"functionKey": []}],
     "signature": [],  # the X-MVD-Signature header parameters, HMAC over timestamp, delivery id and body
     "public": [],
+    "data-key": [{"dataSourceKey": []}],
 }
 
 LOCAL_ROUTES: list[Route] = [

@@ -22,7 +22,7 @@ from mvd_core.platforms.clusters import ClusterOperation
 from mvd_core.platforms.secrets import SecretStore
 from mvd_core.runtimes.spec import RuntimeSpec
 from mvd_core.settings import Settings, get_settings
-from mvd_core.workflow import connect, runtimes
+from mvd_core.workflow import connect, runtimes, seed
 from mvd_core.workflow.functions import activity
 
 log = get_logger(__name__)
@@ -237,7 +237,7 @@ def _runtimes_ready(work: Work, kinds: set[str]) -> dict[str, Any]:
     """Processes: start the runtimes whose dependencies are now ready, then whether all are.
     A runtime that died fails the step with its own last log lines."""
     if kinds == {"Job"}:
-        return {"ready": True, "total": 0, "detail": "no seed jobs on local processes"}
+        return _seed_offers(work)
     platform = runtimes.platform(work.settings)
     platform.advance(work.participant.id)
     states = platform.status(work.participant.id)
@@ -250,6 +250,19 @@ def _runtimes_ready(work: Work, kinds: set[str]) -> dict[str, Any]:
     else:
         detail = f"{len(states)} runtime(s) ready: " + ", ".join(s.name for s in states)
     return {"ready": not pending and bool(states), "total": len(states), "detail": detail}
+
+
+def _seed_offers(work: Work) -> dict[str, Any]:
+    """Processes: the seed step creates the participant's offers through its management API
+    (again after every reset: the connector keeps them in memory); what exists is kept."""
+    api = runtimes.management_api(work.runtime_specs(), work.store())
+    try:
+        api.wait_until_serving()
+        report = seed.seed_offers(api, work.participant, work.settings)
+    finally:
+        api.close()
+    log.info("seeded: %s", report.describe())
+    return {"ready": True, "total": len(work.participant.offers) + 2, "detail": report.describe()}
 
 
 @activity("enroll_identity")

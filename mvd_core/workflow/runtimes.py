@@ -47,6 +47,7 @@ from mvd_core.runtimes.participant import (
 )
 from mvd_core.runtimes.spec import RuntimeSpec
 from mvd_core.settings import Settings
+from mvd_core.workflow.seed import DATA_SOURCE_KEY
 
 MEMBERSHIP = [CredentialRequestItem(format="VC1_0_JWT", type="MembershipCredential", id="membership-credential")]
 PARTICIPANT_LIST_PATH = "/api/dataspace/participants.json"
@@ -161,11 +162,14 @@ def management_url(runtime_specs: Sequence[RuntimeSpec]) -> str:
 
 def ensure_secrets(store: SecretStore) -> list[str]:
     """The secrets the runtimes read from the vault, created once: the management API key,
-    the data plane's token key pair, the identity hub's admin key. Returns what was created."""
+    the data plane's token key pair, the identity hub's admin key, and the data-source key the
+    data planes send when they fetch the participant's seeded datasets from the control plane.
+    Returns what was created."""
     created = []
-    if store.get(MANAGEMENT_API_KEY) is None:
-        store.set(MANAGEMENT_API_KEY, secrets.token_urlsafe(32))
-        created.append(MANAGEMENT_API_KEY)
+    for name in (MANAGEMENT_API_KEY, DATA_SOURCE_KEY):
+        if store.get(name) is None:
+            store.set(name, secrets.token_urlsafe(32))
+            created.append(name)
     if store.get(IDENTITY_HUB_SUPERUSER_KEY) is None:
         # the identity hub's API key format: base64(<participant context id>).<random>
         store.set(
@@ -244,17 +248,22 @@ def enroll(
         admin.close()
 
 
+def management_api(runtime_specs: Sequence[RuntimeSpec], store: SecretStore) -> ManagementApi:
+    """A client of the participant's connector's management API with the key from its vault."""
+    connector = by_name(runtime_specs, "connector")
+    return ManagementApi(
+        management_url(runtime_specs),
+        runtime=f"{connector.participant}/connector",
+        api_key=_required(store, MANAGEMENT_API_KEY),
+    )
+
+
 def catalog_request(
     requester: Sequence[RuntimeSpec], store: SecretStore, provider_did: str, provider: Sequence[RuntimeSpec]
 ) -> int:
     """A DCP-authenticated DSP catalog request from ``requester`` to ``provider`` through the
     requester's management API; the number of datasets the provider offers it."""
-    connector = by_name(requester, "connector")
-    api = ManagementApi(
-        management_url(requester),
-        runtime=f"{connector.participant}/connector",
-        api_key=_required(store, MANAGEMENT_API_KEY),
-    )
+    api = management_api(requester, store)
     try:
         api.wait_until_serving()
         catalog = api.request_catalog(protocol_url(provider), provider_did)

@@ -28,6 +28,7 @@ EXPECTED_HTTP = {
     "dataspace_view": ("api/dataspace", ["GET"], "FUNCTION"),
     "dataspace_plan": ("api/dataspace/plan", ["GET"], "FUNCTION"),
     "participant_list": ("api/dataspace/participants.json", ["GET"], "ANONYMOUS"),
+    "dataset_data": ("api/dataspace/data/{participant}/{dataset}", ["GET"], "ANONYMOUS"),
     "dataspace_endpoints": ("api/dataspace/endpoints", ["GET"], "FUNCTION"),
     "runs_list": ("api/runs", ["GET"], "FUNCTION"),
     "run_status": ("api/runs/{id}", ["GET"], "FUNCTION"),
