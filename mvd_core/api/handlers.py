@@ -6,16 +6,17 @@ becomes a 500 with a generic message, logged with its traceback, never shown."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from mvd_core.api import inputs, webhooks
+from mvd_core.api import connector, inputs, webhooks
 from mvd_core.api.backend import Backend
 from mvd_core.api.models import CommandBody, DataspaceView, EndpointsView, ErrorBody, ParticipantList, PlanView, RunList
 from mvd_core.errors import Conflict, MvdError, NotFound, Unauthorized
@@ -30,7 +31,7 @@ ACTIONS: tuple[str, ...] = get_args(Action)
 MAX_COMMAND_BODY = 64 * 1024
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 200
-_PARTICIPANT = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")  # fullmatch
+_PARTICIPANT = re.compile(connector.PARTICIPANT_PATTERN)  # fullmatch
 
 
 @dataclass
@@ -263,6 +264,108 @@ def webhook_handler(secrets: Mapping[str, SecretStr] | None = None, tolerance_se
 post_webhook = webhook_handler()
 
 
+# ------------------------------------------------------------------ a participant's connector (mvd_core.api.connector)
+
+T = TypeVar("T")
+
+
+def _participant(request: ApiRequest, backend: Backend) -> str:
+    """The path's participant, known to the dataspace (404 otherwise)."""
+    pid = connector.check_participant_id(request.route_params.get("participant", ""))
+    backend.dataspace.participant(pid)
+    return pid
+
+
+async def _on_connector(pid: str, backend: Backend, work: Callable[[connector.Connector], T]) -> T:
+    """``work`` against the participant's management API, off the event loop (its client blocks)."""
+
+    def run() -> T:
+        opened = connector.open_connector(backend.dataspace, pid, get_settings())
+        try:
+            return work(opened)
+        finally:
+            opened.close()
+
+    return await asyncio.to_thread(run)
+
+
+def _edc_id(request: ApiRequest, what: str) -> str:
+    return connector.check_edc_id(request.route_params.get("id", ""), what)
+
+
+@guarded
+async def get_connector_assets(request: ApiRequest, backend: Backend) -> ApiResponse:
+    """GET /api/participants/{participant}/connector/assets."""
+    pid = _participant(request, backend)
+    return ApiResponse(200, (await _on_connector(pid, backend, connector.assets)).wire())
+
+
+@guarded
+async def get_connector_catalog(request: ApiRequest, backend: Backend) -> ApiResponse:
+    """GET /api/participants/{participant}/connector/catalog."""
+    pid = _participant(request, backend)
+    return ApiResponse(200, (await _on_connector(pid, backend, connector.catalog)).wire())
+
+
+@guarded
+async def list_connector_negotiations(request: ApiRequest, backend: Backend) -> ApiResponse:
+    """GET /api/participants/{participant}/connector/negotiations."""
+    pid = _participant(request, backend)
+    return ApiResponse(200, (await _on_connector(pid, backend, connector.negotiations)).wire())
+
+
+@guarded
+async def get_connector_negotiation(request: ApiRequest, backend: Backend) -> ApiResponse:
+    """GET /api/participants/{participant}/connector/negotiations/{id}."""
+    pid = _participant(request, backend)
+    ident = _edc_id(request, "negotiation id")
+    return ApiResponse(200, (await _on_connector(pid, backend, lambda c: connector.negotiation(c, ident))).wire())
+
+
+@guarded
+async def post_connector_negotiation(request: ApiRequest, backend: Backend) -> ApiResponse:
+    """POST /api/participants/{participant}/connector/negotiations: 201, the negotiation as it started."""
+    pid = _participant(request, backend)
+    wanted = connector.negotiation_request(request.body)
+    started = await _on_connector(pid, backend, lambda c: connector.negotiate(c, wanted))
+    location = f"/api/participants/{pid}/connector/negotiations/{started.id}"
+    return ApiResponse(201, started.wire(), {"Location": location})
+
+
+@guarded
+async def list_connector_transfers(request: ApiRequest, backend: Backend) -> ApiResponse:
+    """GET /api/participants/{participant}/connector/transfers."""
+    pid = _participant(request, backend)
+    return ApiResponse(200, (await _on_connector(pid, backend, connector.transfers)).wire())
+
+
+@guarded
+async def get_connector_transfer(request: ApiRequest, backend: Backend) -> ApiResponse:
+    """GET /api/participants/{participant}/connector/transfers/{id}."""
+    pid = _participant(request, backend)
+    ident = _edc_id(request, "transfer id")
+    return ApiResponse(200, (await _on_connector(pid, backend, lambda c: connector.transfer(c, ident))).wire())
+
+
+@guarded
+async def post_connector_transfer(request: ApiRequest, backend: Backend) -> ApiResponse:
+    """POST /api/participants/{participant}/connector/transfers: 201, the pull transfer as it started."""
+    pid = _participant(request, backend)
+    wanted = connector.transfer_request(request.body)
+    started = await _on_connector(pid, backend, lambda c: connector.start_transfer(c, wanted))
+    location = f"/api/participants/{pid}/connector/transfers/{started.id}"
+    return ApiResponse(201, started.wire(), {"Location": location})
+
+
+@guarded
+async def get_connector_transfer_data(request: ApiRequest, backend: Backend) -> ApiResponse:
+    """GET /api/participants/{participant}/connector/transfers/{id}/data: the bytes, as a download."""
+    pid = _participant(request, backend)
+    ident = _edc_id(request, "transfer id")
+    fetched = await _on_connector(pid, backend, lambda c: connector.data(c, ident))
+    return ApiResponse(200, fetched.content, connector.download_headers(fetched))
+
+
 async def get_openapi(request: ApiRequest, backend: Backend) -> ApiResponse:
     """GET /api/openapi.json: this API as an OpenAPI 3.1 document. Not ``guarded``: it reads
     no state, and the path redaction for anonymous callers would take its "$ref"s for paths."""
@@ -323,6 +426,41 @@ def json_schema_pattern(pattern: str) -> str:
 
 def _string(pattern: str) -> dict[str, Any]:
     return {"type": "string", "pattern": json_schema_pattern(pattern)}
+
+
+def _connector_route(
+    method: str,
+    path: str,
+    handler: Handler,
+    access: Access,
+    summary: str,
+    answer: tuple[int, type[BaseModel] | None],
+    *,
+    function: str,
+    id_of: str | None = None,
+    body: type[BaseModel] | None = None,
+    media_type: str = "application/json",
+) -> Route:
+    """A route of ``/api/participants/{participant}/connector/...``: every one may find no
+    participant (404), one with no connector here (409), a connector that fails (502), does
+    not answer (503) or not in time (504); one with an id or a body may refuse it (400)."""
+    params = [Param("participant", "path", _string(connector.PARTICIPANT_PATTERN), "The participant.")]
+    if id_of is not None:
+        params.append(Param("id", "path", _string(connector.EDC_ID_PATTERN), f"The {id_of} id EDC gave it."))
+    errors = {404, 409, 502, 503, 504} | ({400} if id_of or body else set()) | ({413} if body else set())
+    return Route(
+        method,
+        "/api/participants/{participant}/connector/" + path,
+        handler,
+        access,
+        summary,
+        answer,
+        tuple(sorted(errors)),
+        params=tuple(params),
+        body=body,
+        media_type=media_type,
+        function=function,
+    )
 
 
 ROUTES: list[Route] = [
@@ -478,6 +616,94 @@ ROUTES: list[Route] = [
         ),
         body=webhooks.WebhookPayload,
         function="webhook",
+    ),
+    _connector_route(
+        "GET",
+        "assets",
+        get_connector_assets,
+        "read",
+        "The participant's own assets, from its connector's management API",
+        (200, connector.AssetList),
+        function="connector_assets",
+    ),
+    _connector_route(
+        "GET",
+        "catalog",
+        get_connector_catalog,
+        "read",
+        "What every other participant offers this one: a DSP catalog request from its connector to each",
+        (200, connector.ConnectorCatalog),
+        function="connector_catalog",
+    ),
+    _connector_route(
+        "GET",
+        "negotiations",
+        list_connector_negotiations,
+        "read",
+        "The participant's contract negotiations, newest first",
+        (200, connector.NegotiationList),
+        function="connector_negotiations",
+    ),
+    _connector_route(
+        "POST",
+        "negotiations",
+        post_connector_negotiation,
+        "write",
+        "Negotiate a dataset's offer from another participant (poll the negotiation until FINALIZED)",
+        (201, connector.NegotiationView),
+        body=connector.NegotiationRequest,
+        function="connector_negotiate",
+    ),
+    _connector_route(
+        "GET",
+        "negotiations/{id}",
+        get_connector_negotiation,
+        "read",
+        "One contract negotiation: its state and, once FINALIZED, its agreement",
+        (200, connector.NegotiationView),
+        id_of="negotiation",
+        function="connector_negotiation",
+    ),
+    _connector_route(
+        "GET",
+        "transfers",
+        list_connector_transfers,
+        "read",
+        "The participant's transfer processes, newest first",
+        (200, connector.TransferList),
+        function="connector_transfers",
+    ),
+    _connector_route(
+        "POST",
+        "transfers",
+        post_connector_transfer,
+        "write",
+        "Start an HttpData-PULL transfer under an agreement (poll it until STARTED, then get its data)",
+        (201, connector.TransferView),
+        body=connector.TransferRequest,
+        function="connector_transfer_start",
+    ),
+    _connector_route(
+        "GET",
+        "transfers/{id}",
+        get_connector_transfer,
+        "read",
+        "One transfer process and, once a pull is STARTED, where its data is",
+        (200, connector.TransferView),
+        id_of="transfer",
+        function="connector_transfer",
+    ),
+    _connector_route(
+        "GET",
+        "transfers/{id}/data",
+        get_connector_transfer_data,
+        "read",
+        f"A started pull transfer's data from the provider's data plane (at most {connector.MAX_DATA_BYTES} bytes), "
+        "as a download",
+        (200, None),
+        id_of="transfer",
+        media_type="*/*",
+        function="connector_transfer_data",
     ),
     Route(
         "GET",

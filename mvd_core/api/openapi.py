@@ -25,17 +25,21 @@ _REF = "#/components/schemas/{model}"
 # Why each error status is answered; the JSON body's message names the problem itself.
 STATUS_TEXT: dict[int, str] = {
     200: "OK",
+    201: "Created: the negotiation or transfer started in the participant's connector (poll it at Location)",
     202: "Accepted: the run started, or the one already going for the same command",
     400: "The request is malformed (bad JSON, a field or parameter out of range, a control character in the path)",
     401: "Missing or wrong credentials (API token, function key or webhook signature)",
-    404: "No such resource (action, run, participant, webhook source, DID document)",
+    404: "No such resource (action, run, participant, webhook source, DID document, negotiation, transfer)",
     405: "Method not allowed on this path (see Allow)",
-    409: "Conflicts with the dataspace's current state (another run, a replayed delivery)",
+    409: "Conflicts with the dataspace's current state (another run, a replayed delivery, a participant whose "
+    "connector does not run here, a transfer not started)",
     413: "Request body too large",
     414: "Request path too long or too deep",
     421: "The Host header is not a name this server is reached at (mvd serve)",
-    502: "A system the control plane relies on (cluster, DID host) failed",
-    503: "The control plane's own state or storage cannot be used (the message names the file or setting)",
+    502: "A system the control plane relies on (cluster, DID host, EDC runtime) failed",
+    503: "The control plane's own state or storage cannot be used, or a participant's connector does not answer "
+    "(the message names the file, setting or runtime)",
+    504: "A system the control plane relies on (an EDC runtime) did not answer in time",
 }
 # What `mvd serve` may answer to any request before it reaches a route.
 ANY_ROUTE = (400, 414, 421)
@@ -134,7 +138,12 @@ def _error(schemas: dict[str, Any], status: int, route: Route) -> dict[str, Any]
 
 def _operation(schemas: dict[str, Any], route: Route) -> dict[str, Any]:
     status, model = route.answer
-    body_schema = _ref(schemas, model, "serialization") if model is not None else {"type": "object"}
+    if model is not None:
+        body_schema = _ref(schemas, model, "serialization")
+    else:  # any JSON object, or bytes of any type (a transfer's data)
+        body_schema = (
+            {"type": "object"} if route.media_type.endswith("json") else {"type": "string", "format": "binary"}
+        )
     success: dict[str, Any] = {
         "description": STATUS_TEXT.get(status, "OK"),
         "content": {route.media_type: {"schema": body_schema}},
