@@ -81,19 +81,19 @@ class SeedReport(BaseModel):
     def describe(self) -> str:
         """``3 assets, 1 policy, 1 contract definition created`` (or kept, or some of each)."""
 
-        def count(n: int, one: str, many: str) -> str:
-            return f"{n} {one if n == 1 else many}"
+        def counted(verb: str) -> str | None:
+            items = [
+                f"{n} {one if n == 1 else many}"
+                for n, one, many in (
+                    (getattr(self, f"assets_{verb}"), "asset", "assets"),
+                    (getattr(self, f"policies_{verb}"), "policy", "policies"),
+                    (getattr(self, f"contracts_{verb}"), "contract definition", "contract definitions"),
+                )
+                if n
+            ]
+            return f"{', '.join(items)} {verb}" if items else None
 
-        groups: dict[str, list[str]] = {"created": [], "kept": []}
-        for verb in groups:
-            for n, one, many in (
-                (getattr(self, f"assets_{verb}"), "asset", "assets"),
-                (getattr(self, f"policies_{verb}"), "policy", "policies"),
-                (getattr(self, f"contracts_{verb}"), "contract definition", "contract definitions"),
-            ):
-                if n:
-                    groups[verb].append(count(n, one, many))
-        parts = [f"{', '.join(items)} {verb}" for verb, items in groups.items() if items]
+        parts = [part for part in (counted("created"), counted("kept")) if part]
         return "; ".join(parts) or "nothing to seed"
 
 
