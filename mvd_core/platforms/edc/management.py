@@ -14,6 +14,7 @@ our ``edr-api`` extension (``edr-cache-api`` is not on Maven Central).
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
@@ -335,15 +336,22 @@ class ManagementApi(EdcApi):
         stores it when the provider's start message arrives, shortly after the transfer is STARTED."""
 
         def stored() -> EndpointDataReference | None:
-            response = self.request("GET", f"/v3/edrs/{transfer_id}/dataaddress", ok=(200, 404))
+            path = f"/v3/edrs/{quote(transfer_id, safe='')}/dataaddress"
+            response = self.request("GET", path, ok=(200, 404))
             if response.status_code == 404:
-                return None
+                if "ObjectNotFound" in response.text:  # EDC's answer: no EDR for it (yet)
+                    return None
+                raise EdcApiError(
+                    f"{self.kind} of {self.runtime}: GET {self.base_url}{path} answered HTTP 404 from the web "
+                    "server: the connector serves no EDR API (mvd-edr-api is not on its classpath)",
+                    http_status=404,
+                )
             try:
                 edr = EndpointDataReference.model_validate(response.json())
             except ValueError:
                 raise EdcApiError(
-                    f"{self.kind} of {self.runtime}: GET {self.base_url}/v3/edrs/{transfer_id}/dataaddress "
-                    "answered without an endpoint and authorization"
+                    f"{self.kind} of {self.runtime}: GET {self.base_url}{path} answered without an endpoint "
+                    "and authorization"
                 ) from None
             self._remember_secret(edr.authorization.get_secret_value())
             return edr

@@ -115,3 +115,64 @@ def test_catalog_reads_single_or_listed_datasets_and_prefixed_terms():
     }
     assert single.offer("asset-2") is None
     assert Catalog.model_validate({"@id": "c", "dataset": []}).datasets == []
+
+
+def test_read_backs_of_assets_negotiations_transfers_and_the_edr_ignore_unknown_fields():
+    from mvd_core.platforms.edc import Asset, ContractNegotiation, EndpointDataReference, TransferProcess
+
+    asset = Asset.model_validate(
+        {"@id": "a-1", "@type": "Asset", "properties": {"edc:name": "A", "id": "a-1"}, "dataAddress": {}, "x": 1}
+    )
+    assert (asset.id, asset.properties) == ("a-1", {"name": "A", "id": "a-1"})
+    negotiation = ContractNegotiation.model_validate(
+        {"@id": "n-1", "edc:state": "FINALIZED", "contractAgreementId": "ag-1", "createdAt": 5, "callbackAddresses": []}
+    )
+    assert (negotiation.state, negotiation.contract_agreement_id, negotiation.created_at) == ("FINALIZED", "ag-1", 5)
+    transfer = TransferProcess.model_validate(
+        {"@id": "t-1", "state": "STARTED", "assetId": "a-1", "transferType": "HttpData-PULL", "stateTimestamp": 7}
+    )
+    assert (transfer.asset_id, transfer.transfer_type, transfer.state_timestamp) == ("a-1", "HttpData-PULL", 7)
+    # compacted with the management context (plain terms) or with EDC's namespace (prefixed)
+    for body in (
+        {"@type": "DataAddress", "endpoint": "http://dp/api/public", "authorization": "tok-123", "endpointType": "t"},
+        {"@type": "edc:DataAddress", "edc:endpoint": "http://dp/api/public", "edc:authorization": "tok-123"},
+    ):
+        edr = EndpointDataReference.model_validate(body)
+        assert edr.endpoint == "http://dp/api/public" and edr.authorization.get_secret_value() == "tok-123"
+        assert "tok-123" not in repr(edr) and "tok-123" not in str(edr.model_dump())
+    with pytest.raises(ValueError):
+        EndpointDataReference.model_validate({"@type": "DataAddress", "endpoint": "http://dp"})
+
+
+class EdrServer(QuietHandler):
+    """EDC's answers for /v3/edrs: ObjectNotFound twice, then the EDR; the web server's 404 elsewhere."""
+
+    calls = 0
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/api/management/v3/edrs/t-1/"):
+            EdrServer.calls += 1
+            if EdrServer.calls <= 2:
+                body = [
+                    {
+                        "message": "Object of type EndpointDataReferenceEntry with ID=t-1 was not found",
+                        "type": "ObjectNotFound",
+                    }
+                ]
+                return self.send(404, json.dumps(body).encode(), {"Content-Type": "application/json"})
+            body = {"@type": "DataAddress", "endpoint": "http://dp/p", "authorization": "edr-token-abc"}
+            return self.send(200, json.dumps(body).encode(), {"Content-Type": "application/json"})
+        return self.send(404, b"<html><h2>HTTP ERROR 404 Not Found</h2></html>", {"Content-Type": "text/html"})
+
+
+def test_edr_polls_until_the_consumer_stored_it_and_names_a_connector_without_the_edr_api():
+    with serve(EdrServer) as base:
+        api = ManagementApi(f"{base}/api/management", runtime="b/connector", api_key=KEY)
+        edr = api.edr("t-1", timeout=10, interval=0.05)
+        assert EdrServer.calls == 3 and edr.endpoint == "http://dp/p"
+        with pytest.raises(EdcApiError) as missing:
+            api.edr("t-2", timeout=10)
+        assert missing.value.http_status == 404
+        assert "the connector serves no EDR API (mvd-edr-api is not on its classpath)" in missing.value.message
+        with pytest.raises(EdcApiError, match="edrs/a%2Fb/dataaddress"):
+            api.edr("a/b", timeout=10)  # an id is one path segment
