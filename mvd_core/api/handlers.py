@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
 
@@ -293,77 +294,71 @@ def _edc_id(request: ApiRequest, what: str) -> str:
     return connector.check_edc_id(request.route_params.get("id", ""), what)
 
 
-@guarded
-async def get_connector_assets(request: ApiRequest, backend: Backend) -> ApiResponse:
-    """GET /api/participants/{participant}/connector/assets."""
-    pid = _participant(request, backend)
-    return ApiResponse(200, (await _on_connector(pid, backend, connector.assets)).wire())
+Work = Callable[[connector.Connector], Any]
 
 
-@guarded
-async def get_connector_catalog(request: ApiRequest, backend: Backend) -> ApiResponse:
-    """GET /api/participants/{participant}/connector/catalog."""
-    pid = _participant(request, backend)
-    return ApiResponse(200, (await _on_connector(pid, backend, connector.catalog)).wire())
+def _connector_handler(
+    name: str, doc: str, prepare: Callable[[ApiRequest], Work], created: str | None = None
+) -> Handler:
+    """A handler of the connector proxy: the participant is checked (404), then ``prepare``
+    checks the request's ids or body (400) and returns the work done against the participant's
+    connector; its answer is a wire model, or a transfer's data. ``created``: a POST's answer is
+    201 with Location ``<path>/<id>``."""
+
+    async def handler(request: ApiRequest, backend: Backend) -> ApiResponse:
+        pid = _participant(request, backend)
+        answer = await _on_connector(pid, backend, prepare(request))
+        if isinstance(answer, connector.Data):
+            return ApiResponse(200, answer.content, connector.download_headers(answer))
+        if created is not None:
+            location = f"/api/participants/{pid}/connector/{created}/{answer.id}"
+            return ApiResponse(201, answer.wire(), {"Location": location})
+        return ApiResponse(200, answer.wire())
+
+    handler.__name__ = handler.__qualname__ = name
+    handler.__doc__ = doc
+    return guarded(handler)
 
 
-@guarded
-async def list_connector_negotiations(request: ApiRequest, backend: Backend) -> ApiResponse:
-    """GET /api/participants/{participant}/connector/negotiations."""
-    pid = _participant(request, backend)
-    return ApiResponse(200, (await _on_connector(pid, backend, connector.negotiations)).wire())
-
-
-@guarded
-async def get_connector_negotiation(request: ApiRequest, backend: Backend) -> ApiResponse:
-    """GET /api/participants/{participant}/connector/negotiations/{id}."""
-    pid = _participant(request, backend)
-    ident = _edc_id(request, "negotiation id")
-    return ApiResponse(200, (await _on_connector(pid, backend, lambda c: connector.negotiation(c, ident))).wire())
-
-
-@guarded
-async def post_connector_negotiation(request: ApiRequest, backend: Backend) -> ApiResponse:
-    """POST /api/participants/{participant}/connector/negotiations: 201, the negotiation as it started."""
-    pid = _participant(request, backend)
-    wanted = connector.negotiation_request(request.body)
-    started = await _on_connector(pid, backend, lambda c: connector.negotiate(c, wanted))
-    location = f"/api/participants/{pid}/connector/negotiations/{started.id}"
-    return ApiResponse(201, started.wire(), {"Location": location})
-
-
-@guarded
-async def list_connector_transfers(request: ApiRequest, backend: Backend) -> ApiResponse:
-    """GET /api/participants/{participant}/connector/transfers."""
-    pid = _participant(request, backend)
-    return ApiResponse(200, (await _on_connector(pid, backend, connector.transfers)).wire())
-
-
-@guarded
-async def get_connector_transfer(request: ApiRequest, backend: Backend) -> ApiResponse:
-    """GET /api/participants/{participant}/connector/transfers/{id}."""
-    pid = _participant(request, backend)
-    ident = _edc_id(request, "transfer id")
-    return ApiResponse(200, (await _on_connector(pid, backend, lambda c: connector.transfer(c, ident))).wire())
-
-
-@guarded
-async def post_connector_transfer(request: ApiRequest, backend: Backend) -> ApiResponse:
-    """POST /api/participants/{participant}/connector/transfers: 201, the pull transfer as it started."""
-    pid = _participant(request, backend)
-    wanted = connector.transfer_request(request.body)
-    started = await _on_connector(pid, backend, lambda c: connector.start_transfer(c, wanted))
-    location = f"/api/participants/{pid}/connector/transfers/{started.id}"
-    return ApiResponse(201, started.wire(), {"Location": location})
-
-
-@guarded
-async def get_connector_transfer_data(request: ApiRequest, backend: Backend) -> ApiResponse:
-    """GET /api/participants/{participant}/connector/transfers/{id}/data: the bytes, as a download."""
-    pid = _participant(request, backend)
-    ident = _edc_id(request, "transfer id")
-    fetched = await _on_connector(pid, backend, lambda c: connector.data(c, ident))
-    return ApiResponse(200, fetched.content, connector.download_headers(fetched))
+get_connector_assets = _connector_handler(
+    "get_connector_assets", "GET .../connector/assets", lambda request: connector.assets
+)
+get_connector_catalog = _connector_handler(
+    "get_connector_catalog", "GET .../connector/catalog", lambda request: connector.catalog
+)
+list_connector_negotiations = _connector_handler(
+    "list_connector_negotiations", "GET .../connector/negotiations", lambda request: connector.negotiations
+)
+get_connector_negotiation = _connector_handler(
+    "get_connector_negotiation",
+    "GET .../connector/negotiations/{id}",
+    lambda request: partial(connector.negotiation, negotiation_id=_edc_id(request, "negotiation id")),
+)
+post_connector_negotiation = _connector_handler(
+    "post_connector_negotiation",
+    "POST .../connector/negotiations: 201, the negotiation as it started",
+    lambda request: partial(connector.negotiate, request=connector.negotiation_request(request.body)),
+    created="negotiations",
+)
+list_connector_transfers = _connector_handler(
+    "list_connector_transfers", "GET .../connector/transfers", lambda request: connector.transfers
+)
+get_connector_transfer = _connector_handler(
+    "get_connector_transfer",
+    "GET .../connector/transfers/{id}",
+    lambda request: partial(connector.transfer, transfer_id=_edc_id(request, "transfer id")),
+)
+post_connector_transfer = _connector_handler(
+    "post_connector_transfer",
+    "POST .../connector/transfers: 201, the pull transfer as it started",
+    lambda request: partial(connector.start_transfer, request=connector.transfer_request(request.body)),
+    created="transfers",
+)
+get_connector_transfer_data = _connector_handler(
+    "get_connector_transfer_data",
+    "GET .../connector/transfers/{id}/data: the bytes, as a download",
+    lambda request: partial(connector.data, transfer_id=_edc_id(request, "transfer id")),
+)
 
 
 async def get_openapi(request: ApiRequest, backend: Backend) -> ApiResponse:
