@@ -49,6 +49,7 @@ EDC_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}"
 _EDC_ID = re.compile(EDC_ID_PATTERN)
 PARTICIPANT_PATTERN = r"[a-z0-9][a-z0-9-]{0,62}"
 _PARTICIPANT = re.compile(PARTICIPANT_PATTERN)
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}")
 
 
 # ------------------------------------------------------------------ wire models
@@ -272,7 +273,7 @@ def assets(connector: Connector) -> AssetList:
 def _datasets(catalog: Catalog) -> list[CatalogDataset]:
     out = []
     for dataset in catalog.datasets:
-        properties: dict[str, Any] = getattr(dataset, "properties", None) or {}
+        properties = dataset.properties
         offer = catalog.offer(dataset.id)
         out.append(
             CatalogDataset(
@@ -413,17 +414,20 @@ def data(connector: Connector, transfer_id: str) -> Data:
             + (f" ({found.error_detail})" if found.error_detail else "")
         )
     edr = connector.call(f"EDR for transfer {transfer_id!r}", connector.api.edr, transfer_id, timeout=EDR_TIMEOUT)
-    content = exchange.fetch_data(edr, timeout=30)
-    if len(content) > MAX_DATA_BYTES:
+    try:
+        fetched = exchange.fetch(edr, max_bytes=MAX_DATA_BYTES, timeout=30)
+    except EdcApiError as exc:
+        if exc.http_status != 413:
+            raise
         raise MvdError(
-            f"the data of transfer {transfer_id} is {len(content)} bytes; this control plane relays at most "
-            f"{MAX_DATA_BYTES} (fetch it with the EDR from the management API instead)",
+            f"the data of transfer {transfer_id} is larger than the {MAX_DATA_BYTES} bytes this control plane "
+            "relays; fetch it with the EDR from the management API instead",
             status=502,
-        )
-    media_type = "application/octet-stream"
-    return Data(
-        content=content, media_type=media_type, filename=safe_filename(found.asset_id or transfer_id, media_type)
-    )
+        ) from None
+    media_type = (fetched.media_type or "application/octet-stream").split(";")[0].strip().lower()
+    if not _MEDIA_TYPE.fullmatch(media_type):
+        media_type = "application/octet-stream"
+    return Data(fetched.content, media_type, safe_filename(found.asset_id or transfer_id, media_type))
 
 
 # ------------------------------------------------------------------ writes

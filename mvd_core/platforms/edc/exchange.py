@@ -9,6 +9,7 @@ plane with the EDR's token; a push transfer makes the provider's data plane POST
 
 from __future__ import annotations
 
+import sys
 import time
 
 import httpx
@@ -43,23 +44,49 @@ class _Deadline:
         return left
 
 
-def fetch_data(edr: EndpointDataReference, *, timeout: float = 30) -> bytes:
-    """GET the data behind an EDR from the provider's data plane (the token verbatim in ``Authorization``)."""
+class FetchedData(BaseModel):
+    content: bytes
+    media_type: str | None
+
+
+def fetch(edr: EndpointDataReference, *, max_bytes: int, timeout: float = 30) -> FetchedData:
+    """GET the data behind an EDR from the provider's data plane (the token verbatim in
+    ``Authorization``), streamed: more than ``max_bytes`` is an EdcApiError (413) and nothing
+    more is read. The media type is the data plane's Content-Type."""
     token = edr.authorization.get_secret_value()
     try:
-        with httpx.Client(timeout=timeout, trust_env=False, follow_redirects=False) as client:
-            response = client.get(edr.endpoint, headers={"Authorization": token})
+        with (
+            httpx.Client(timeout=timeout, trust_env=False, follow_redirects=False) as client,
+            client.stream("GET", edr.endpoint, headers={"Authorization": token}) as response,
+        ):
+            if response.status_code != 200:
+                body = " ".join(response.read().decode("utf-8", "replace").split())[:ERROR_BODY_CHARS]
+                body = body.replace(token, "***")
+                raise EdcApiError(
+                    f"data plane: GET {edr.endpoint} answered HTTP {response.status_code}"
+                    + (f": {body}" if body else ""),
+                    http_status=response.status_code,
+                )
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise EdcApiError(
+                        f"data plane: GET {edr.endpoint} answered more than {max_bytes} bytes, the limit",
+                        http_status=413,
+                    )
+                chunks.append(chunk)
+            return FetchedData(content=b"".join(chunks), media_type=response.headers.get("content-type"))
     except httpx.HTTPError as exc:
         raise EdcApiError(
             f"data plane: GET {edr.endpoint} failed ({type(exc).__name__}: {str(exc).replace(token, '***')})"
         ) from None
-    if response.status_code != 200:
-        body = " ".join(response.text.split())[:ERROR_BODY_CHARS].replace(token, "***")
-        raise EdcApiError(
-            f"data plane: GET {edr.endpoint} answered HTTP {response.status_code}" + (f": {body}" if body else ""),
-            http_status=response.status_code,
-        )
-    return response.content
+
+
+def fetch_data(edr: EndpointDataReference, *, timeout: float = 30) -> bytes:
+    """GET the data behind an EDR from the provider's data plane (the token verbatim in ``Authorization``)."""
+    return fetch(edr, max_bytes=sys.maxsize, timeout=timeout).content
 
 
 def negotiate(

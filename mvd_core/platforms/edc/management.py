@@ -68,16 +68,20 @@ class Dataset(_ReadBack):
     id: str = Field(alias="@id")
     offers: list[dict[str, Any]] = Field(default_factory=list, alias="hasPolicy")
     distributions: list[dict[str, Any]] = Field(default_factory=list, alias="distribution")
+    # The asset's public properties as the catalog carries them (name, description, contenttype ...).
+    properties: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
     def _lists(cls, data: Any) -> Any:
         data = _plain_keys(data)
         if isinstance(data, dict):
+            own = {"@id", "@type", "@context", "id", "hasPolicy", "distribution", "properties"}
             data = {
                 **data,
                 "hasPolicy": _as_list(data.get("hasPolicy")),
                 "distribution": _as_list(data.get("distribution")),
+                "properties": {key: value for key, value in data.items() if key not in own},
             }
         return data
 
