@@ -134,6 +134,9 @@ def test_a_tampered_edr_token_is_refused_by_the_data_plane(space, consumer, agre
 def test_the_edr_endpoint_wants_the_management_api_key(space, consumer, agreement):
     provider = space.members[TwoMembers.PROVIDER]
     transfer, _ = pull(consumer, provider_protocol_url=provider.protocol_url, agreement_id=agreement, timeout=180)
+    assert consumer.transfers()[0].id == transfer.id  # newest first
+    created = [n.created_at for n in consumer.negotiations()]
+    assert len(created) >= 2 and created == sorted(created, reverse=True)
     url = f"{consumer.base_url}/v3/edrs/{transfer.id}/dataaddress"
     assert httpx.get(url, timeout=30).status_code == 401
     assert httpx.get(url, headers={"x-api-key": "not-the-key"}, timeout=30).status_code == 401
