@@ -184,11 +184,13 @@ def test_management_api_seeds_idempotently_and_runs_catalog_negotiation_transfer
         dsp, negotiation.contract_agreement_id, "HttpData-PULL", callback_addresses=[callback]
     )
     assert api.wait_for_transfer(transfer_id, timeout=90).state == "STARTED"
-    # the EDR arrives with the started event (0.15.1 has no EDR management endpoint): pull through the data plane
+    # the EDR arrives with the started event too (the same one /v3/edrs answers): pull through the data plane
     edr = poll("the transfer.process.started callback", lambda: events[0] if events else None, timeout=30)
     address = edr["payload"]["dataAddress"]["properties"]
     endpoint = address.get("endpoint") or address[EDC + "endpoint"]
     authorization = address.get("authorization") or address[EDC + "authorization"]
+    stored = api.edr(transfer_id)
+    assert (stored.endpoint, stored.authorization.get_secret_value()) == (endpoint, authorization)
     pulled = httpx.get(endpoint, headers={"Authorization": authorization}, timeout=30)
     assert (pulled.status_code, pulled.content) == (200, ASSET_BYTES)
 
