@@ -99,7 +99,12 @@ async def plan(dataspace: Dataspace) -> dict[str, Any]:
     def compute() -> dict[str, Any]:
         observer = connect.observer(settings, dataspace.name)
         return make_plan(
-            dataspace, dataspace_dids(dataspace, settings), settings.targets, observer, connect.runtime_plan(settings)
+            dataspace,
+            dataspace_dids(dataspace, settings),
+            settings.targets,
+            settings,
+            observer,
+            connect.runtime_plan(settings),
         ).to_json()
 
     return await asyncio.to_thread(compute)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import yaml
@@ -13,8 +13,10 @@ from mvd_core.cli.common import FileOption, TargetsOption, load_dataspace
 from mvd_core.cli.console import err, out
 from mvd_core.dataspace import load
 from mvd_core.dataspace.loader import BlueprintError
+from mvd_core.dataspace.models import Dataspace
 from mvd_core.plan.desired import dataspace_dids, render_dataspace
 from mvd_core.plan.planner import Plan, make_plan
+from mvd_core.plan.render import runtime_images
 from mvd_core.workflow import connect
 
 
@@ -49,6 +51,7 @@ def render(
     """Write every participant's Kubernetes objects, did.json and cloud resources to a directory."""
     dataspace, settings, chosen = load_dataspace(file, targets)
     states = render_dataspace(dataspace, settings, connect.public_keys_for_render(settings, chosen))
+    images = image_list(dataspace)
     written = 0
     for state in states:
         base = out_dir / state.participant.id
@@ -64,9 +67,26 @@ def render(
         (base / "cloud.json").write_text(
             json.dumps({"targets": chosen, "resources": state.cloud}, indent=2) + "\n", "utf-8"
         )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "images.json").write_text(json.dumps(images, indent=2) + "\n", "utf-8")
     out.print(
         f"Rendered {len(states)} participant(s), {written} Kubernetes objects, into {out_dir}/ (targets: {chosen})"
     )
+    out.print(f"Images ({out_dir}/images.json):")
+    width = max(len(entry["image"]) for entry in images)
+    for entry in images:
+        out.print(f"  {entry['image']:<{width}}  {', '.join(entry['usedBy'])}  from {entry['source']}", markup=False)
+
+
+def image_list(dataspace: Dataspace) -> list[dict[str, Any]]:
+    """Every image the rendered objects name, once each: what uses it and where it is declared."""
+    by_image: dict[tuple[str, str], list[str]] = {}
+    for participant in dataspace.participants:
+        for workload, ref in runtime_images(dataspace, participant).items():
+            by_image.setdefault((ref.image, ref.source), []).append(f"{participant.id}/{workload}")
+    return [
+        {"image": image, "source": source, "usedBy": used_by} for (image, source), used_by in sorted(by_image.items())
+    ]
 
 
 def print_plan(plan: Plan) -> None:
@@ -103,6 +123,7 @@ def plan(
         dataspace,
         dataspace_dids(dataspace, settings),
         chosen,
+        settings,
         connect.observer(settings, dataspace.name),
         connect.runtime_plan(settings),
     )

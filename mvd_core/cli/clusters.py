@@ -13,7 +13,7 @@ from mvd_core.cli.common import FileOption, TargetsOption, load_dataspace
 from mvd_core.cli.console import fail, out
 from mvd_core.errors import MvdError
 from mvd_core.plan.desired import dataspace_dids
-from mvd_core.plan.render import render_participant
+from mvd_core.plan.render import WORKLOAD_KINDS, render_participant
 
 app = typer.Typer(help="Participants' Kubernetes clusters: what they are and what runs on them.", no_args_is_help=True)
 
@@ -44,8 +44,8 @@ def _status(dataspace: Any, settings: Any, participant: Any, dids: dict[str, str
         observed = workloads.observe(api, participant.id, dataspace.name)
         row["objects"] = len(observed)
         if observed:
-            desired = render_participant(dataspace, participant, dids)
-            status = workloads.rollout_status(api, [o for o in desired if o["kind"] == "Deployment"])
+            desired = render_participant(dataspace, participant, dids, settings)
+            status = workloads.rollout_status(api, [o for o in desired if o["kind"] in WORKLOAD_KINDS])
             ready = sum(1 for s in status.objects if s.ready)
             row["runtimes"] = f"{ready}/{len(status.objects)} ready"
     except ClusterMissing:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from mvd_core.dataspace.models import Dataspace, LocalDidHost, Participant
 from mvd_core.identity.didweb import did_for, did_to_url
+from mvd_core.identity.document import build_did_document
 from mvd_core.plan.cloud import cloud_resources
 from mvd_core.plan.render import public_endpoints, render_participant
 from mvd_core.settings import Settings
@@ -48,9 +49,7 @@ def dataspace_dids(dataspace: Dataspace, settings: Settings) -> dict[str, str]:
 def did_document(
     dataspace: Dataspace, participant: Participant, did: str, public_jwk: dict[str, Any] | None
 ) -> dict[str, Any]:
-    from mvd_core.identity.document import build_did_document
-
-    endpoints = public_endpoints(dataspace, participant)
+    endpoints = public_endpoints(dataspace, participant, did)
     return build_did_document(
         did,
         public_jwk,
@@ -69,7 +68,7 @@ def participant_state(
         did=did,
         did_url=did_url(participant, settings),
         did_document=did_document(dataspace, participant, did, public_jwk),
-        objects=render_participant(dataspace, participant, dids),
+        objects=render_participant(dataspace, participant, dids, settings),
         cloud=cloud_resources(participant),
     )
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from mvd_core.dataspace.models import Dataspace, Participant
 from mvd_core.k8s.diff import ParticipantDiff, diff_objects
 from mvd_core.plan.render import render_participant
+from mvd_core.settings import Settings
 
 Observe = Callable[[Participant], list[dict[str, Any]]]
 # How the planner sees a participant whose runtimes run as local processes (no cluster).
@@ -75,6 +76,7 @@ def make_plan(
     dataspace: Dataspace,
     dids: dict[str, str],
     targets: str,
+    settings: Settings,
     observe: Observe = no_cluster,
     runtimes: PlanRuntimes = no_runtimes,
 ) -> Plan:
@@ -83,7 +85,7 @@ def make_plan(
         if p.cluster.kind == "processes":
             diff = runtimes(p)
         else:
-            diff = diff_objects(render_participant(dataspace, p, dids), observe(p), p.id)
+            diff = diff_objects(render_participant(dataspace, p, dids, settings), observe(p), p.id)
         plans.append(
             ParticipantPlan(participant=p.id, display_name=p.display_name, cluster=cluster_label(p), diff=diff)
         )

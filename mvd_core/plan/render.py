@@ -1,25 +1,85 @@
-"""Render a participant's desired Kubernetes objects from the blueprint.
+"""Render a participant's desired Kubernetes objects from the same RuntimeSpecs the processes
+target runs (``mvd_core.runtimes.cluster``: cluster hosts, the containers' fixed ports).
 
-One namespace per participant (its id). Runtimes: connector (always 1 replica, in-memory
-storage, embedded identity hub, embedded DPF selector), data plane (N replicas), a
-standalone catalog where declared, the connector UI; an Ingress; and the dataspace's
-participant list as a ConfigMap that each catalog crawls. Output is deterministic: same
-blueprint and DIDs, same objects, same spec hashes.
+One namespace per participant (its id). Per runtime a ConfigMap ``<runtime>-settings``
+holding its settings as the properties file EDC reads (``-Dedc.fs.config``). Per runtime
+kind one workload and one Service with a port per API: Deployments ``identityhub``,
+``connector`` and ``catalog`` (when standalone), and a StatefulSet ``dataplane`` whose pods
+``dataplane-<i>`` are the spec's runtimes of those names, so each replica registers its own
+address with the connector. The connector UI (image only), an Ingress for the APIs others
+reach from outside, and the blueprint's seed Jobs. Output is deterministic: same blueprint
+and DIDs, same objects, same spec hashes.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from typing import Any, Final
 
-from mvd_core.dataspace.models import AzureKeyVault, Dataspace, LocalVault, Participant
+from pydantic import BaseModel, ConfigDict
+
+from mvd_core.dataspace.models import Dataspace, LocalDidHost, Participant, SeedJob
 from mvd_core.k8s import labels as L
+from mvd_core.plan.trust import issuer_did, participant_list_url
+from mvd_core.runtimes.assembly import JVM_FLAGS
+from mvd_core.runtimes.cluster import (
+    DATAPLANE,
+    PUBLIC_APIS,
+    VAULT_PATH,
+    api_url,
+    cluster_runtimes,
+    public_url,
+    workload_name,
+)
+from mvd_core.runtimes.participant import DSP_VERSION_PATH, context_id
+from mvd_core.runtimes.spec import RuntimeSpec
+from mvd_core.settings import Settings
 
-CONNECTOR, DATA_PLANE, CATALOG, CONNECTOR_UI = "connector", "data-plane", "catalog", "connector-ui"
-RUNTIME_COMPONENTS = (CONNECTOR, DATA_PLANE, CATALOG, CONNECTOR_UI)
-PARTICIPANTS_CONFIGMAP = "dataspace-participants"
+CONNECTOR_UI: Final = "connector-ui"
+CONNECTOR_UI_PORT: Final = 80
+SETTINGS_DIR: Final = "/etc/mvd"
+# The Secrets Store CSI driver mounts the participant's Key Vault secrets as files named by
+# alias: the layout the runtimes' file vault reads. Its SecretProviderClass is not rendered yet.
+VAULT_DRIVER: Final = "secrets-store.csi.k8s.io"
+# Headroom over -Xmx for metaspace (capped at 192m by the JVM flags), thread stacks and code cache.
+NON_HEAP_MB: Final = 256
+WORKLOAD_KINDS: Final = ("Deployment", "StatefulSet")
 
-_PORTS = {CONNECTOR: 8080, DATA_PLANE: 8080, CATALOG: 8080, CONNECTOR_UI: 80}
+
+class RuntimeImage(BaseModel):
+    """A workload's image and where its reference comes from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    image: str
+    source: str
+
+
+def runtime_images(dataspace: Dataspace, participant: Participant) -> dict[str, RuntimeImage]:
+    """Workload or Job name -> its image, for what the participant renders: the one place every
+    rendered image reference comes from.
+
+    The identity hub has no image of its own among the blueprint's images, so it names the
+    connector's (issue 15 replaces these placeholders with images that exist)."""
+    images = dataspace.images_for(participant)
+    where = f"participants[{participant.id}].images" if participant.images is not None else "images"
+    out = {
+        "identityhub": RuntimeImage(image=images.connector, source=f"{where}.connector (no identity hub image yet)"),
+        "connector": RuntimeImage(image=images.connector, source=f"{where}.connector"),
+        DATAPLANE: RuntimeImage(image=images.data_plane, source=f"{where}.dataPlane"),
+    }
+    if participant.runtimes.catalog is not None:
+        out["catalog"] = RuntimeImage(image=images.catalog, source=f"{where}.catalog")
+    if participant.runtimes.connector_ui.enabled:
+        out[CONNECTOR_UI] = RuntimeImage(image=images.connector_ui, source=f"{where}.connectorUi")
+    for i, job in enumerate(participant.seed_jobs):
+        out[_job_name(job)] = RuntimeImage(
+            image=job.image, source=f"participants[{participant.id}].seedJobs[{i}].image"
+        )
+    return out
+
+
+def _job_name(job: SeedJob) -> str:
+    return f"seed-{job.name}"
 
 
 def _labels(dataspace: Dataspace, participant: Participant, component: str) -> dict[str, str]:
@@ -43,123 +103,229 @@ def _meta(
 _finish = L.with_spec_hash
 
 
-def service_url(participant: Participant, component: str, path: str = "") -> str:
-    """In-cluster URL of a participant's runtime service."""
-    return f"http://{component}.{participant.id}.svc.cluster.local:{_PORTS[component]}{path}"
+def did_web_https(participant: Participant, settings: Settings) -> bool:
+    """Whether the runtimes resolve did:web over https (one switch for every DID, the issuer's
+    included): unless both the participant's DID and the control plane are served over plain http."""
+    return not isinstance(participant.identity.host, LocalDidHost) or settings.base_url.startswith("https:")
 
 
-def public_endpoints(dataspace: Dataspace, participant: Participant) -> dict[str, str]:
-    """Public URLs that go into the DID document's services."""
-    base = f"https://{dataspace.public_host_for(participant)}"
+def participant_specs(
+    dataspace: Dataspace, participant: Participant, dids: dict[str, str], settings: Settings
+) -> list[RuntimeSpec]:
+    """The participant's runtimes as its namespace runs them."""
+    return cluster_runtimes(
+        participant,
+        namespace=participant.id,
+        public_host=dataspace.public_host_for(participant),
+        did=dids[participant.id],
+        issuer_did=issuer_did(settings),
+        participant_list_url=participant_list_url(settings),
+        did_web_https=did_web_https(participant, settings),
+    )
+
+
+def public_endpoints(dataspace: Dataspace, participant: Participant, did: str) -> dict[str, str]:
+    """The DID document's services: the DSP address and the identity hub's credential service,
+    both through the participant's Ingress."""
+    host = dataspace.public_host_for(participant)
+    protocol = public_url(host, "connector", "protocol")
+    credentials = public_url(host, "identityhub", "credentials")
+    assert protocol is not None and credentials is not None  # both are in PUBLIC_APIS
     return {
-        "protocol": f"{base}/api/dsp",
-        "credential_service": f"{base}/api/identity/v1/participants/{participant.id}",
+        "protocol": protocol + DSP_VERSION_PATH,
+        "credential_service": f"{credentials}/v1/participants/{context_id(did)}",
     }
 
 
-def connector_properties(dataspace: Dataspace, participant: Participant, did: str) -> dict[str, str]:
-    """The connector's EDC configuration: vault, DID, identity hub, DPF selector, catalog, storage."""
-    rt = participant.runtimes
-    endpoints = public_endpoints(dataspace, participant)
-    props = {
-        "edc.participant.id": did,
-        "edc.iam.issuer.id": did,
-        "edc.iam.did.web.use.https": "true",
-        "edc.dsp.callback.address": endpoints["protocol"],
-        "edc.storage.type": rt.connector.storage,
-        "edc.ih.mode": rt.connector.identity_hub,
-        "edc.ih.credentialservice.url": endpoints["credential_service"],
-        "edc.dpf.selector.mode": "embedded",
-        "edc.dpf.selector.url": rt.connector.dpf_url or service_url(participant, DATA_PLANE, "/api/control"),
-        "edc.catalog.mode": rt.catalog_mode,
-        "edc.catalog.participants.configmap": PARTICIPANTS_CONFIGMAP,
-        "edc.ui.enabled": str(rt.connector_ui.enabled).lower(),
-    }
-    if rt.catalog is not None:
-        props["edc.catalog.url"] = service_url(participant, CATALOG, "/api/catalog")
-    match participant.vault:
-        case AzureKeyVault(name=name, vault_url=url):
-            props["edc.vault.type"] = "azure-key-vault"
-            props["edc.vault.name"] = name
-            props["edc.vault.url"] = url or f"https://{name}.vault.azure.net"
-        case LocalVault():
-            props["edc.vault.type"] = "local"
-    return dict(sorted(props.items()))
+def settings_configmap(spec: RuntimeSpec) -> str:
+    return f"{spec.name}-settings"
 
 
-def _deployment(
-    dataspace: Dataspace, participant: Participant, component: str, image: str, replicas: int, config: str | None
-) -> dict[str, Any]:
-    labels = _labels(dataspace, participant, component)
-    selector = {L.NAME_KEY: component, L.PARTICIPANT_KEY: participant.id}
-    container: dict[str, Any] = {
-        "name": component,
+def _settings_file(spec: RuntimeSpec) -> str:
+    return f"{spec.name}.properties"
+
+
+def _container(spec: RuntimeSpec, image: str, *, per_pod: bool) -> dict[str, Any]:
+    default = spec.apis["default"]
+    # A StatefulSet's pods share a template: each reads the settings file named like itself.
+    settings_file = "$(POD_NAME).properties" if per_pod else _settings_file(spec)
+    env: list[dict[str, Any]] = []
+    if per_pod:
+        env.append({"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}})
+    env.append(
+        {
+            "name": "JAVA_TOOL_OPTIONS",
+            "value": " ".join(
+                ["-Xms32m", f"-Xmx{spec.heap_mb}m", *JVM_FLAGS, f"-Dedc.fs.config={SETTINGS_DIR}/{settings_file}"]
+            ),
+        }
+    )
+
+    def probe(path: str, period: int, failures: int) -> dict[str, Any]:
+        return {"httpGet": {"path": path, "port": "default"}, "periodSeconds": period, "failureThreshold": failures}
+
+    memory = f"{spec.heap_mb + NON_HEAP_MB}Mi"
+    return {
+        "name": workload_name(spec.kind, spec.name),
         "image": image,
-        "ports": [{"name": "http", "containerPort": _PORTS[component]}],
-        "readinessProbe": {
-            "httpGet": {"path": "/api/check/readiness" if component != CONNECTOR_UI else "/", "port": "http"}
-        },
-        "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+        "env": env,
+        "ports": [{"name": api, "containerPort": endpoint.port} for api, endpoint in spec.apis.items()],
+        "startupProbe": probe(f"{default.path}/check/startup", 5, 60),
+        "readinessProbe": probe(spec.readiness_path, 5, 3),
+        "livenessProbe": probe(f"{default.path}/check/liveness", 10, 3),
+        "resources": {"requests": {"cpu": "100m", "memory": memory}, "limits": {"memory": memory}},
+        "volumeMounts": [
+            {"name": "settings", "mountPath": SETTINGS_DIR, "readOnly": True},
+            {"name": "vault", "mountPath": str(VAULT_PATH), "readOnly": True},
+        ],
     }
-    if config:
-        container["envFrom"] = [{"configMapRef": {"name": config}}]
+
+
+def _workload(
+    dataspace: Dataspace, participant: Participant, name: str, specs: list[RuntimeSpec], image: str
+) -> dict[str, Any]:
+    stateful = specs[0].kind == "dataplane"
+    labels = _labels(dataspace, participant, name)
+    selector = {L.NAME_KEY: name, L.PARTICIPANT_KEY: participant.id}
+    volumes = [
+        {
+            "name": "settings",
+            "projected": {"sources": [{"configMap": {"name": settings_configmap(spec)}} for spec in specs]},
+        },
+        {
+            "name": "vault",
+            "csi": {
+                "driver": VAULT_DRIVER,
+                "readOnly": True,
+                "volumeAttributes": {"secretProviderClass": f"{participant.id}-vault"},
+            },
+        },
+    ]
+    spec: dict[str, Any] = {
+        "replicas": len(specs),
+        "selector": {"matchLabels": selector},
+        "template": {
+            "metadata": {"labels": labels},
+            "spec": {"containers": [_container(specs[0], image, per_pod=stateful)], "volumes": volumes},
+        },
+    }
+    if stateful:
+        # all replicas at once (none waits for another) under the headless Service of their DNS names
+        spec.update(serviceName=name, podManagementPolicy="Parallel")
     return _finish(
         {
             "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": _meta(dataspace, participant, component, component),
-            "spec": {
-                "replicas": replicas,
-                "selector": {"matchLabels": selector},
-                "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}},
-            },
+            "kind": "StatefulSet" if stateful else "Deployment",
+            "metadata": _meta(dataspace, participant, name, name),
+            "spec": spec,
         }
     )
 
 
-def _service(dataspace: Dataspace, participant: Participant, component: str) -> dict[str, Any]:
+def _service(
+    dataspace: Dataspace, participant: Participant, name: str, ports: dict[str, int], *, headless: bool = False
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "selector": {L.NAME_KEY: name, L.PARTICIPANT_KEY: participant.id},
+        "ports": [{"name": api, "port": port, "targetPort": api} for api, port in ports.items()],
+    }
+    if headless:
+        # each data plane pod's own DNS name resolves from its start: it registers that address at boot
+        spec.update(clusterIP="None", publishNotReadyAddresses=True)
     return _finish(
         {
             "apiVersion": "v1",
             "kind": "Service",
-            "metadata": _meta(dataspace, participant, component, component),
+            "metadata": _meta(dataspace, participant, name, name),
+            "spec": spec,
+        }
+    )
+
+
+def _configmap(dataspace: Dataspace, participant: Participant, spec: RuntimeSpec) -> dict[str, Any]:
+    return _finish(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": _meta(dataspace, participant, settings_configmap(spec), workload_name(spec.kind, spec.name)),
+            "data": {_settings_file(spec): spec.properties()},
+        }
+    )
+
+
+def _connector_ui(dataspace: Dataspace, participant: Participant, image: str) -> list[dict[str, Any]]:
+    labels = _labels(dataspace, participant, CONNECTOR_UI)
+    selector = {L.NAME_KEY: CONNECTOR_UI, L.PARTICIPANT_KEY: participant.id}
+    container = {
+        "name": CONNECTOR_UI,
+        "image": image,
+        "ports": [{"name": "http", "containerPort": CONNECTOR_UI_PORT}],
+        "readinessProbe": {"httpGet": {"path": "/", "port": "http"}},
+        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
+    }
+    return [
+        _finish(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": _meta(dataspace, participant, CONNECTOR_UI, CONNECTOR_UI),
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": selector},
+                    "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}},
+                },
+            }
+        ),
+        _service(dataspace, participant, CONNECTOR_UI, {"http": CONNECTOR_UI_PORT}),
+    ]
+
+
+def _ingress(dataspace: Dataspace, participant: Participant, specs: list[RuntimeSpec]) -> dict[str, Any]:
+    """One rule for the participant's public host: the APIs others reach, then the connector UI."""
+    paths: list[tuple[str, str, str]] = []
+    for spec in specs:
+        workload = workload_name(spec.kind, spec.name)
+        for api in PUBLIC_APIS[spec.kind]:
+            route = (spec.apis[api].path, workload, api)
+            if route not in paths:
+                paths.append(route)
+    if participant.runtimes.connector_ui.enabled:
+        paths.append(("/", CONNECTOR_UI, "http"))
+    return _finish(
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": _meta(dataspace, participant, participant.id, "ingress"),
             "spec": {
-                "selector": {L.NAME_KEY: component, L.PARTICIPANT_KEY: participant.id},
-                "ports": [{"name": "http", "port": _PORTS[component], "targetPort": "http"}],
+                "rules": [
+                    {
+                        "host": dataspace.public_host_for(participant),
+                        "http": {
+                            "paths": [
+                                {
+                                    "path": path,
+                                    "pathType": "Prefix",
+                                    "backend": {"service": {"name": service, "port": {"name": port}}},
+                                }
+                                for path, service, port in paths
+                            ]
+                        },
+                    }
+                ]
             },
         }
     )
 
 
-def _configmap(
-    dataspace: Dataspace, participant: Participant, name: str, component: str, data: dict[str, str]
-) -> dict[str, Any]:
-    return _finish(
-        {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": _meta(dataspace, participant, name, component),
-            "data": data,
-        }
-    )
-
-
-def _env_name(prop: str) -> str:
-    return prop.upper().replace(".", "_")
-
-
-def participants_list(dids: dict[str, str]) -> dict[str, str]:
-    """participant id -> DID, for every participant of the baseline (``dids`` names them all,
-    so a participant renders from its own slice of the blueprint)."""
-    return dict(sorted(dids.items()))
-
-
-def render_participant(dataspace: Dataspace, participant: Participant, dids: dict[str, str]) -> list[dict[str, Any]]:
+def render_participant(
+    dataspace: Dataspace, participant: Participant, dids: dict[str, str], settings: Settings
+) -> list[dict[str, Any]]:
     """Every Kubernetes object of one participant, in apply order."""
-    rt = participant.runtimes
-    images = dataspace.images_for(participant)
-    did = dids[participant.id]
-    connector_cm = f"{CONNECTOR}-config"
+    specs = participant_specs(dataspace, participant, dids, settings)
+    images = runtime_images(dataspace, participant)
+    workloads: dict[str, list[RuntimeSpec]] = {}
+    for spec in specs:
+        workloads.setdefault(workload_name(spec.kind, spec.name), []).append(spec)
     objects: list[dict[str, Any]] = [
         _finish(
             {
@@ -168,70 +334,23 @@ def render_participant(dataspace: Dataspace, participant: Participant, dids: dic
                 "metadata": _meta(dataspace, participant, participant.id, "namespace", namespaced=False),
             }
         ),
-        _configmap(
-            dataspace,
-            participant,
-            connector_cm,
-            CONNECTOR,
-            {_env_name(k): v for k, v in connector_properties(dataspace, participant, did).items()},
-        ),
-        _configmap(
-            dataspace,
-            participant,
-            PARTICIPANTS_CONFIGMAP,
-            CATALOG,
-            {"participants.json": json.dumps(participants_list(dids), indent=2, sort_keys=True)},
-        ),
-        _deployment(dataspace, participant, CONNECTOR, images.connector, rt.connector.replicas, connector_cm),
-        _service(dataspace, participant, CONNECTOR),
-        _deployment(dataspace, participant, DATA_PLANE, images.data_plane, rt.data_plane.replicas, None),
-        _service(dataspace, participant, DATA_PLANE),
+        *(_configmap(dataspace, participant, spec) for spec in specs),
     ]
-    if rt.catalog is not None:
-        objects += [
-            _deployment(dataspace, participant, CATALOG, images.catalog, rt.catalog.replicas, None),
-            _service(dataspace, participant, CATALOG),
-        ]
-    paths = [("/api", CONNECTOR)]
-    if rt.connector_ui.enabled:
-        objects += [
-            _deployment(dataspace, participant, CONNECTOR_UI, images.connector_ui, 1, None),
-            _service(dataspace, participant, CONNECTOR_UI),
-        ]
-        paths.append(("/", CONNECTOR_UI))
-    objects.append(
-        _finish(
-            {
-                "apiVersion": "networking.k8s.io/v1",
-                "kind": "Ingress",
-                "metadata": _meta(dataspace, participant, participant.id, "ingress"),
-                "spec": {
-                    "rules": [
-                        {
-                            "host": dataspace.public_host_for(participant),
-                            "http": {
-                                "paths": [
-                                    {
-                                        "path": path,
-                                        "pathType": "Prefix",
-                                        "backend": {"service": {"name": svc, "port": {"name": "http"}}},
-                                    }
-                                    for path, svc in paths
-                                ]
-                            },
-                        }
-                    ]
-                },
-            }
-        )
-    )
+    for name, group in workloads.items():
+        objects.append(_workload(dataspace, participant, name, group, images[name].image))
+        ports = {api: endpoint.port for api, endpoint in group[0].apis.items()}
+        objects.append(_service(dataspace, participant, name, ports, headless=name == DATAPLANE))
+    if participant.runtimes.connector_ui.enabled:
+        objects += _connector_ui(dataspace, participant, images[CONNECTOR_UI].image)
+    objects.append(_ingress(dataspace, participant, specs))
+    management = api_url(next(s for s in specs if s.kind == "connector"), "management")
     for job in participant.seed_jobs:
         objects.append(
             _finish(
                 {
                     "apiVersion": "batch/v1",
                     "kind": "Job",
-                    "metadata": _meta(dataspace, participant, f"seed-{job.name}", "seed"),
+                    "metadata": _meta(dataspace, participant, _job_name(job), "seed"),
                     "spec": {
                         "backoffLimit": 2,
                         "activeDeadlineSeconds": job.timeout_seconds,
@@ -241,9 +360,14 @@ def render_participant(dataspace: Dataspace, participant: Participant, dids: dic
                                 "containers": [
                                     {
                                         "name": job.name,
-                                        "image": job.image,
+                                        "image": images[_job_name(job)].image,
                                         "args": list(job.args),
-                                        "envFrom": [{"configMapRef": {"name": connector_cm}}],
+                                        "env": [
+                                            {
+                                                "name": "MVD_MANAGEMENT_URL",
+                                                "value": management,
+                                            }
+                                        ],
                                     }
                                 ],
                             }

@@ -18,8 +18,9 @@ against the class files); secrets appear only as vault aliases.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Mapping
-from pathlib import Path
+from pathlib import PurePath
 from typing import Final
 
 from mvd_core.dataspace.models import Participant
@@ -70,6 +71,23 @@ CRAWLER_PERIOD: Final = "10"
 
 # (runtime name, API name) -> port; or the same as a mapping runtime name -> API name -> port.
 PortSource = Callable[[str, str], int] | Mapping[str, Mapping[str, int]]
+# runtime name -> the host its APIs answer on (``localhost`` for processes on this machine).
+HostSource = Callable[[str], str]
+# (runtime name, API name) -> the URL others reach that API at, or None where that is the runtime's own URL.
+PublicUrls = Callable[[str, str], "str | None"]
+
+
+def local_host(_runtime: str) -> str:
+    return "localhost"
+
+
+def no_public_urls(_runtime: str, _api: str) -> str | None:
+    return None
+
+
+def context_id(did: str) -> str:
+    """The identity hub's URL form of a participant context id (the DID): base64url, no padding."""
+    return base64.urlsafe_b64encode(did.encode()).rstrip(b"=").decode()
 
 
 def runtime_layout(participant: Participant) -> dict[str, RuntimeKind]:
@@ -115,8 +133,10 @@ def participant_runtimes(
     did: str,
     issuer_did: str,
     participant_list_url: str,
-    vault_path: Path,
+    vault_path: PurePath,
     ports: PortSource,
+    hosts: HostSource = local_host,
+    public_urls: PublicUrls = no_public_urls,
     did_web_https: bool = False,
 ) -> list[RuntimeSpec]:
     """The participant's RuntimeSpecs in start order.
@@ -124,7 +144,9 @@ def participant_runtimes(
     ``did`` is the participant's DID (its ``edc.participant.id``), ``issuer_did`` the dataspace
     issuer every connector trusts, ``participant_list_url`` the JSON list of DSP endpoints the
     catalog crawler reads, ``vault_path`` the participant's file vault shared by its runtimes,
-    ``ports`` the ports the platform allocated (see :func:`required_ports`).
+    ``ports`` the ports the platform allocated (see :func:`required_ports`), ``hosts`` the host
+    each runtime answers on (its own settings and the URLs the others are given),
+    ``public_urls`` where others reach an API from outside (the connector's DSP callback address).
     """
     port = _port_lookup(ports)
     layout = runtime_layout(participant)
@@ -132,10 +154,10 @@ def participant_runtimes(
         name: {api: ApiEndpoint(name=api, port=port(name, api), path=path) for api, path in API_PATHS[kind].items()}
         for name, kind in layout.items()
     }
-    seen: dict[int, str] = {}
+    seen: dict[tuple[str, int], str] = {}
     for name, endpoints in apis.items():
         for api, endpoint in endpoints.items():
-            other = seen.setdefault(endpoint.port, f"{name}/{api}")
+            other = seen.setdefault((hosts(name), endpoint.port), f"{name}/{api}")
             if other != f"{name}/{api}":
                 raise MvdError(
                     f"participant {participant.id}: port {endpoint.port} is allocated to both {other} and {name}/{api}"
@@ -143,11 +165,11 @@ def participant_runtimes(
 
     def url(name: str, api: str) -> str:
         endpoint = apis[name][api]
-        return f"http://localhost:{endpoint.port}{endpoint.path}"
+        return f"http://{hosts(name)}:{endpoint.port}{endpoint.path}"
 
     def base(name: str) -> dict[str, str]:
         return {
-            "edc.hostname": "localhost",
+            "edc.hostname": hosts(name),
             "edc.component.id": f"{participant.id}-{name}",
             "edc.vault.file.path": str(vault_path),
             **_web(apis[name]),
@@ -206,7 +228,7 @@ def participant_runtimes(
             {
                 **base("connector"),
                 **dcp,
-                "edc.dsp.callback.address": url("connector", "protocol"),
+                "edc.dsp.callback.address": public_urls("connector", "protocol") or url("connector", "protocol"),
                 "edc.management.context.enabled": "true",
                 "web.http.management.auth.type": "tokenbased",
                 "web.http.management.auth.key.alias": MANAGEMENT_API_KEY,

@@ -17,7 +17,7 @@ from mvd_core.identity import keys
 from mvd_core.identity.document import build_did_document
 from mvd_core.logs import get_logger, log_context
 from mvd_core.plan.desired import dataspace_dids, did_document
-from mvd_core.plan.render import render_participant
+from mvd_core.plan.render import WORKLOAD_KINDS, render_participant
 from mvd_core.platforms.clusters import ClusterOperation
 from mvd_core.platforms.secrets import SecretStore
 from mvd_core.runtimes.spec import RuntimeSpec
@@ -44,7 +44,7 @@ class Work:
         self.data = data
 
     def desired(self) -> list[dict[str, Any]]:
-        return render_participant(self.dataspace, self.participant, self.dids)
+        return render_participant(self.dataspace, self.participant, self.dids, self.settings)
 
     def api(self) -> Any:
         return connect.cluster_source(self.participant, self.settings).api_client()
@@ -202,7 +202,7 @@ def restart_runtimes(data: dict[str, Any]) -> dict[str, Any]:
                 "detail": f"{len(restarted.started) + len(restarted.waiting)} runtime(s) restarted (in-memory state gone)"
             }
         api, desired = work.api(), work.desired()
-        deployments = [o for o in desired if o["kind"] == "Deployment"]
+        deployments = [o for o in desired if o["kind"] in WORKLOAD_KINDS]
         workloads.restart(api, deployments, work.run_id)
         jobs = workloads.rerun_jobs(api, desired, work.run_id)
         detail = f"{len(deployments)} runtime(s) restarted" + (f", {len(jobs)} seed job(s) re-run" if jobs else "")
@@ -215,7 +215,7 @@ def check_rollout(data: dict[str, Any]) -> dict[str, Any]:
     from mvd_core.platforms.kubernetes import workloads
 
     work = Work(data)
-    kinds = set(data.get("kinds") or ["Deployment"])
+    kinds = set(data.get("kinds") or WORKLOAD_KINDS)
     with work.context("rollout"):
         if work.on_processes:
             return _runtimes_ready(work, kinds)

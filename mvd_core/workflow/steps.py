@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mvd_core.plan.render import WORKLOAD_KINDS
 from mvd_core.runs import Action
 
 
@@ -45,7 +46,7 @@ _VAULT = Call("vault", "ensure_key")
 _DID = Call("did", "publish_did")
 _WORKLOADS = Call("workloads", "apply_workloads")
 _RESTART = Call("restart", "restart_runtimes")
-_ROLLOUT = WaitReady("rollout", ("Deployment",))
+_ROLLOUT = WaitReady("rollout", WORKLOAD_KINDS)
 _IDENTITY = Call("identity", "enroll_identity")
 _SEED = WaitReady("seed", ("Job",))
 _PRUNE = Call("prune", "prune_workloads")

@@ -26,7 +26,7 @@ def test_status_says_simulated_and_counts_objects():
         first = dataspace.participants[0]
         source = open_cluster_source(first.cluster, first.id, settings)
         source.begin_ensure()
-        objects = render_participant(dataspace, first, dids)
+        objects = render_participant(dataspace, first, dids, settings)
         W.apply(source.api_client(), objects)
         assert settle(source.api_client(), objects, timeout_seconds=60).ready
 
@@ -35,8 +35,9 @@ def test_status_says_simulated_and_counts_objects():
         rows = {r["participant"]: r for r in json.loads(result.output)}
         assert all(r["simulated"] and "simulated cluster" in r["cluster"] for r in rows.values())
         assert rows[first.id]["objects"] == len(objects)
-        deployments = sum(1 for o in objects if o["kind"] == "Deployment")
-        assert rows[first.id]["runtimes"] == f"{deployments}/{deployments} ready"
+        workloads = sum(1 for o in objects if o["kind"] in ("Deployment", "StatefulSet"))
+        assert workloads == 5  # identity hub, connector, data planes (a StatefulSet), catalog, connector UI
+        assert rows[first.id]["runtimes"] == f"{workloads}/{workloads} ready"
         others = [r for pid, r in rows.items() if pid != first.id]
         assert others and all(r["objects"] == 0 for r in others)
 

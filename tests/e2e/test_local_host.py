@@ -16,10 +16,12 @@ from mvd_core.platforms.kubernetes.simulator import shared_simulator
 from mvd_core.workflow import connect
 
 SEED_DEPLOYMENTS = {
-    "galactic-turbine": {"connector": 1, "data-plane": 3, "catalog": 1, "connector-ui": 1},
-    "space-enforcer": {"connector": 1, "data-plane": 1, "connector-ui": 1},
-    "interstellar-assembly": {"connector": 1, "data-plane": 3, "connector-ui": 1},
+    "galactic-turbine": {"identityhub": 1, "connector": 1, "catalog": 1, "connector-ui": 1},
+    "space-enforcer": {"identityhub": 1, "connector": 1, "connector-ui": 1},
+    "interstellar-assembly": {"identityhub": 1, "connector": 1, "connector-ui": 1},
 }
+# the data planes of each participant: one StatefulSet
+SEED_DATA_PLANES = {"galactic-turbine": 3, "space-enforcer": 1, "interstellar-assembly": 3}
 
 
 def provision(plane) -> dict:
@@ -48,6 +50,8 @@ def test_provision_converges_every_participant_and_dids_resolve_over_http(plane)
         deployments = apps(plane, pid).list_namespaced_deployment(pid).items
         assert {d.metadata.name: d.spec.replicas for d in deployments} == expected
         assert all(d.status.ready_replicas == d.spec.replicas for d in deployments)
+        data_planes = apps(plane, pid).read_namespaced_stateful_set("dataplane", pid)
+        assert data_planes.spec.replicas == data_planes.status.ready_replicas == SEED_DATA_PLANES[pid]
     for p in plane.host.dataspace.participants:
         jwk = keys.public_key(connect.secret_store(p, plane.settings), p.id)
         doc = resolve(f"did:web:localhost%3A{plane.settings.port}:dids:{p.id}", allow_http_loopback=True, allow_private=True)
@@ -68,12 +72,13 @@ def test_reset_restarts_every_runtime_and_writes_nothing_else(plane):
     total_deployments = 0
     for pid, expected in SEED_DEPLOYMENTS.items():
         writes = {k: v for k, v in sim.requests(pid).items() if k.split(" ")[0] not in ("get", "list", "watch")}
-        assert writes == {"patch deployments": len(expected)}, (pid, writes)
-        assert sim.writes(pid) == len(expected)
-        for d in apps(plane, pid).list_namespaced_deployment(pid).items:
+        assert writes == {"patch deployments": len(expected), "patch statefulsets": 1}, (pid, writes)
+        assert sim.writes(pid) == len(expected) + 1
+        for d in [*apps(plane, pid).list_namespaced_deployment(pid).items,
+                  *apps(plane, pid).list_namespaced_stateful_set(pid).items]:
             assert d.spec.template.metadata.annotations[L.RESTARTED_AT_KEY] == run["id"]
-        total_deployments += len(expected)
-    assert total_deployments == 10
+        total_deployments += len(expected) + 1  # and the data planes
+    assert total_deployments == 13
 
 
 def test_twenty_concurrent_resets_make_one_run_and_everyone_gets_its_id(plane):
@@ -94,13 +99,13 @@ def test_twenty_concurrent_resets_make_one_run_and_everyone_gets_its_id(plane):
 def test_drift_shows_in_the_plan_and_a_reset_removes_it(plane):
     provision(plane)
     pid = "interstellar-assembly"
-    apps(plane, pid).patch_namespaced_deployment("data-plane", pid, {"spec": {"replicas": 1}})  # kubectl edit
+    apps(plane, pid).patch_namespaced_stateful_set("dataplane", pid, {"spec": {"replicas": 1}})  # kubectl edit
     core = k8s.CoreV1Api(connect.cluster_source(plane.host.dataspace.participant(pid), plane.settings).api_client())
     labels = {L.MANAGED_BY_KEY: L.MANAGED_BY_VALUE, L.PART_OF_KEY: "mvd", L.PARTICIPANT_KEY: pid}
     core.create_namespaced_config_map(pid, {"metadata": {"name": "onboarded-late", "labels": labels}, "data": {"x": "1"}})
     plan = httpx.get(f"{plane.url}/api/dataspace/plan", timeout=30).json()["participants"]
     assert plan[pid]["create"] == []
-    assert plan[pid]["update"] == [{"object": f"Deployment/{pid}/data-plane",
+    assert plan[pid]["update"] == [{"object": f"StatefulSet/{pid}/dataplane",
                                     "fields": [{"path": "spec.replicas", "observed": 1, "desired": 3}]}]
     assert plan[pid]["delete"] == [f"ConfigMap/{pid}/onboarded-late"]
     assert all(not (v["create"] or v["update"] or v["delete"]) for k, v in plan.items() if k != pid)

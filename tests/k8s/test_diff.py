@@ -24,8 +24,8 @@ def _as_served(obj):
     served = copy.deepcopy(obj)
     served["metadata"].update(resourceVersion="42", uid="u-1", managedFields=[{"manager": "x"}])
     served["status"] = {"readyReplicas": 1}
-    if obj["kind"] == "Deployment":
-        served["spec"]["strategy"] = {"type": "RollingUpdate"}
+    if obj["kind"] in ("Deployment", "StatefulSet"):
+        served["spec"]["strategy" if obj["kind"] == "Deployment" else "updateStrategy"] = {"type": "RollingUpdate"}
     return served
 
 
@@ -33,21 +33,21 @@ def _first_participant_as_served():
     """The first seed participant: its desired objects, and what a cluster serves for them."""
     ds, dids = _seed()
     p = ds.participants[0]
-    desired = render_participant(ds, p, dids)
+    desired = render_participant(ds, p, dids, Settings())
     return p, desired, [_as_served(o) for o in desired]
 
 
 def test_server_filled_fields_are_not_drift():
     ds, dids = _seed()
     p = ds.participants[0]
-    desired = render_participant(ds, p, dids)
+    desired = render_participant(ds, p, dids, Settings())
     diff = diff_objects(desired, [_as_served(o) for o in desired], p.id)
     assert diff.empty and len(diff.unchanged) == len(desired)
 
 
 def test_hand_edit_and_extra_managed_object_show_exactly():
     p, desired, observed = _first_participant_as_served()
-    dp = next(o for o in observed if object_key(o) == "Deployment/galactic-turbine/data-plane")
+    dp = next(o for o in observed if object_key(o) == "StatefulSet/galactic-turbine/dataplane")
     dp["spec"]["replicas"] = 1  # kubectl scale, spec-hash annotation untouched
     extra = copy.deepcopy(observed[1])
     extra["metadata"]["name"] = "left-over"
@@ -57,7 +57,7 @@ def test_hand_edit_and_extra_managed_object_show_exactly():
     diff = diff_objects(desired, observed + [extra, foreign], p.id)
     assert diff.create == []
     assert [(u.key, [(f.path, f.observed, f.desired) for f in u.fields]) for u in diff.update] == [
-        ("Deployment/galactic-turbine/data-plane", [("spec.replicas", 1, 3)])
+        ("StatefulSet/galactic-turbine/dataplane", [("spec.replicas", 1, 3)])
     ]
     assert diff.delete == ["ConfigMap/galactic-turbine/left-over"]
 
@@ -65,9 +65,9 @@ def test_hand_edit_and_extra_managed_object_show_exactly():
 def test_objects_of_another_participant_are_never_deleted():
     ds, dids = _seed()
     gti, selt = ds.participants[0], ds.participants[1]
-    other = render_participant(ds, selt, dids)[1]
+    other = render_participant(ds, selt, dids, Settings())[1]
     assert other["metadata"]["labels"][L.PARTICIPANT_KEY] == "space-enforcer"
-    assert diff_objects(render_participant(ds, gti, dids), [other], gti.id).delete == []
+    assert diff_objects(render_participant(ds, gti, dids, Settings()), [other], gti.id).delete == []
 
 
 def test_associative_lists_are_compared_item_by_item_on_their_keys():

@@ -31,10 +31,10 @@ def _setup(sim):
     for source in sources.values():
         assert source.begin_ensure().done
     apis = {pid: s.api_client() for pid, s in sources.items()}
-    desired = {p.id: render_participant(dataspace, p, dids) for p in dataspace.participants}
+    desired = {p.id: render_participant(dataspace, p, dids, settings) for p in dataspace.participants}
 
     def plan():
-        return make_plan(dataspace, dids, "simulated",
+        return make_plan(dataspace, dids, "simulated", settings,
                          observe=lambda p: W.observe(apis[p.id], p.id, dataspace.name))
 
     return dataspace, apis, desired, plan
@@ -82,13 +82,14 @@ def test_seed_twice_then_drift_then_reset(sim):
         W.apply(apis[p], objs)
         W.prune(apis[p], objs, p, dataspace.name)
         restarted = W.restart(apis[p], objs, token="reset-1")
-        assert sorted(restarted) == sorted(object_key(o) for o in objs if o["kind"] == "Deployment")
+        assert sorted(restarted) == sorted(object_key(o) for o in objs if o["kind"] in ("Deployment", "StatefulSet"))
+        assert any(key.startswith("StatefulSet/") for key in restarted)
     for p, objs in desired.items():
         assert settle(apis[p], objs, timeout_seconds=60).ready
     assert plan().counts == (0, 0, 0)
     for p, objs in desired.items():
         for obj in objs:
-            if obj["kind"] == "Deployment":
-                live = W.read(apis[p], "Deployment", p, obj["metadata"]["name"])
+            if obj["kind"] in ("Deployment", "StatefulSet"):
+                live = W.read(apis[p], obj["kind"], p, obj["metadata"]["name"])
                 assert live["spec"]["template"]["metadata"]["annotations"][L.RESTARTED_AT_KEY] == "reset-1"
     assert sim.requests(pid)["delete deployments"] == 1

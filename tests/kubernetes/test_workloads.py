@@ -238,3 +238,26 @@ def test_items_the_manager_stops_declaring_are_removed_others_stay(sim, api):
     ours = next(e for e in out["metadata"]["managedFields"] if e["operation"] == "Apply")
     item = ours["fieldsV1"]["f:spec"]["f:template"]["f:spec"]["f:containers"]['k:{"name":"connector"}']
     assert 'k:{"containerPort":9090,"protocol":"TCP"}' in item["f:ports"]
+
+
+def test_a_stateful_set_rolls_out_restarts_and_reports_its_revision(sim, api):
+    """Data planes run as a StatefulSet: applied, ready only once every replica is on the update
+    revision, restarted by a reset like a Deployment."""
+    stateful = deployment("alice", "dataplane", replicas=3)
+    stateful["kind"] = "StatefulSet"
+    stateful["spec"]["serviceName"] = "dataplane"
+    objects = [participant_objects()[0], stateful]
+    W.apply(api, objects)
+    first = W.rollout_status(api, objects)
+    assert not first.ready and first.pending[0].key == "StatefulSet/alice/dataplane"
+    assert settle(api, objects).ready
+    live = W.read(api, "StatefulSet", "alice", "dataplane")
+    assert live["status"]["readyReplicas"] == 3 and live["status"]["currentRevision"] == live["status"]["updateRevision"]
+
+    assert W.restart(api, objects, token="reset-1") == ["StatefulSet/alice/dataplane"]
+    rolling = W.read(api, "StatefulSet", "alice", "dataplane")
+    assert rolling["status"]["currentRevision"] != rolling["status"]["updateRevision"]
+    assert not W.evaluate(rolling, "StatefulSet/alice/dataplane").ready  # old pods still counted ready
+    assert settle(api, objects).ready
+    assert W.restart(api, objects, token="reset-1") == []
+    assert W.apply(api, objects).writes == 0

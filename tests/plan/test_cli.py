@@ -52,7 +52,7 @@ def test_plan_json_shape(tmp_path):
 def test_plan_is_readable(tmp_path):
     res = mvd("plan", env_home=tmp_path)
     assert res.returncode == 0, res.stderr
-    assert "+ Deployment/galactic-turbine/data-plane" in res.stdout
+    assert "+ StatefulSet/galactic-turbine/dataplane" in res.stdout
     assert "simulated cluster" in res.stdout
     assert "to create" in res.stdout
 
@@ -64,3 +64,20 @@ def test_an_output_directory_that_cannot_be_written_is_named(tmp_path):
     assert res.returncode == 1, res.stderr
     assert str(blocker) in res.stderr and "internal error" not in res.stderr and "Traceback" not in res.stderr
 
+
+
+def test_render_lists_every_image_with_where_it_comes_from(tmp_path):
+    res = mvd("render", "--targets", "declared", "--out", str(tmp_path / "out"), env_home=tmp_path)
+    assert res.returncode == 0, res.stderr
+    listed = json.loads((tmp_path / "out" / "images.json").read_text())
+    named = set()
+    for manifest in (tmp_path / "out").glob("*/k8s/*.yaml"):
+        named |= {line.split("image:", 1)[1].strip() for line in manifest.read_text().splitlines()
+                  if line.strip().startswith("image:")}
+    assert named and named == {entry["image"] for entry in listed}
+    by_use = {use: entry["source"] for entry in listed for use in entry["usedBy"]}
+    assert by_use["galactic-turbine/dataplane"] == "images.dataPlane"
+    assert by_use["space-enforcer/identityhub"].startswith("images.connector")
+    assert "galactic-turbine/catalog" in by_use and "space-enforcer/catalog" not in by_use
+    for entry in listed:
+        assert entry["image"] in res.stdout

@@ -11,7 +11,7 @@ from mvd_core.settings import Settings
 def test_plan_against_empty_clusters_creates_everything():
     ds = load()
     dids = dataspace_dids(ds, Settings())
-    plan = make_plan(ds, dids, "embedded").to_json()
+    plan = make_plan(ds, dids, "simulated", Settings()).to_json()
     assert set(plan["participants"]) == {"galactic-turbine", "space-enforcer", "interstellar-assembly"}
     gti = plan["participants"]["galactic-turbine"]
     assert gti["update"] == [] and gti["delete"] == [] and gti["unchanged"] == 0

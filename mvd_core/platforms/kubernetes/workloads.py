@@ -47,6 +47,7 @@ KINDS: dict[str, _Kind] = {
     "Secret": _Kind(k8s.CoreV1Api, "namespaced_secret"),
     "Service": _Kind(k8s.CoreV1Api, "namespaced_service"),
     "Deployment": _Kind(k8s.AppsV1Api, "namespaced_deployment"),
+    "StatefulSet": _Kind(k8s.AppsV1Api, "namespaced_stateful_set"),
     "Job": _Kind(k8s.BatchV1Api, "namespaced_job"),
     "Ingress": _Kind(k8s.NetworkingV1Api, "namespaced_ingress"),
 }
@@ -56,10 +57,13 @@ API_VERSIONS = {
     "Secret": "v1",
     "Service": "v1",
     "Deployment": "apps/v1",
+    "StatefulSet": "apps/v1",
     "Job": "batch/v1",
     "Ingress": "networking.k8s.io/v1",
 }
 ORDER = list(KINDS)
+WORKLOAD_KINDS = ("Deployment", "StatefulSet")
+ROLLOUT_KINDS = (*WORKLOAD_KINDS, "Job")
 
 
 class ApplyReport(BaseModel):
@@ -263,7 +267,7 @@ def _describe_conditions(obj: dict[str, Any]) -> list[str]:
 
 
 def evaluate(obj: dict[str, Any] | None, key: str) -> ObjectStatus:
-    """Rollout state of one Deployment or Job, with ``kubectl rollout status`` semantics."""
+    """Rollout state of one Deployment, StatefulSet or Job, with ``kubectl rollout status`` semantics."""
     if obj is None:
         return ObjectStatus(key=key, ready=False, summary="does not exist")
     conds = _describe_conditions(obj)
@@ -288,6 +292,16 @@ def evaluate(obj: dict[str, Any] | None, key: str) -> ObjectStatus:
             )
     if observed_gen < gen:
         return ObjectStatus(key=key, ready=False, summary=f"generation {gen} not yet observed", conditions=conds)
+    if obj["kind"] == "StatefulSet":
+        # kubectl: every replica ready and updated, and the update revision became the current one
+        ready_pods = status.get("readyReplicas", 0)
+        done = status.get("currentRevision") == status.get("updateRevision")
+        return ObjectStatus(
+            key=key,
+            ready=ready_pods == want and updated == want and done,
+            summary=f"{updated}/{want} updated, {ready_pods}/{want} ready",
+            conditions=conds,
+        )
     ready = updated == want and replicas == updated and available == updated
     return ObjectStatus(
         key=key, ready=ready, summary=f"{updated}/{want} updated, {available}/{want} available", conditions=conds
@@ -295,11 +309,11 @@ def evaluate(obj: dict[str, Any] | None, key: str) -> ObjectStatus:
 
 
 def _rollout_targets(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [o for o in _sorted(objects) if o.get("kind") in ("Deployment", "Job")]
+    return [o for o in _sorted(objects) if o.get("kind") in ROLLOUT_KINDS]
 
 
 def rollout_status(api_client: k8s.ApiClient, objects: list[dict[str, Any]]) -> RolloutStatus:
-    """Where every Deployment and Job of ``objects`` stands, without waiting."""
+    """Where every Deployment, StatefulSet and Job of ``objects`` stands, without waiting."""
     out = RolloutStatus()
     for obj in _rollout_targets(objects):
         meta = obj["metadata"]
@@ -337,17 +351,17 @@ def prune(
 
 
 def restart(api_client: k8s.ApiClient, objects: list[dict[str, Any]], token: str) -> list[str]:
-    """Roll every Deployment of ``objects`` by stamping ``token`` on its pod template.
+    """Roll every Deployment and StatefulSet of ``objects`` by stamping ``token`` on its pod template.
 
     The stamp is written by its own field manager, so a later apply neither removes it nor
     counts it as drift; restarting again with the same token writes nothing.
     """
     restarted = []
     for obj in _sorted(objects):
-        if obj["kind"] != "Deployment":
+        if obj["kind"] not in WORKLOAD_KINDS:
             continue
         meta = obj["metadata"]
-        current = read(api_client, "Deployment", meta.get("namespace"), meta["name"])
+        current = read(api_client, obj["kind"], meta.get("namespace"), meta["name"])
         if current is None:
             continue
         annotations = ((current["spec"].get("template") or {}).get("metadata") or {}).get("annotations") or {}
@@ -355,7 +369,7 @@ def restart(api_client: k8s.ApiClient, objects: list[dict[str, Any]], token: str
             continue
         patch = {"spec": {"template": {"metadata": {"annotations": {L.RESTARTED_AT_KEY: token}}}}}
         call(
-            _method(api_client, "Deployment", "patch"),
+            _method(api_client, obj["kind"], "patch"),
             meta["name"],
             meta["namespace"],
             patch,

@@ -32,6 +32,7 @@ RESOURCES: dict[tuple[str, str, str], Resource] = {
         Resource("", "v1", "secrets", "Secret"),
         Resource("", "v1", "services", "Service"),
         Resource("apps", "v1", "deployments", "Deployment", has_generation=True),
+        Resource("apps", "v1", "statefulsets", "StatefulSet", has_generation=True),
         Resource("batch", "v1", "jobs", "Job", has_generation=True),
         Resource("networking.k8s.io", "v1", "ingresses", "Ingress", has_generation=True),
     ]

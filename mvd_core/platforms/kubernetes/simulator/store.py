@@ -1,7 +1,7 @@
 """Objects of the simulated clusters, kept in SQLite so every process sees the same state.
 
 Every write bumps the cluster's resourceVersion; deletions leave tombstones so a watch can
-report them. Readiness is simulated lazily: a Deployment or Job gets a ``ready_at`` time
+report them. Readiness is simulated lazily: a Deployment, StatefulSet or Job gets a ``ready_at`` time
 when its spec changes, and the first request after that time (from any process) writes the
 ready status, with its own resourceVersion, as a controller would.
 """
@@ -45,6 +45,9 @@ CREATE INDEX IF NOT EXISTS tombstones_rv ON tombstones (cluster, resource, rv);
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")  # fullmatch
 FAIL_ANNOTATION = "sim.mvd.dataspace/fail"
 TOMBSTONE_WINDOW = 10_000
+_WORKLOADS = ("deployments", "statefulsets")
+# What becomes ready (or complete) MVD_SIM_READY_DELAY seconds after its spec changed.
+_ROLLED_OUT = (*_WORKLOADS, "jobs")
 
 
 @dataclass
@@ -171,7 +174,7 @@ class ClusterStore:
         return row[0] if row and row[0] is not None else None
 
     def settle(self, cluster: str) -> None:
-        """Write the ready status of every Deployment/Job whose delay has passed."""
+        """Write the ready status of every Deployment, StatefulSet or Job whose delay has passed."""
         due = self.next_ready_at(cluster)
         if due is None or due > time.time():
             return
@@ -424,7 +427,7 @@ class ClusterStore:
         rv = self._next_rv(db, cluster)
         new["metadata"]["resourceVersion"] = str(rv)
         ready_at = None
-        if res.plural in ("deployments", "jobs"):
+        if res.plural in _ROLLED_OUT:
             spec_changed = existing is None or existing["metadata"].get("generation") != new["metadata"].get(
                 "generation"
             )
@@ -432,6 +435,8 @@ class ClusterStore:
                 ready_at = time.time() + self.ready_delay
                 if res.plural == "deployments":
                     new["status"] = _progressing_status(new, existing)
+                elif res.plural == "statefulsets":
+                    new["status"] = _statefulset_status(new, existing, ready=False)
                 elif existing is None:
                     new["status"] = {"active": 1, "startTime": _now()}
             else:
@@ -534,7 +539,7 @@ def _validate(res: Resource, name: str, obj: dict[str, Any], existing: dict[str,
             )
         )
     spec = obj.get("spec") or {}
-    if res.plural in ("deployments", "jobs"):
+    if res.plural in _ROLLED_OUT:
         template = spec.get("template") or {}
         containers = (template.get("spec") or {}).get("containers") or []
         if not containers:
@@ -543,7 +548,7 @@ def _validate(res: Resource, name: str, obj: dict[str, Any], existing: dict[str,
             for key in ("name", "image"):
                 if not c.get(key):
                     causes.append(("FieldValueRequired", "Required value", f"spec.template.spec.containers[{i}].{key}"))
-    if res.plural == "deployments":
+    if res.plural in _WORKLOADS:
         match = (spec.get("selector") or {}).get("matchLabels")
         if not match:
             causes.append(("FieldValueRequired", "Required value", "spec.selector"))
@@ -597,7 +602,7 @@ def _defaults(res: Resource, obj: dict[str, Any]) -> None:
         for port in spec.get("ports") or []:
             port.setdefault("protocol", "TCP")
             port.setdefault("targetPort", port.get("port"))
-    elif res.plural == "deployments" and isinstance(spec, dict):
+    elif res.plural in _WORKLOADS and isinstance(spec, dict):
         spec.setdefault("replicas", 1)
         _pod_defaults(spec)
     elif res.plural == "jobs" and isinstance(spec, dict):
@@ -611,6 +616,34 @@ def _pod_defaults(spec: dict[str, Any]) -> None:
         c.setdefault("imagePullPolicy", "IfNotPresent")
         for port in c.get("ports") or []:
             port.setdefault("protocol", "TCP")
+
+
+def _statefulset_status(obj: dict[str, Any], existing: dict[str, Any] | None, *, ready: bool) -> dict[str, Any]:
+    """The StatefulSet controller's status: all replicas on the new revision once ``ready``,
+    else the previous pods still counted ready on the previous revision."""
+    replicas = int((obj.get("spec") or {}).get("replicas", 1))
+    revision = f"{obj['metadata']['name']}-{obj['metadata'].get('generation', 1)}"
+    before = (existing or {}).get("status") or {}
+    if ready:
+        counts = dict.fromkeys(("readyReplicas", "currentReplicas", "updatedReplicas", "availableReplicas"), replicas)
+        return {
+            "observedGeneration": obj["metadata"].get("generation", 1),
+            "replicas": replicas,
+            **counts,
+            "currentRevision": revision,
+            "updateRevision": revision,
+        }
+    previous = int(before.get("readyReplicas", 0))
+    return {
+        "observedGeneration": obj["metadata"].get("generation", 1),
+        "replicas": max(replicas, int(before.get("replicas", 0))),
+        "readyReplicas": previous,
+        "availableReplicas": previous,
+        "currentReplicas": previous,
+        "updatedReplicas": 0,
+        "currentRevision": before.get("currentRevision", revision),
+        "updateRevision": revision,
+    }
 
 
 def _progressing_status(obj: dict[str, Any], existing: dict[str, Any] | None) -> dict[str, Any]:
@@ -678,6 +711,8 @@ def _ready_status(resource: str, obj: dict[str, Any]) -> dict[str, Any]:
                 {"type": "Complete", "status": "True", "lastTransitionTime": now},
             ],
         }
+    if resource == "statefulsets":
+        return _statefulset_status(obj, None, ready=True)
     replicas = int((obj.get("spec") or {}).get("replicas", 1))
     status: dict[str, Any] = {
         "observedGeneration": obj["metadata"].get("generation", 1),
