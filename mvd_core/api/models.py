@@ -19,6 +19,14 @@ class RuntimeView(Wire):
     connector_ui: bool
 
 
+class CatalogView(Wire):
+    """What the participant's federated catalog has found: None and a note when it cannot say."""
+
+    datasets: int | None = None
+    participants: int | None = None
+    note: str | None = None
+
+
 class ParticipantView(Wire):
     id: str
     display_name: str
@@ -31,6 +39,7 @@ class ParticipantView(Wire):
     resolves: bool | None = None
     resolve_error: str | None = None
     runtimes: RuntimeView
+    catalog: CatalogView | None = None
 
 
 class DataspaceView(Wire):

@@ -7,7 +7,7 @@ import asyncio
 import time
 from typing import Any
 
-from mvd_core.api.models import DataspaceView, ParticipantView, RuntimeView
+from mvd_core.api.models import CatalogView, DataspaceView, ParticipantView, RuntimeView
 from mvd_core.dataspace import Dataspace, load_targeted
 from mvd_core.dataspace.models import Participant
 from mvd_core.errors import MvdError
@@ -16,7 +16,7 @@ from mvd_core.plan.desired import dataspace_dids, did_url
 from mvd_core.plan.planner import cluster_label, make_plan
 from mvd_core.runs import RunRegistry
 from mvd_core.settings import Settings, get_settings
-from mvd_core.workflow import connect
+from mvd_core.workflow import connect, runtimes
 
 _RESOLVE_CACHE_SECONDS = 10.0
 _resolved: dict[str, tuple[float, bool, str | None]] = {}
@@ -34,6 +34,33 @@ def _resolves(participant: Participant, did: str, settings: Settings) -> tuple[b
         result = (False, exc.message)
     _resolved[did] = (time.monotonic(), *result)
     return result
+
+
+_CATALOG_CACHE_SECONDS = 10.0
+_catalogs: dict[str, tuple[float, CatalogView]] = {}
+
+
+def _catalog(participant: Participant, did: str, settings: Settings) -> CatalogView:
+    """How many datasets the participant's federated catalog finds (cached briefly: the
+    dashboard polls, and a catalog that does not answer costs a timeout)."""
+    if not runtimes.on_processes(participant):
+        kind = participant.cluster.kind
+        where = "no EDC runtime runs on a simulated cluster" if kind == "simulated" else f"runs on its {kind} cluster"
+        return CatalogView(note=f"no catalog to ask here: {where}")
+    cached = _catalogs.get(participant.id)
+    if cached and time.monotonic() - cached[0] < _CATALOG_CACHE_SECONDS:
+        return cached[1]
+    specs = runtimes.recorded_specs(participant, did, settings)
+    if specs is None:
+        view = CatalogView(note="not provisioned yet")
+    else:
+        try:
+            datasets, providers = runtimes.catalog_findings(specs)
+            view = CatalogView(datasets=datasets, participants=providers)
+        except MvdError:
+            view = CatalogView(note=f"its {runtimes.catalog_runtime(specs).name} does not answer")
+    _catalogs[participant.id] = (time.monotonic(), view)
+    return view
 
 
 def _participant_view(p: Participant, declared: Participant, did: str, settings: Settings) -> ParticipantView:
@@ -72,9 +99,15 @@ async def dataspace_view(
                 for p, v in zip(dataspace.participants, views, strict=True)
             )
         )
+        catalogs = await asyncio.gather(
+            *(
+                asyncio.to_thread(_catalog, p, v.did, settings)
+                for p, v in zip(dataspace.participants, views, strict=True)
+            )
+        )
         views = [
-            v.model_copy(update={"resolves": ok, "resolve_error": why})
-            for v, (ok, why) in zip(views, checks, strict=True)
+            v.model_copy(update={"resolves": ok, "resolve_error": why, "catalog": catalog})
+            for v, (ok, why), catalog in zip(views, checks, catalogs, strict=True)
         ]
     current = await asyncio.to_thread(registry.current, dataspace.name)
     runs = await asyncio.to_thread(registry.recent, 1, dataspace.name)

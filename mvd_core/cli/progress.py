@@ -58,6 +58,7 @@ def run_detail(run: RunSummary) -> Group:
             said = (step.error, "red") if step.error else (step.detail or "", "")
             lines.append(Text.assemble("  ", (f"{mark} {step.name:<10}", style), f" {took:>6}  ", said))
     lines += [Text.assemble((f"✗ {f.participant} failed at {f.step}: ", "red"), f.reason) for f in run.failures]
+    lines += [Text.assemble(("✓ verified: ", "green"), proved) for proved in run.verified]
     return Group(*lines)
 
 
@@ -75,4 +76,6 @@ def follow(cp: ControlPlane, run_id: str, timeout: float = 3600.0) -> RunSummary
         out.print(run_table(run))
     for failure in run.failures:
         out.print(f"[red]✗ {failure.participant} failed at {failure.step}:[/] {failure.reason}")
+    for proved in run.verified:
+        out.print(Text.assemble(("✓ verified: ", "green"), proved))
     return run

@@ -136,6 +136,15 @@ def status(api: ApiOption = None, as_json: Annotated[bool, typer.Option("--json"
             )
         )
         out.print(Text.assemble(f"    {p.did}  ({host})  ", resolves))
+        if p.catalog is not None:
+            found = p.catalog
+            if found.datasets is not None:
+                out.print(
+                    f"    catalog ({rt.catalog}) finds {found.datasets} dataset(s) "
+                    f"of {found.participants} participant(s)"
+                )
+            else:
+                out.print(Text(f"    catalog: {found.note}", "dim"))
     for label, run in (("running", view.current_run), ("last run", view.last_run)):
         if run:
             out.print(f"  {label}: {run.action} {run.id} {run.status} ({run.source})")

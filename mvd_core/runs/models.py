@@ -102,6 +102,8 @@ class RunSummary(Run):
     duration_ms: int | None = None
     participants: dict[str, ParticipantProgress] = Field(default_factory=dict)
     failures: list[Failure] = Field(default_factory=list)
+    # What the verify step proved works (a data exchange per provider), one sentence each.
+    verified: list[str] = Field(default_factory=list)
 
 
 class RunRecord(Run):

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mvd_core.dataspace import Dataspace, load_targeted
+from mvd_core.dataspace.datasets import dataset_bytes
 from mvd_core.dataspace.models import Participant
 from mvd_core.errors import MvdError
 from mvd_core.identity import keys
@@ -19,6 +20,7 @@ from mvd_core.logs import get_logger, log_context
 from mvd_core.plan.desired import dataspace_dids, did_document
 from mvd_core.plan.render import WORKLOAD_KINDS, render_participant
 from mvd_core.platforms.clusters import ClusterOperation
+from mvd_core.platforms.edc import exchange
 from mvd_core.platforms.secrets import SecretStore
 from mvd_core.runtimes.spec import RuntimeSpec
 from mvd_core.settings import Settings, get_settings
@@ -28,6 +30,7 @@ from mvd_core.workflow.functions import activity
 log = get_logger(__name__)
 
 ROTATION_MARKER = "mvd-key-rotated-by-{participant}"
+VERIFY_EXCHANGE_TIMEOUT = 120.0
 
 
 class Work:
@@ -351,13 +354,18 @@ def verify_dataspace(data: dict[str, Any]) -> dict[str, Any]:
                     problems[p.id] = f"{dids[p.id]} does not serve the key in the vault"
             except MvdError as exc:
                 problems[p.id] = exc.message
-    problems.update(_verify_exchange(dataspace, dids, settings, skip={*data.get("skip", []), *problems}))
-    return {"problems": problems}
+    exchanged, proved = _verify_exchange(dataspace, dids, settings, skip={*data.get("skip", []), *problems})
+    problems.update(exchanged)
+    return {"problems": problems, "proved": proved}
 
 
-def _verify_exchange(dataspace: Dataspace, dids: dict[str, str], settings: Settings, skip: set[str]) -> dict[str, str]:
+def _verify_exchange(
+    dataspace: Dataspace, dids: dict[str, str], settings: Settings, skip: set[str]
+) -> tuple[dict[str, str], list[str]]:
     """Each participant running real runtimes asks each other one for its catalog over DSP, with
-    DCP trust: the dataspace works, not only its processes."""
+    DCP trust; then one consumer per provider negotiates the provider's first offer and pulls
+    its data through the provider's data plane, which must be the bytes that were seeded: the
+    dataspace works, not only its processes. Returns the problems and what was proved."""
     running = [p for p in dataspace.participants if runtimes.on_processes(p) and p.id not in skip]
     specs = {p.id: runtimes.specs(p, dids[p.id], settings) for p in running}
     problems: dict[str, str] = {}
@@ -373,7 +381,53 @@ def _verify_exchange(dataspace: Dataspace, dids: dict[str, str], settings: Setti
                 except MvdError as exc:
                     problems[requester.id] = f"catalog request to {provider.id} over DSP failed: {exc.message}"
                     break
-    return problems
+    proved: list[str] = []
+    healthy = [p for p in running if p.id not in problems]
+    for index, provider in enumerate(healthy):
+        consumer = healthy[(index + 1) % len(healthy)]
+        if consumer.id == provider.id or not provider.offers:
+            continue
+        with log_context(participant=provider.id, step="verify"):
+            try:
+                proved.append(_round_trip(consumer, provider, specs, dids, settings))
+                log.info("%s", proved[-1])
+            except MvdError as exc:
+                problems.setdefault(provider.id, exc.message)
+    return problems, proved
+
+
+def _round_trip(
+    consumer: Participant,
+    provider: Participant,
+    specs: dict[str, list[RuntimeSpec]],
+    dids: dict[str, str],
+    settings: Settings,
+) -> str:
+    """``consumer`` negotiates ``provider``'s first offer and pulls its data; what that proved."""
+    offer = provider.offers[0]
+    api = runtimes.management_api(specs[consumer.id], connect.secret_store(consumer, settings))
+    try:
+        trip = exchange.round_trip(
+            api,
+            provider_protocol_url=runtimes.protocol_url(specs[provider.id]),
+            provider_did=dids[provider.id],
+            dataset_id=offer.id,
+            timeout=VERIFY_EXCHANGE_TIMEOUT,
+        )
+    except MvdError as exc:
+        raise MvdError(f"{consumer.id} could not get {offer.id} from {provider.id}: {exc.message}") from None
+    finally:
+        api.close()
+    seeded = dataset_bytes(provider.id, offer)
+    if trip.data != seeded:
+        raise MvdError(
+            f"{consumer.id} pulled {len(trip.data)} bytes of {offer.id} from {provider.id}, "
+            f"not the {len(seeded)} seeded bytes"
+        )
+    return (
+        f"{consumer.id} negotiated {provider.id}'s {offer.id} (agreement {trip.agreement_id}) and pulled its "
+        f"{len(seeded)} bytes through {provider.id}'s data plane: the seeded data"
+    )
 
 
 @activity("record_run")
@@ -396,6 +450,7 @@ def record_run(summary: dict[str, Any]) -> dict[str, Any]:
         duration_ms=int((now - created).total_seconds() * 1000),
         participants=summary["results"],
         failures=summary["failures"],
+        verified=summary.get("verified", []),
     )
     with log_context(run_id=run.id, step="record"):
         open_registry().finish(run.id, run)

@@ -109,10 +109,12 @@ def dataspace_orchestrator(context: DurableOrchestrationContext) -> Orchestratio
     results: list[dict[str, Any]] = yield context.task_all(tasks)
     by_id = {r["participant"]: r for r in results}
     failures = [f.wire() for f in map(failure_of, results) if f is not None]
+    proved: list[str] = []
     if command["action"] != "teardown":
         skip = [f["participant"] for f in failures]
         verified = yield from call(context, "verify_dataspace", {"baseline": baseline, "skip": skip})
         failures += [{"participant": pid, "step": "verify", "reason": why} for pid, why in verified["problems"].items()]
+        proved = verified.get("proved", [])
     status["participants"] = by_id
     context.set_custom_status(status)
     # The orchestration's clock, not the activity's: recording the run twice records the same.
@@ -122,6 +124,7 @@ def dataspace_orchestrator(context: DurableOrchestrationContext) -> Orchestratio
         "finishedAt": context.current_utc_datetime.isoformat(),
         "results": by_id,
         "failures": failures,
+        "verified": proved,
     }
     yield from call(context, "record_run", summary)
     return summary

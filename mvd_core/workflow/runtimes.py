@@ -29,7 +29,7 @@ from mvd_core.platforms.edc.identityhub import (
     ParticipantExists,
     ParticipantManifest,
 )
-from mvd_core.platforms.edc.management import ManagementApi
+from mvd_core.platforms.edc.management import FederatedCatalog, ManagementApi
 from mvd_core.platforms.processes import ApplyResult, ProcessPlatform, RuntimeState, find_java
 from mvd_core.platforms.secrets import SecretStore
 from mvd_core.runtimes.assembly import assemble
@@ -256,6 +256,25 @@ def management_api(runtime_specs: Sequence[RuntimeSpec], store: SecretStore) -> 
         runtime=f"{connector.participant}/connector",
         api_key=_required(store, MANAGEMENT_API_KEY),
     )
+
+
+def catalog_runtime(runtime_specs: Sequence[RuntimeSpec]) -> RuntimeSpec:
+    """The runtime whose federated catalog crawls for the participant: its standalone catalog,
+    else its connector (the embedded crawler)."""
+    names = {spec.name for spec in runtime_specs}
+    return by_name(runtime_specs, "catalog" if "catalog" in names else "connector")
+
+
+def catalog_findings(runtime_specs: Sequence[RuntimeSpec], *, timeout: float = 3.0) -> tuple[int, int]:
+    """What the participant's federated catalog has crawled so far: (datasets, participants
+    whose catalogs it holds). EdcApiError when it does not answer."""
+    spec = catalog_runtime(runtime_specs)
+    api = FederatedCatalog(spec.url("catalog"), runtime=f"{spec.participant}/{spec.name}", timeout=timeout)
+    try:
+        catalogs = api.query()
+    finally:
+        api.close()
+    return sum(len(c.datasets) for c in catalogs), len({c.participant_id for c in catalogs})
 
 
 def catalog_request(

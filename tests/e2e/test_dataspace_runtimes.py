@@ -15,8 +15,9 @@ import json
 import os
 import re
 import secrets
-import time
-from collections.abc import Callable, Iterator
+import subprocess
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ import psutil
 import pytest
 
 from mvd_core.dataspace import load
+from mvd_core.dataspace.datasets import dataset_bytes
+from mvd_core.dataspace.models import DatasetOffer
 from mvd_core.identity import keys
 from mvd_core.identity.didweb import did_from_host_and_path
 from mvd_core.identity.document import build_did_document
@@ -35,6 +38,8 @@ from mvd_core.runtimes.participant import participant_runtimes, required_ports
 from tests.e2e.conftest import TOKEN, ServeProcess
 from tests.fixtures.emulators import free_port
 from tests.fixtures.loopback import QuietHandler, serve
+from tests.fixtures.polling import until
+from tests.platforms.edc.harness import read_chunked
 
 pytestmark = pytest.mark.timeout(420)
 
@@ -118,17 +123,6 @@ def alive(procs: list[psutil.Process]) -> list[psutil.Process]:
     return out
 
 
-def until(what: str, check: Callable[[], Any], timeout: float, interval: float = 0.25) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
-
-
 def assert_all_ready(home: Path, parent: int) -> dict[tuple[str, str], Runtime]:
     """Exactly the declared runtimes run, each a child of the serving `mvd` and ready."""
     running = runtimes(home)
@@ -192,7 +186,7 @@ def stop_and_sweep(sp: ServeProcess) -> None:
     """Stop the server; then no runtime of its home may be left (the kernel kills them with it)."""
     sp.stop()
     try:
-        until("the runtimes to exit with mvd serve", lambda: not runtimes(sp.home), 30)
+        until("the runtimes to exit with mvd serve", lambda: not runtimes(sp.home), timeout=30)
     finally:
         for runtime in runtimes(sp.home).values():
             runtime.process.kill()
@@ -284,9 +278,12 @@ def test_provision_runs_every_declared_runtime_ready_with_identities_enrolled(se
     for pid in PARTICIPANTS:
         steps = {s["name"]: s for s in run["participants"][pid]["steps"]}
         assert {s["status"] for s in steps.values()} <= {"done", "skipped"}, (pid, steps)
-        for name in ("vault", "did", "workloads", "rollout", "identity"):
+        for name in ("vault", "did", "workloads", "rollout", "identity", "seed"):
             assert steps[name]["status"] == "done", (pid, steps[name])
+        offers = len(SEED.participant(pid).offers)
+        assert steps["seed"]["detail"] == f"{offers} assets, 1 policy, 1 contract definition created", steps["seed"]
     assert_all_ready(served.home, served.sp.proc.pid)
+    assert_round_trip_per_provider(run)
     for pid in PARTICIPANTS:
         assert membership_ids(served, pid), f"{pid}'s identity hub holds no MembershipCredential from the issuer"
 
@@ -305,6 +302,240 @@ def test_a_participants_management_api_gets_anothers_catalog_over_dsp(served):
     assert [s["endpointURL"] for s in catalog["service"]] == [protocol_address(provider)]
     assert request_catalog(connector.url("management"), None, provider).status_code == 401
     assert request_catalog(connector.url("management"), "not-" + key, provider).status_code == 401
+
+
+# ------------------------------------------------------------------ the exchange, with plain httpx
+
+
+def assert_round_trip_per_provider(run: dict) -> None:
+    """The verify step says it pulled each provider's first dataset, equal to the seeded bytes."""
+    proved = run["verified"]
+    for p in SEED.participants:
+        offer = p.offers[0]
+        [line] = [line for line in proved if f"{p.id}'s {offer.id} " in line]
+        assert f"pulled its {len(dataset_bytes(p.id, offer))} bytes" in line and "the seeded data" in line, line
+    assert len(proved) == len(PARTICIPANTS)
+
+
+def plain(item: dict[str, Any], key: str) -> Any:
+    """A JSON-LD term as EDC's answers spell it: bare, or with a namespace prefix."""
+    for name in (key, f"dcat:{key}", f"odrl:{key}", f"edc:{key}", f"https://w3id.org/edc/v0.0.1/ns/{key}"):
+        if name in item:
+            return item[name]
+    return None
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [] if value is None else [value]
+
+
+class Management:
+    """A participant's management API as an outsider finds it: the connector's settings file
+    names the port, the vault file holds the key."""
+
+    def __init__(self, served: Served, participant: str) -> None:
+        self.participant = participant
+        self.url = runtimes(served.home)[(participant, "connector")].url("management")
+        self.key = served.vault(participant, "management-api-key")
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        payload = None if body is None else {"@context": [MANAGEMENT_CONTEXT], **body}
+        return httpx.request(method, self.url + path, json=payload, headers={"X-Api-Key": self.key}, timeout=60)
+
+    def ok(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        answer = self.call(method, path, body)
+        assert answer.status_code in (200, 201), (self.participant, method, path, answer.status_code, answer.text[:500])
+        return answer.json()
+
+    def query(self, entity: str) -> list[dict[str, Any]]:
+        """Everything of a kind: POST /v3/<entity>/request."""
+        return self.ok("POST", f"/v3/{entity}/request", {"@type": "QuerySpec", "offset": 0, "limit": 500})
+
+    def state(self, entity: str, ident: str, wanted: str) -> dict[str, Any] | None:
+        current = self.ok("GET", f"/v3/{entity}/{ident}")
+        assert current["state"] != "TERMINATED", (self.participant, entity, current)
+        return current if current["state"] == wanted else None
+
+
+@dataclass
+class Sink:
+    """The test's HTTP endpoint: transfer callbacks (with their EDRs) and pushed data."""
+
+    url: str
+    started: dict[str, dict[str, Any]] = field(default_factory=dict)  # transfer id -> EDR data address
+    pushed: dict[str, bytes] = field(default_factory=dict)  # path -> body
+
+
+@pytest.fixture(scope="module")
+def sink() -> Iterator[Sink]:
+    holder: list[Sink] = []
+
+    class Handler(QuietHandler):
+        def do_POST(self) -> None:
+            chunked = "chunked" in self.headers.get("Transfer-Encoding", "")
+            body = read_chunked(self) if chunked else self.read_body()
+            if self.path == "/callbacks":
+                payload = json.loads(body)["payload"]
+                holder[0].started[payload["transferProcessId"]] = payload["dataAddress"]["properties"]
+            else:
+                holder[0].pushed[self.path] = body
+            return self.send(204)
+
+    with serve(Handler) as url:
+        holder.append(Sink(url))
+        yield holder[0]
+
+
+def negotiate(consumer: Management, provider: dict[str, Any], dataset: str) -> str:
+    """Catalog over DSP, the dataset's first offer, a contract negotiation to FINALIZED: the agreement id."""
+    catalog = request_catalog(consumer.url, consumer.key, provider)
+    assert catalog.status_code == 200, catalog.text[:500]
+    offered = {plain(d, "@id") or d["@id"]: d for d in as_list(plain(catalog.json(), "dataset"))}
+    assert dataset in offered, (consumer.participant, sorted(offered))
+    policy = as_list(plain(offered[dataset], "hasPolicy"))[0]
+    started = consumer.ok(
+        "POST",
+        "/v3/contractnegotiations",
+        {
+            "@type": "ContractRequest",
+            "counterPartyAddress": protocol_address(provider),
+            "counterPartyId": provider["id"],
+            "protocol": DSP_PROTOCOL,
+            "policy": {**policy, "@type": "Offer", "assigner": provider["id"], "target": dataset},
+        },
+    )
+    finalized = until(
+        f"{consumer.participant}'s negotiation of {dataset} to finalize",
+        lambda: consumer.state("contractnegotiations", started["@id"], "FINALIZED"),
+        timeout=120,
+    )
+    return finalized["contractAgreementId"]
+
+
+def transfer(consumer: Management, provider: dict[str, Any], agreement: str, kind: str, **extra: Any) -> str:
+    started = consumer.ok(
+        "POST",
+        "/v3/transferprocesses",
+        {
+            "@type": "TransferRequest",
+            "counterPartyAddress": protocol_address(provider),
+            "protocol": DSP_PROTOCOL,
+            "contractId": agreement,
+            "transferType": kind,
+            **extra,
+        },
+    )
+    return started["@id"]
+
+
+def pull(consumer: Management, provider: dict[str, Any], agreement: str, sink: Sink) -> bytes:
+    """An HttpData-PULL transfer: STARTED, the EDR from the started callback, the bytes from the
+    provider's data plane with its token."""
+    callback = {
+        "@type": "CallbackAddress",
+        "transactional": False,
+        "uri": f"{sink.url}/callbacks",
+        "events": ["transfer.process.started"],
+    }
+    ident = transfer(consumer, provider, agreement, "HttpData-PULL", callbackAddresses=[callback])
+    until(
+        f"{consumer.participant}'s pull transfer to start",
+        lambda: consumer.state("transferprocesses", ident, "STARTED"),
+        timeout=120,
+    )
+    edr = until(f"the EDR of transfer {ident}", lambda: sink.started.get(ident), timeout=60)
+    answer = httpx.get(plain(edr, "endpoint"), headers={"Authorization": plain(edr, "authorization")}, timeout=60)
+    assert answer.status_code == 200, answer.text[:300]
+    return answer.content
+
+
+def offer_for(provider: str, index: int) -> DatasetOffer:
+    offers = SEED.participant(provider).offers
+    return offers[index % len(offers)]
+
+
+def test_every_ordered_pair_negotiates_and_pulls_the_seeded_bytes_and_a_push_delivers_them(served, sink):
+    documents = {pid: served.document(pid) for pid in PARTICIPANTS}
+    pairs = [(a, b) for a in PARTICIPANTS for b in PARTICIPANTS if a != b]
+    agreements: dict[tuple[str, str], tuple[str, DatasetOffer]] = {}
+    for index, (consumer_id, provider_id) in enumerate(pairs):
+        consumer, offer = Management(served, consumer_id), offer_for(provider_id, index)
+        agreement = negotiate(consumer, documents[provider_id], offer.id)
+        data = pull(consumer, documents[provider_id], agreement, sink)
+        assert data == dataset_bytes(provider_id, offer), (consumer_id, provider_id, offer.id, len(data))
+        agreements[(consumer_id, provider_id)] = (agreement, offer)
+
+    consumer_id, provider_id = REQUESTER, "interstellar-assembly"
+    agreement, offer = agreements[(consumer_id, provider_id)]
+    consumer = Management(served, consumer_id)
+    path = f"/push/{consumer_id}/{offer.id}"
+    ident = transfer(
+        consumer,
+        documents[provider_id],
+        agreement,
+        "HttpData-PUSH",
+        dataDestination={"@type": "DataAddress", "type": "HttpData", "baseUrl": sink.url + path},
+    )
+    until("the push transfer to complete", lambda: consumer.state("transferprocesses", ident, "COMPLETED"), timeout=120)
+    assert until("the pushed bytes", lambda: sink.pushed.get(path), timeout=30) == dataset_bytes(provider_id, offer)
+
+
+def crawled(runtime: Runtime) -> set[tuple[str, str]]:
+    """(participant DID, dataset id) of every dataset a federated catalog has crawled."""
+    answer = httpx.post(
+        runtime.url("catalog") + "/v1alpha/catalog/query",
+        json={"@context": {"@vocab": "https://w3id.org/edc/v0.0.1/ns/"}, "@type": "QuerySpec", "limit": 100},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text[:300]
+    return {(plain(c, "participantId"), d["@id"]) for c in answer.json() for d in as_list(plain(c, "dataset"))}
+
+
+def lists_everything(what: str, runtime: Runtime, expected: set[tuple[str, str]]) -> None:
+    """Poll a federated catalog (within its crawl period) until it lists exactly ``expected``."""
+    seen: list[set[tuple[str, str]]] = [set()]
+
+    def complete() -> bool:
+        seen.append(crawled(runtime))
+        return seen[-1] == expected
+
+    try:
+        until(f"{what} to list every dataset", complete, timeout=90)
+    except AssertionError:
+        raise AssertionError(f"{what} lists {sorted(seen[-1])}, expected {sorted(expected)}") from None
+
+
+def test_the_standalone_and_each_embedded_catalog_list_every_participants_datasets(served):
+    dids = {pid: served.document(pid)["id"] for pid in PARTICIPANTS}
+    expected = {(dids[p.id], o.id) for p in SEED.participants for o in p.offers}
+    catalogs = {
+        pid: "catalog" if SEED.participant(pid).runtimes.catalog is not None else "connector" for pid in PARTICIPANTS
+    }
+    assert catalogs == {
+        "galactic-turbine": "catalog",
+        "space-enforcer": "connector",
+        "interstellar-assembly": "connector",
+    }
+    for pid, name in catalogs.items():
+        lists_everything(f"{pid}'s {name}", runtimes(served.home)[(pid, name)], expected)
+
+    def counted() -> dict[str, Any] | None:
+        view = served.sp.api("GET", "/api/dataspace").json()
+        found = {p["id"]: p["catalog"] for p in view["participants"]}
+        return found if all(c["datasets"] == len(expected) for c in found.values()) else None
+
+    found = until("the dashboard's catalog counts", counted, timeout=60)
+    assert found == {pid: {"datasets": len(expected), "participants": 3, "note": None} for pid in PARTICIPANTS}
+    status = subprocess.run(
+        [sys.executable, "-m", "mvd_core", "status"],
+        env={**served.sp.env, "COLUMNS": "300"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.count(f"finds {len(expected)} dataset(s) of 3 participant(s)") == 3, status.stdout
 
 
 @dataclass
@@ -404,8 +635,7 @@ def stranger(served, tmp_path, edc_runtimes) -> Iterator[Stranger]:
             until(
                 "the stranger's connector to log that it is ready",
                 lambda: re.search(r"Runtime \S+ ready", log.read_text("utf-8", "replace")),
-                120,
-                0.5,
+                timeout=120,
             )
             management = connector.url("management")
             yield Stranger(did, management, api_key, queries)
@@ -441,7 +671,34 @@ def test_a_requester_without_the_issuers_credential_is_refused_while_a_member_is
 VERIFY_LINE = re.compile(r"catalog of (\S+) over DSP")
 
 
-def test_reset_restarts_runtimes_reissues_credentials_and_keeps_dids_and_keys(served):
+def exchange_state(served: Served) -> dict[str, dict[str, list[str]]]:
+    """Per participant, the ids its connector holds of each kind of exchange state and seed."""
+    found = {}
+    for pid in PARTICIPANTS:
+        api = Management(served, pid)
+        found[pid] = {
+            entity: sorted(item["@id"] for item in api.query(entity))
+            for entity in (
+                "contractnegotiations",
+                "contractagreements",
+                "transferprocesses",
+                "assets",
+                "policydefinitions",
+                "contractdefinitions",
+            )
+        }
+    return found
+
+
+@pytest.mark.timeout(1200)
+def test_reset_restarts_runtimes_reissues_credentials_and_keeps_dids_and_keys(served, sink):
+    provider = served.document(PROVIDER)
+    consumer = Management(served, REQUESTER)
+    agreement = negotiate(consumer, provider, offer_for(PROVIDER, 0).id)
+    pull(consumer, provider, agreement, sink)
+    held = exchange_state(served)
+    assert held[REQUESTER]["contractnegotiations"] and held[REQUESTER]["transferprocesses"]
+    assert held[PROVIDER]["contractagreements"]
     before = runtimes(served.home)
     documents = {pid: served.did_json(pid) for pid in PARTICIPANTS}
     vault_files = {
@@ -476,6 +733,27 @@ def test_reset_restarts_runtimes_reissues_credentials_and_keeps_dids_and_keys(se
         if rec.get("step") == "verify" and (m := VERIFY_LINE.search(rec.get("msg", "")))
     }
     assert verified == {(a, b) for a in PARTICIPANTS for b in PARTICIPANTS if a != b}
+    assert_round_trip_per_provider(run)
+    # Nothing from before the reset is left. What the connectors hold now is the verify step's
+    # own round trips (each participant consumer of one and provider of another: two of each
+    # kind) and exactly the seeded offers.
+    for pid, state in exchange_state(served).items():
+        for entity in ("contractnegotiations", "contractagreements", "transferprocesses"):
+            assert not set(held[pid][entity]) & set(state[entity]), (pid, entity)
+            assert len(state[entity]) == 2, (pid, entity, state[entity])
+        assert state["assets"] == sorted(o.id for o in SEED.participant(pid).offers), pid
+        assert state["policydefinitions"] == ["membership-required"], pid
+        assert state["contractdefinitions"] == ["membership-offers"], pid
+    seeds = {pid: next(s for s in run["participants"][pid]["steps"] if s["name"] == "seed") for pid in PARTICIPANTS}
+    for pid, seed in seeds.items():
+        offers = len(SEED.participant(pid).offers)
+        assert seed["detail"] == f"{offers} assets, 1 policy, 1 contract definition created", seed
+
+    second = finish(served.sp, submit(served.sp, "reset"))
+
+    assert second["status"] == "completed" and second["failures"] == [], second["failures"]
+    for pid, state in exchange_state(served).items():
+        assert state["assets"] == sorted(o.id for o in SEED.participant(pid).offers), pid  # none twice
 
 
 def test_teardown_leaves_no_runtime_process(served):
@@ -505,7 +783,7 @@ def test_sigkill_of_mvd_serve_mid_provision_leaves_no_orphan_and_the_run_complet
         started = [r.process for r in runtimes(sp.home).values()]
         assert started, "no runtime process was running when mvd serve was killed"
         sp.kill()
-        until("the runtimes to die with mvd serve", lambda: not alive(started) and not runtimes(sp.home), 30)
+        until("the runtimes to die with mvd serve", lambda: not alive(started) and not runtimes(sp.home), timeout=30)
 
         sp.start()
         run = finish(sp, run_id)
