@@ -37,7 +37,7 @@ def _resolves(participant: Participant, did: str, settings: Settings) -> tuple[b
 
 
 _CATALOG_CACHE_SECONDS = 10.0
-_catalogs: dict[str, tuple[float, CatalogView]] = {}
+_catalogs: dict[tuple[str, str], tuple[float, CatalogView]] = {}
 
 
 def _catalog(participant: Participant, did: str, settings: Settings) -> CatalogView:
@@ -47,19 +47,20 @@ def _catalog(participant: Participant, did: str, settings: Settings) -> CatalogV
         kind = participant.cluster.kind
         where = "no EDC runtime runs on a simulated cluster" if kind == "simulated" else f"runs on its {kind} cluster"
         return CatalogView(note=f"no catalog to ask here: {where}")
-    cached = _catalogs.get(participant.id)
-    if cached and time.monotonic() - cached[0] < _CATALOG_CACHE_SECONDS:
-        return cached[1]
     specs = runtimes.recorded_specs(participant, did, settings)
     if specs is None:
-        view = CatalogView(note="not provisioned yet")
-    else:
-        try:
-            datasets, providers = runtimes.catalog_findings(specs)
-            view = CatalogView(datasets=datasets, participants=providers)
-        except MvdError:
-            view = CatalogView(note=f"its {runtimes.catalog_runtime(specs).name} does not answer")
-    _catalogs[participant.id] = (time.monotonic(), view)
+        return CatalogView(note="not provisioned yet")
+    crawler = runtimes.catalog_runtime(specs)
+    key = (str(settings.home), crawler.url("catalog"))
+    cached = _catalogs.get(key)
+    if cached and time.monotonic() - cached[0] < _CATALOG_CACHE_SECONDS:
+        return cached[1]
+    try:
+        datasets, providers = runtimes.catalog_findings(specs)
+        view = CatalogView(datasets=datasets, participants=providers)
+    except MvdError:
+        view = CatalogView(note=f"its {crawler.name} does not answer")
+    _catalogs[key] = (time.monotonic(), view)
     return view
 
 
