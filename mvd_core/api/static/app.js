@@ -313,6 +313,18 @@
     return pill(progress.status, progress.status);
   }
 
+  // What the participant's federated catalog has crawled (GET /api/dataspace: participants[].catalog).
+  function catalogFinds(found) {
+    if (!found) return null;
+    if (found.datasets === null || found.datasets === undefined) {
+      return h("span", { class: "res-why", "data-catalog-finds": "" }, found.note || "");
+    }
+    const sets = found.datasets === 1 ? "dataset" : "datasets";
+    const of = found.participants === 1 ? "participant" : "participants";
+    return h("span", { class: "res-why", "data-catalog-finds": String(found.datasets) },
+      `finds ${found.datasets} ${sets} of ${found.participants} ${of}`);
+  }
+
   function participantCard(p) {
     const rt = p.runtimes || {};
     const catalog = rt.catalog === "standalone" ? "standalone container" : "embedded in the connector";
@@ -341,7 +353,7 @@
             h("li", {}, `data plane × ${rt.dataPlaneReplicas}`),
             rt.connectorUi ? h("li", {}, "connector UI") : null)),
         h("dt", {}, "Catalog"),
-        h("dd", { "data-field": "catalog", "data-catalog": rt.catalog }, catalog),
+        h("dd", { "data-field": "catalog", "data-catalog": rt.catalog }, catalog, catalogFinds(p.catalog)),
         h("dt", {}, "Cluster"),
         h("dd", { "data-field": "cluster" }, p.simulated
           ? [h("span", { class: "badge" }, "simulated"),
