@@ -17,11 +17,10 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from mvd_core.dataspace.models import LocalDidHost, Participant
+from mvd_core.dataspace.models import Participant
 from mvd_core.errors import MvdError
 from mvd_core.identity import keys
-from mvd_core.identity.didweb import did_for
-from mvd_core.identity.issuer import ISSUER_ID
+from mvd_core.plan.trust import issuer_did, participant_list_url
 from mvd_core.platforms.edc.identityhub import (
     CredentialRequestItem,
     IdentityHub,
@@ -42,6 +41,7 @@ from mvd_core.runtimes.participant import (
     IDENTITY_HUB_SUPERUSER_KEY,
     MANAGEMENT_API_KEY,
     STS_CLIENT_SECRET,
+    context_id,
     participant_runtimes,
     required_ports,
 )
@@ -50,7 +50,6 @@ from mvd_core.settings import Settings
 from mvd_core.workflow.seed import DATA_SOURCE_KEY
 
 MEMBERSHIP = [CredentialRequestItem(format="VC1_0_JWT", type="MembershipCredential", id="membership-credential")]
-PARTICIPANT_LIST_PATH = "/api/dataspace/participants.json"
 CREDENTIAL_TIMEOUT = 90.0
 
 
@@ -68,14 +67,6 @@ def platform_check() -> str:
     java = find_java()
     assemble()
     return f"EDC {EDC_VERSION} on {java}"
-
-
-def issuer_did(settings: Settings) -> str:
-    return did_for(LocalDidHost(kind="local"), ISSUER_ID, local_base_url=settings.base_url)
-
-
-def participant_list_url(settings: Settings) -> str:
-    return settings.base_url + PARTICIPANT_LIST_PATH
 
 
 def specs(participant: Participant, did: str, settings: Settings) -> list[RuntimeSpec]:
@@ -139,11 +130,6 @@ def by_name(runtime_specs: Sequence[RuntimeSpec], name: str) -> RuntimeSpec:
         if spec.name == name:
             return spec
     raise MvdError(f"no runtime {name!r} among {[s.name for s in runtime_specs]}")
-
-
-def context_id(did: str) -> str:
-    """The identity hub's URL form of a participant context id (the DID): base64url, no padding."""
-    return base64.urlsafe_b64encode(did.encode()).rstrip(b"=").decode()
 
 
 def credential_service_url(runtime_specs: Sequence[RuntimeSpec], did: str) -> str:
