@@ -14,8 +14,8 @@ from http.server import ThreadingHTTPServer
 import httpx
 import pytest
 
-from mvd_core.plan.desired import dataspace_dids
 from mvd_core.workflow import runtimes
+from tests.api.test_endpoints import allocate
 from tests.e2e.conftest import Plane, run_plane
 from tests.fixtures.loopback import QuietHandler
 
@@ -34,11 +34,6 @@ def embedded(monkeypatch) -> Iterator[Plane]:
 def catalogs(plane: Plane) -> dict[str, dict]:
     view = httpx.get(f"{plane.url}/api/dataspace", timeout=30).json()
     return {p["id"]: p["catalog"] for p in view["participants"]}
-
-
-def allocate(plane: Plane, pid: str) -> list:
-    participant = plane.host.dataspace.participant(pid)
-    return runtimes.specs(participant, dataspace_dids(plane.host.dataspace, plane.settings)[pid], plane.settings)
 
 
 @contextmanager

@@ -9,26 +9,14 @@ import json
 import os
 import subprocess
 import sys
-from importlib import resources
 
 import pytest
 import yaml
 
-from mvd_core.dataspace import BlueprintError, load, parse
+from mvd_core.dataspace import load, parse
 from mvd_core.dataspace.datasets import dataset_bytes
 from mvd_core.dataspace.models import MAX_DATASET_ROWS, MAX_OFFERS, DatasetOffer
-
-DEFAULT = resources.files("mvd_core.dataspace").joinpath("default-dataspace.yaml").read_text("utf-8")
-
-
-def seed() -> dict:
-    return yaml.safe_load(DEFAULT)
-
-
-def problems_of(data: dict) -> list[str]:
-    with pytest.raises(BlueprintError) as info:
-        parse(yaml.safe_dump(data), "test.yaml")
-    return [str(p) for p in info.value.problems]
+from tests.dataspace.test_validation import problems_of, seed
 
 
 def offer(**fields) -> dict:
