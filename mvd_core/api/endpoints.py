@@ -17,6 +17,7 @@ from mvd_core.api.models import (
 from mvd_core.dataspace import Dataspace
 from mvd_core.dataspace.models import Participant
 from mvd_core.plan.desired import dataspace_dids
+from mvd_core.plan.render import public_endpoints
 from mvd_core.platforms.edc.management import DSP_PROTOCOL
 from mvd_core.settings import Settings
 from mvd_core.workflow import runtimes
@@ -24,23 +25,35 @@ from mvd_core.workflow import runtimes
 NOT_PROVISIONED = "its runtimes have no ports yet: run `mvd provision` (or `mvd up`)"
 
 
+def _on_a_cluster(participant: Participant) -> bool:
+    """Whether the participant's runtimes run on a real cluster (AKS, kubeconfig), where its
+    DSP address is the one its Ingress routes (``mvd_core.plan.render``)."""
+    return participant.cluster.kind in ("aks", "kubeconfig")
+
+
+def _protocol_url(dataspace: Dataspace, participant: Participant, did: str, settings: Settings) -> str | None:
+    """The DSP address a counter-party is given: on this machine from the recorded ports (None
+    before a provision), on a cluster the public one; None on a simulated cluster."""
+    if runtimes.on_processes(participant):
+        specs = runtimes.recorded_specs(participant, did, settings)
+        return None if specs is None else runtimes.protocol_url(specs)
+    if _on_a_cluster(participant):
+        return public_endpoints(dataspace, participant, did)["protocol"]
+    return None
+
+
 def participant_list(dataspace: Dataspace, settings: Settings) -> ParticipantList:
     """Each participant whose EDC runtimes run on this machine (once a provision gave them
-    ports): its id, DID and DSP address."""
+    ports) or on a cluster: its id, DID and DSP address."""
     dids = dataspace_dids(dataspace, settings)
     entries = []
     for participant in dataspace.participants:
-        if not runtimes.on_processes(participant):
-            continue
-        specs = runtimes.recorded_specs(participant, dids[participant.id], settings)
-        if specs is None:
+        url = _protocol_url(dataspace, participant, dids[participant.id], settings)
+        if url is None:
             continue
         entries.append(
             ParticipantListEntry(
-                name=participant.id,
-                id=dids[participant.id],
-                url=runtimes.protocol_url(specs),
-                supported_protocols=[DSP_PROTOCOL],
+                name=participant.id, id=dids[participant.id], url=url, supported_protocols=[DSP_PROTOCOL]
             )
         )
     return ParticipantList(entries)

@@ -1,5 +1,7 @@
 """The Functions app answers the participant list and the endpoints like `mvd serve`: on Azure
-no participant runs as local processes, so the list is empty and every address null with why."""
+every participant runs on its cluster, so the list names the DSP address its Ingress routes
+(what the rendered catalogs crawl), and the endpoints, which only local runtimes have, are null
+with why."""
 
 from __future__ import annotations
 
@@ -23,12 +25,18 @@ def declared(monkeypatch) -> Iterator[None]:
 
 
 def test_the_participant_list_and_the_endpoints_on_the_declared_targets(storage, declared):
+    dataspace = _runtime.dataspace()
+    dids = dataspace_dids(dataspace, get_settings())
     status, nodes = call("participant_list", http("GET", "/api/dataspace/participants.json"))
-    assert (status, nodes) == (200, [])
+    assert status == 200
+    assert nodes == [
+        {"name": p.id, "id": dids[p.id], "url": f"https://{dataspace.public_host_for(p)}/api/dsp/2025-1",
+         "supportedProtocols": ["dataspace-protocol-http:2025-1"]}
+        for p in dataspace.participants
+    ]
 
     status, view = call("dataspace_endpoints", http("GET", "/api/dataspace/endpoints"))
     assert status == 200, view
-    dids = dataspace_dids(_runtime.dataspace(), get_settings())
     assert {pid: p["did"] for pid, p in view["participants"].items()} == dids
     for pid, entry in view["participants"].items():
         assert (entry["management"], entry["protocol"], entry["managementApiKeyFile"]) == (None, None, None), pid
