@@ -121,9 +121,14 @@ def test_every_service_port_probe_and_ingress_path_leads_to_a_declared_container
             for port in service["spec"]["ports"]:
                 assert container_ports[name][port["targetPort"]] == port["port"], (pid, name, port)
         [ingress] = of_kind(objects, "Ingress").values()
+        routed = set()
         for path in ingress["spec"]["rules"][0]["http"]["paths"]:
             backend = path["backend"]["service"]
             assert backend["port"]["name"] in {p["name"] for p in services[backend["name"]]["spec"]["ports"]}
+            routed.add((path["path"], backend["name"], backend["port"]["name"]))
+        # only what others must reach: never management, control, STS, identity or the catalog query API
+        assert routed == {("/api/dsp", "connector", "protocol"), ("/api/credentials", "identityhub", "credentials"),
+                          ("/api/public", "dataplane", "public"), ("/", "connector-ui", "http")}
 
 
 def test_apis_probes_and_heap_come_from_the_spec(seed):
