@@ -213,16 +213,17 @@ def service_endpoint(document: Mapping[str, Any], service_type: str) -> str:
 
 
 class Issuer:
-    """The dataspace issuer behind one DID. ``members`` says who may get a MembershipCredential
-    (a set of DIDs, or a callable asked per holder DID); ``resolve_options`` are the resolver's
-    (``resolver.options_from(settings)``): holders on loopback only when they allow it."""
+    """The dataspace issuer behind one DID. ``members`` says who may get a MembershipCredential:
+    a set of DIDs, or a provider of them asked on every request (members join and leave while
+    the issuer runs); ``resolve_options`` are the resolver's (``resolver.options_from(settings)``):
+    holders on loopback only when they allow it."""
 
     def __init__(
         self,
         store: SecretStore,
         did: str,
         service_url: str,
-        members: Callable[[str], bool] | Collection[str],
+        members: Callable[[], Collection[str]] | Collection[str],
         *,
         resolve_options: Mapping[str, Any] | None = None,
         validity: timedelta = timedelta(days=365),
@@ -232,7 +233,8 @@ class Issuer:
         self.store = store
         self.did = did
         self.service_url = service_url.rstrip("/")
-        self.is_member: Callable[[str], bool] = members if callable(members) else frozenset(members).__contains__
+        fixed = frozenset(() if callable(members) else members)
+        self.members: Callable[[], Collection[str]] = members if callable(members) else lambda: fixed
         self.resolve_options = dict(resolve_options or {})
         self.validity = validity
         self.delivery_deadline = delivery_deadline
@@ -291,7 +293,7 @@ class Issuer:
             raise IssuerRefusal("the token is not self-issued ('sub' differs from 'iss')", status=401)
         if not isinstance(kid, str) or not kid:
             raise IssuerRefusal("the token's header names no key ('kid')", status=401)
-        if not self.is_member(holder):
+        if holder not in self.members():
             raise IssuerRefusal(f"{holder[:300]} is not a member of this dataspace", status=403)
         try:
             document = resolver.resolve(holder, **self.resolve_options)
@@ -357,14 +359,23 @@ class Issuer:
         )
 
 
-def local_issuer(store: SecretStore, dataspace: Dataspace, settings: Settings) -> Issuer:
+def local_issuer(
+    store: SecretStore,
+    dataspace: Dataspace,
+    settings: Settings,
+    onboarded: Callable[[], Collection[str]] | None = None,
+) -> Issuer:
     """The issuer ``mvd serve`` runs: DID ``did:web:<host>%3A<port>:dids:issuer`` (its document at
     ``/dids/issuer/did.json``), IssuerService at ``<base URL>/issuer/dcp``, members = the
-    dataspace's participants. Holder DIDs of a dataspace served locally resolve like the control
+    dataspace's participants and the DIDs ``onboarded`` gives (asked per request). Holder DIDs of a dataspace served locally resolve like the control
     plane's own local DIDs; others with the resolver settings (MVD_ALLOW_HTTP_LOOPBACK,
     MVD_ALLOW_PRIVATE_HOSTS)."""
     base = settings.base_url
-    members = {did_for(p.identity.host, p.id, local_base_url=base) for p in dataspace.participants}
+    seeds = frozenset(did_for(p.identity.host, p.id, local_base_url=base) for p in dataspace.participants)
+
+    def members() -> Collection[str]:
+        return seeds | frozenset(onboarded()) if onboarded is not None else seeds
+
     did = did_for(LocalDidHost(kind="local"), ISSUER_ID, local_base_url=base)
     # Members whose DIDs this server itself serves (embedded and simulated targets) are resolved
     # as the control plane resolves its own local DIDs; the member check runs before any fetch,

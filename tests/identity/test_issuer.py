@@ -262,15 +262,25 @@ def test_an_alg_none_or_hmac_token_is_refused_whatever_its_claims(tmp_path, hold
 
 
 def test_a_non_member_is_refused_before_its_did_is_fetched(tmp_path, holder):
-    issuer = make_issuer(tmp_path, lambda did: did == "did:web:someone-else.example")
+    issuer = make_issuer(tmp_path, lambda: {"did:web:someone-else.example"})
     status, message = refused(issuer, f"Bearer {holder.token()}")
     assert status == 403 and message == f"{holder.did} is not a member of this dataspace"
     assert holder.hits == []
 
 
+def test_the_member_set_is_asked_on_every_request(tmp_path, holder):
+    members: set[str] = set()
+    issuer = make_issuer(tmp_path, lambda: members)
+    assert refused(issuer, f"Bearer {holder.token()}")[0] == 403
+    members.add(holder.did)  # joined while the issuer runs
+    assert issuer.handle_credential_request({"Authorization": f"Bearer {holder.token()}"}, request_body()).status == 201
+    members.clear()  # left again
+    assert refused(issuer, f"Bearer {holder.token()}")[0] == 403
+
+
 def test_a_hostile_holder_did_is_never_fetched_without_the_explicit_settings(tmp_path, holder):
-    # every DID counts as a member here, so only the resolver's rules stand between it and the network
-    issuer = make_issuer(tmp_path, lambda did: True, resolve_options={})
+    # both DIDs are members here, so only the resolver's rules stand between it and the network
+    issuer = make_issuer(tmp_path, lambda: {holder.did, "did:web:169.254.169.254"}, resolve_options={})
     status, message = refused(issuer, f"Bearer {holder.token()}")
     assert status == 401 and "loopback address" in message and "MVD_ALLOW_PRIVATE_HOSTS" in message
     assert holder.hits == []

@@ -14,7 +14,7 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,7 +151,7 @@ class MiniDataspace:
             self.platform.advance(participant)  # starts the data plane once its connector is ready
             threading.Event().wait(0.25)
 
-    def start(self, *, members: Callable[[str], bool], argfiles: Mapping[str, Path]) -> None:
+    def start(self, *, members: Callable[[], Collection[str]], argfiles: Mapping[str, Path]) -> None:
         """Participant A is the seed's ``space-enforcer`` (identity hub, connector with the embedded
         crawler, one data plane); C is a second context in A's identity hub, with no connector."""
         self._start_site()
@@ -277,7 +277,7 @@ class TwoMembers(MiniDataspace):
             LocalFileVault(self.root / "issuer-vault"),
             self.issuer_did,
             f"{self.site.url}/issuer/dcp",
-            lambda did: did in {m.did for m in self.members.values()},
+            lambda: {m.did for m in self.members.values()},
             resolve_options={"allow_http_loopback": True, "allow_private": True},
         )
         self.site.documents["/issuer/did.json"] = self.issuer.did_document()

@@ -51,7 +51,7 @@ REQUIRE_MEMBERSHIP = {
 def dataspace(tmp_path_factory, edc_runtimes) -> Iterator[MiniDataspace]:
     space = MiniDataspace(tmp_path_factory.mktemp("edc"))
     try:
-        space.start(members=lambda did: did == space.did_a, argfiles=edc_runtimes)
+        space.start(members=lambda: {space.did_a}, argfiles=edc_runtimes)
         yield space
     finally:
         space.stop()
