@@ -51,6 +51,19 @@ class Settings(BaseSettings):
     )
     allow_http_loopback: bool = Field(False, description="Let the did:web resolver use plain HTTP for loopback hosts.")
     allow_private_hosts: bool = Field(False, description="Let the did:web resolver reach private/loopback addresses.")
+    onboarding: Literal["open", "invite", "closed"] = Field(
+        "open",
+        description="Who may join the dataspace (POST /api/participants): open = anyone presenting a did:web DID "
+        "that passes the checks (the public dataspace); invite = only with a single-use token from `mvd invite`; "
+        "closed = nobody.",
+    )
+    onboarding_rate_limit: int = Field(
+        10, ge=1, description="Join attempts one source address may make per MVD_ONBOARDING_RATE_WINDOW_SECONDS."
+    )
+    onboarding_rate_window_seconds: int = Field(3600, ge=1, description="The window of the join rate limit.")
+    onboarding_max_participants: int = Field(
+        20, ge=0, description="How many onboarded participants the dataspace holds at once (until the next reset)."
+    )
     webhook_secrets: dict[str, SecretStr] = Field(
         default_factory=dict, description='JSON object source -> HMAC secret, e.g. {"github": "..."}.'
     )
