@@ -1,9 +1,10 @@
 """`mvd serve`: the HTTP API, the dashboard and the local did:web documents, over the local host.
 
 Routes: ``/api/...`` (the shared handlers; POSTs need the bearer token, webhooks their HMAC
-signature instead, the participant list nothing), ``/dids/<participant>/.../did.json``, ``/`` (the dashboard), ``/healthz``;
-the dataspace issuer's ``/dids/issuer/did.json`` and ``POST /issuer/dcp/credentials`` (public:
-holders authenticate with their DCP token).
+signature instead, the participant list nothing), ``/dids/<participant>/.../did.json``, ``/`` (the dashboard),
+``/participants/<participant>`` (its connector page), ``/healthz``;
+the dataspace issuer's ``/dids/issuer/did.json``, ``POST /issuer/dcp/credentials`` (public:
+holders authenticate with their DCP token) and its status list ``GET /issuer/status/membership``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from mvd_core.host import token as api_token
 from mvd_core.host.local import LocalHost
 from mvd_core.identity.document import to_bytes
 from mvd_core.identity.issuer import MAX_BODY as ISSUER_MAX_BODY
-from mvd_core.identity.issuer import Issuer, local_issuer
+from mvd_core.identity.issuer import STATUS_PATH, Issuer, local_issuer
 from mvd_core.logs import get_logger
 from mvd_core.platforms.didhosts.local import dids_root
 from mvd_core.platforms.secrets.local import LocalFileVault
@@ -138,19 +139,29 @@ def create_app(host: LocalHost, token: str) -> Starlette:
             background=BackgroundTask(answer.job.run) if answer.job else None,
         )
 
+    async def issuer_status(request: Request) -> Response:
+        answer = await run_in_threadpool(lambda: issuer().handle_status_request(request.headers.get("accept")))
+        return Response(answer.body, answer.status, headers={**answer.headers, "Access-Control-Allow-Origin": "*"})
+
     async def healthz(_: Request) -> Response:
         return JSONResponse({"ok": True, "dataspace": host.dataspace.name, "targets": host.settings.targets})
 
     async def index(_: Request) -> Response:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
+    async def connector_page(_: Request) -> Response:
+        # One page for every participant: its script reads the id from the path and asks the API.
+        return FileResponse(STATIC / "connector.html", headers={"Cache-Control": "no-cache"})
+
     return Starlette(
         routes=[
             Route("/", index),
+            Route("/participants/{participant}", connector_page),
             Route("/healthz", healthz),
             Route("/dids/issuer/did.json", issuer_did, methods=["GET", "HEAD"]),
             Route("/dids/{path:path}", did_document, methods=["GET", "HEAD"]),
             Route("/issuer/dcp/credentials", issuer_credentials, methods=["POST"]),
+            Route(STATUS_PATH, issuer_status, methods=["GET", "HEAD"]),
             # Every method: dispatch answers one the path does not take with 405 and the right Allow.
             Route(
                 "/api/{rest:path}", api, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]

@@ -29,7 +29,12 @@ SECURITY_HEADERS: dict[str, str] = {
 }
 STATIC_FILES = resources.files("mvd_core.api").joinpath("static")
 # name under /static -> media type; nothing else is served from there.
-ASSETS = {"app.js": "text/javascript", "style.css": "text/css"}
+ASSETS = {
+    "common.js": "text/javascript",
+    "app.js": "text/javascript",
+    "connector.js": "text/javascript",
+    "style.css": "text/css",
+}
 
 
 @lru_cache(maxsize=len(ASSETS) + 1)

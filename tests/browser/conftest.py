@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import httpx
 import pytest
 
 from tests.fixtures.emulators import free_port
+from tests.fixtures.polling import until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -58,34 +58,38 @@ def stop(server: MvdServe) -> None:
 
 
 def launch(tmp_path_factory: pytest.TempPathFactory, *, prepare: Callable[[Path], None] | None = None,
-           ready_delay: float = 0.3) -> MvdServe:
+           ready_delay: float = 0.3, targets: str = "simulated") -> MvdServe:
     """`mvd serve` on a fresh state directory and a free port, answering /healthz.
-    ``prepare(home)`` runs on the state directory before the server starts."""
+    ``prepare(home)`` runs on the state directory before the server starts; ``targets``
+    embedded runs the participants' real EDC runtimes as its child processes."""
     home = tmp_path_factory.mktemp("mvd-serve")
     if prepare is not None:
         prepare(home)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MVD_")}
-    env.update(MVD_HOME=str(home), MVD_PORT=str(port), MVD_API_TOKEN=TOKEN, MVD_TARGETS="simulated",
+    env.update(MVD_HOME=str(home), MVD_PORT=str(port), MVD_API_TOKEN=TOKEN, MVD_TARGETS=targets,
                MVD_SIM_READY_DELAY=str(ready_delay))
     log = (home / "serve.log").open("wb")
     process = subprocess.Popen([sys.executable, "-m", "mvd_core", "serve"], env=env, cwd=home,
                                stdout=log, stderr=subprocess.STDOUT)
     log.close()
     server = MvdServe(url=f"http://127.0.0.1:{port}", home=home, token=TOKEN, process=process)
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"mvd serve exited with {process.returncode}:\n{server.log()[-3000:]}")
-        try:
-            if server.get("/healthz").status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            stop(server)
-            pytest.fail(f"mvd serve did not answer /healthz within {STARTUP_TIMEOUT:.0f}s:\n{server.log()[-3000:]}")
-        time.sleep(0.1)
+    try:
+        until("mvd serve answering /healthz", lambda: healthy(server), timeout=STARTUP_TIMEOUT)
+    except AssertionError as exc:
+        stop(server)
+        pytest.fail(f"{exc}:\n{server.log()[-3000:]}")
+    return server
+
+
+def healthy(server: MvdServe) -> bool:
+    """Whether the server answers /healthz; fails the test at once when it exited."""
+    if server.process.poll() is not None:
+        pytest.fail(f"mvd serve exited with {server.process.returncode}:\n{server.log()[-3000:]}")
+    try:
+        return server.get("/healthz").status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 @pytest.fixture

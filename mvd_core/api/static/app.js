@@ -3,7 +3,6 @@
 "use strict";
 
 (() => {
-  const TOKEN_KEY = "mvd.apiToken";
   const FAST_MS = 1000;   // while a run is going
   const IDLE_MS = 5000;   // otherwise
   const HISTORY_LIMIT = 20;
@@ -25,43 +24,7 @@
     askedForReadToken: false,
   };
 
-  const $ = (id) => document.getElementById(id);
-
-  // --- DOM helpers -------------------------------------------------------------------
-
-  function h(tag, attrs, ...children) {
-    const el = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs || {})) {
-      if (value === null || value === undefined || value === false) continue;
-      if (key === "class") el.className = value;
-      else if (key === "text") el.textContent = value;
-      else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
-      else el.setAttribute(key, value === true ? "" : String(value));
-    }
-    for (const child of children.flat()) {
-      if (child === null || child === undefined || child === false) continue;
-      el.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return el;
-  }
-
-  // Re-render a region without losing the keyboard focus inside it (elements that can
-  // take focus carry data-focus-key).
-  function replaceContent(container, nodes) {
-    const active = document.activeElement;
-    const key = active && container.contains(active) ? active.getAttribute("data-focus-key") : null;
-    container.replaceChildren(...nodes);
-    if (key) {
-      const again = container.querySelector(`[data-focus-key="${CSS.escape(key)}"]`);
-      if (again) again.focus();
-    }
-  }
-
-  function renderIfChanged(container, signature, render) {
-    if (container.dataset.sig === signature) return;
-    container.dataset.sig = signature;
-    replaceContent(container, render());
-  }
+  const { $, h, renderIfChanged, timeEl, pill, api, askToken } = window.MVD;
 
   // --- formatting ----------------------------------------------------------------------
 
@@ -79,21 +42,6 @@
     return Number.isNaN(t) ? null : Date.now() - t;
   }
 
-  const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
-
-  function fmtWhen(iso) {
-    const t = Date.parse(iso);
-    return Number.isNaN(t) ? String(iso || "") : dateFormat.format(new Date(t));
-  }
-
-  function timeEl(iso) {
-    return h("time", { datetime: iso, title: iso }, fmtWhen(iso));
-  }
-
-  function pill(status, text) {
-    return h("span", { class: `pill pill-${status}`, "data-status": status }, text || status);
-  }
-
   function isTerminal(run) {
     return run && (run.status === "completed" || run.status === "failed");
   }
@@ -107,52 +55,6 @@
     if (step.durationMs !== null && step.durationMs !== undefined) return step.durationMs;
     if (step.status === "running" && step.startedAt) return elapsedSince(step.startedAt);
     return null;
-  }
-
-  // --- API -----------------------------------------------------------------------------
-
-  class ApiError extends Error {
-    constructor(status, message, problems) {
-      super(message);
-      this.status = status;
-      this.problems = problems || [];
-    }
-  }
-
-  function storedToken() {
-    try { return sessionStorage.getItem(TOKEN_KEY) || ""; } catch { return ""; }
-  }
-
-  function storeToken(value) {
-    try {
-      if (value) sessionStorage.setItem(TOKEN_KEY, value);
-      else sessionStorage.removeItem(TOKEN_KEY);
-    } catch { /* storage disabled: the token lives until the page closes */ }
-    memoryToken = value;
-    updateTokenButton();
-  }
-
-  let memoryToken = storedToken();
-
-  async function api(path, options = {}) {
-    const headers = { Accept: "application/json", ...(options.headers || {}) };
-    if (memoryToken) {
-      headers.Authorization = `Bearer ${memoryToken}`;
-      headers["x-functions-key"] = memoryToken;  // the Functions host's key header
-    }
-    let response;
-    try {
-      response = await fetch(path, { ...options, headers, cache: "no-store", credentials: "same-origin" });
-    } catch {
-      throw new ApiError(0, "cannot reach the control plane");
-    }
-    let body = null;
-    try { body = await response.json(); } catch { body = null; }
-    if (!response.ok) {
-      const message = body && typeof body.error === "string" ? body.error : `HTTP ${response.status}`;
-      throw new ApiError(response.status, message, body && body.problems);
-    }
-    return body;
   }
 
   // --- messages ------------------------------------------------------------------------
@@ -184,27 +86,6 @@
 
   // --- dialogs -------------------------------------------------------------------------
 
-  function askToken() {
-    const dialog = $("token-dialog");
-    const input = $("token-input");
-    input.value = "";
-    return new Promise((resolve) => {
-      dialog.addEventListener("close", () => {
-        const value = input.value.trim();
-        input.value = "";
-        if (dialog.returnValue === "save" && value) {
-          storeToken(value);
-          resolve(true);
-        } else {
-          resolve(false);
-        }
-      }, { once: true });
-      dialog.returnValue = "";
-      dialog.showModal();
-      input.focus();
-    });
-  }
-
   function confirmTeardown() {
     const dialog = $("confirm-dialog");
     return new Promise((resolve) => {
@@ -230,7 +111,7 @@
   }
 
   function updateTokenButton() {
-    $("btn-token").textContent = memoryToken ? "Change API token" : "Set API token";
+    $("btn-token").textContent = MVD.token() ? "Change API token" : "Set API token";
   }
 
   async function onAction(action) {
@@ -243,7 +124,7 @@
       if (trigger) trigger.focus();
       return;
     }
-    if (!memoryToken && !(await askToken())) {
+    if (!MVD.token() && !(await askToken())) {
       say(`${label} cancelled: it needs the API token.`);
       if (trigger) trigger.focus();
       return;
@@ -265,7 +146,7 @@
       if (byKeyboard) $("run-title").focus();
     } catch (err) {
       if (err.status === 401 || err.status === 403) {
-        storeToken("");
+        MVD.storeToken("");
         alertUser(`The API token was refused (HTTP ${err.status}): ${err.message}. ` +
           "Nothing was started. Click the button again to enter the right token.");
       } else {
@@ -368,7 +249,14 @@
                    "data-focus-key": `did-${p.id}` },
             "did.json", h("span", { class: "sr-only" }, ` of ${p.displayName} (opens in a new tab)`))),
         h("dt", {}, "Resolves"),
-        h("dd", { "data-field": "resolves" }, resolves)));
+        h("dd", { "data-field": "resolves" }, resolves)),
+      // Only runtimes on this machine have a connector the control plane can call for the page.
+      p.clusterKind === "processes"
+        ? h("p", { class: "card-actions" },
+          h("a", { class: "btn", href: `/participants/${encodeURIComponent(p.id)}`, "data-connector-link": p.id,
+                   "data-focus-key": `connector-${p.id}` },
+            "Open connector", h("span", { class: "sr-only" }, ` of ${p.displayName}`)))
+        : null);
   }
 
   function renderParticipants() {
@@ -613,8 +501,8 @@
     } catch (err) {
       if (err.status === 401 || err.status === 403) {
         // The Functions host wants its key even for reads: ask once, on the first refusal.
-        setConnection(memoryToken ? "The API token was refused for reading; set the right one." : "This host needs the API token to read; use “Set API token”.");
-        if (!memoryToken && !state.askedForReadToken && !$("token-dialog").open) {
+        setConnection(MVD.token() ? "The API token was refused for reading; set the right one." : "This host needs the API token to read; use “Set API token”.");
+        if (!MVD.token() && !state.askedForReadToken && !$("token-dialog").open) {
           state.askedForReadToken = true;
           askToken().then((ok) => { if (ok) schedule(0); });
         }
@@ -643,7 +531,8 @@
       if (await askToken()) say("API token saved for this browser session.");
       $("btn-token").focus();
     });
-    $("token-cancel").addEventListener("click", () => $("token-dialog").close("cancel"));
+    MVD.initTokenDialog();
+    MVD.onTokenChange(updateTokenButton);
     $("run-title").setAttribute("tabindex", "-1");
     updateTokenButton();
     updateButtons();
