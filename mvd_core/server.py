@@ -3,8 +3,8 @@
 Routes: ``/api/...`` (the shared handlers; POSTs need the bearer token, webhooks their HMAC
 signature instead, the participant list nothing), ``/dids/<participant>/.../did.json``, ``/`` (the dashboard),
 ``/participants/<participant>`` (its connector page), ``/healthz``;
-the dataspace issuer's ``/dids/issuer/did.json`` and ``POST /issuer/dcp/credentials`` (public:
-holders authenticate with their DCP token).
+the dataspace issuer's ``/dids/issuer/did.json``, ``POST /issuer/dcp/credentials`` (public:
+holders authenticate with their DCP token) and its status list ``GET /issuer/status/membership``.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from mvd_core.host import token as api_token
 from mvd_core.host.local import LocalHost
 from mvd_core.identity.document import to_bytes
 from mvd_core.identity.issuer import MAX_BODY as ISSUER_MAX_BODY
-from mvd_core.identity.issuer import Issuer, local_issuer
+from mvd_core.identity.issuer import STATUS_PATH, Issuer, local_issuer
 from mvd_core.logs import get_logger
 from mvd_core.platforms.didhosts.local import dids_root
 from mvd_core.platforms.secrets.local import LocalFileVault
@@ -139,6 +139,10 @@ def create_app(host: LocalHost, token: str) -> Starlette:
             background=BackgroundTask(answer.job.run) if answer.job else None,
         )
 
+    async def issuer_status(request: Request) -> Response:
+        answer = await run_in_threadpool(lambda: issuer().handle_status_request(request.headers.get("accept")))
+        return Response(answer.body, answer.status, headers={**answer.headers, "Access-Control-Allow-Origin": "*"})
+
     async def healthz(_: Request) -> Response:
         return JSONResponse({"ok": True, "dataspace": host.dataspace.name, "targets": host.settings.targets})
 
@@ -157,6 +161,7 @@ def create_app(host: LocalHost, token: str) -> Starlette:
             Route("/dids/issuer/did.json", issuer_did, methods=["GET", "HEAD"]),
             Route("/dids/{path:path}", did_document, methods=["GET", "HEAD"]),
             Route("/issuer/dcp/credentials", issuer_credentials, methods=["POST"]),
+            Route(STATUS_PATH, issuer_status, methods=["GET", "HEAD"]),
             # Every method: dispatch answers one the path does not take with 405 and the right Allow.
             Route(
                 "/api/{rest:path}", api, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]

@@ -40,6 +40,7 @@ from mvd_core.errors import MvdError
 from mvd_core.identity import jwt, keys, resolver
 from mvd_core.identity.didweb import did_for
 from mvd_core.identity.document import did_document
+from mvd_core.identity.statuslist import ENTRY_CONTEXT, StatusList
 from mvd_core.identity.store import SecretStore
 from mvd_core.identity.vc import MEMBERSHIP_CREDENTIAL, VC_FORMAT, membership_credential
 from mvd_core.logs import get_logger
@@ -53,6 +54,7 @@ SERVICE_FRAGMENT = "issuer-service"
 # The credential object holders ask for (``credentials[].id`` of their request).
 MEMBERSHIP_CREDENTIAL_ID = "membership-credential"
 MAX_BODY = 64 * 1024
+STATUS_PATH = "/issuer/status/membership"  # where mvd serve publishes the status list
 MAX_TOKEN_LIFETIME = 3600  # seconds a holder's self-issued token may be valid for
 
 
@@ -229,6 +231,8 @@ class Issuer:
         validity: timedelta = timedelta(days=365),
         delivery_deadline: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        status_list: StatusList | None = None,
+        status_url: str | None = None,
     ) -> None:
         self.store = store
         self.did = did
@@ -239,6 +243,10 @@ class Issuer:
         self.validity = validity
         self.delivery_deadline = delivery_deadline
         self.transport = transport
+        if (status_list is None) != (status_url is None):
+            raise ValueError("a status list needs the URL it is published at, and the other way round")
+        self.status_list = status_list
+        self.status_url = status_url
         public = keys.ensure_participant_key(store, ISSUER_ID, "EC-P256")
         if public["kty"] != "EC":
             raise MvdError(
@@ -261,10 +269,68 @@ class Issuer:
         return private
 
     def credential(self, holder_did: str) -> str:
-        """A MembershipCredential (VC-JWT) for ``holder_did``."""
+        """A MembershipCredential (VC-JWT) for ``holder_did``; with a status list, it carries a
+        ``credentialStatus`` entry at a fresh index of that list."""
+        private = self._private()
+        vc_id = f"urn:uuid:{uuid.uuid4()}"
+        status = None
+        if self.status_list is not None and self.status_url is not None:
+            status = self.status_list.entry(self.status_list.allocate(holder_did, vc_id), self.status_url)
         return membership_credential(
-            self._private(), kid=self.kid, issuer_did=self.did, holder_did=holder_did, validity=self.validity
+            private,
+            kid=self.kid,
+            issuer_did=self.did,
+            holder_did=holder_did,
+            validity=self.validity,
+            vc_id=vc_id,
+            status=status,
+            status_context=ENTRY_CONTEXT if status else None,
         )
+
+    def revoke(self, holder_did: str) -> int:
+        """Revoke every credential issued to ``holder_did`` (the number newly revoked; 0 when
+        none is left). Verifiers see it once their cached copy of the status list expires."""
+        if self.status_list is None:
+            raise MvdError("this issuer keeps no status list, so it cannot revoke")
+        revoked = self.status_list.revoke(holder_did)
+        if revoked:
+            log.info("revoked %d credential(s) of %s", revoked, holder_did)
+        return revoked
+
+    def status_list_credential(self) -> dict[str, Any]:
+        """The status list credential as JSON (what EDC 0.15.1 reads; it checks no proof)."""
+        if self.status_list is None or self.status_url is None:
+            raise MvdError("this issuer keeps no status list")
+        return self.status_list.credential(url=self.status_url, issuer_did=self.did)
+
+    def status_list_jwt(self) -> str:
+        """The same credential secured as a VC-JWT signed by the issuer's key."""
+        vc = self.status_list_credential()
+        now = int(time.time())
+        # short-lived: the list changes, and a verifier should fetch it again rather than keep it
+        claims = {
+            **vc,
+            "iss": self.did,
+            "sub": vc["credentialSubject"]["id"],
+            "iat": now,
+            "exp": now + 300,
+            "jti": vc["id"],
+        }
+        return jwt.sign(self._private(), claims, kid=self.kid, typ="vc+jwt")
+
+    def handle_status_request(self, accept: str | None) -> IssuerResponse:
+        """Answer ``GET <status URL>``: the JSON credential, or its VC-JWT when ``Accept`` asks
+        for ``application/vc+jwt`` (or ``application/jwt``) and not for JSON."""
+        if self.status_list is None:
+            return _json(404, "this issuer publishes no status list")
+        wanted = {part.split(";")[0].strip().lower() for part in (accept or "").split(",")}
+        headers = {"Cache-Control": "no-cache"}
+        if wanted & {"application/vc+jwt", "application/jwt"} and not wanted & {"application/json", "application/vc"}:
+            return IssuerResponse(
+                200, self.status_list_jwt().encode(), {**headers, "Content-Type": "application/vc+jwt"}
+            )
+        body = json.dumps(self.status_list_credential()).encode()
+        return IssuerResponse(200, body, {**headers, "Content-Type": "application/vc+ld+json"})
 
     def storage_token(self, holder_did: str) -> str:
         """The token the holder's storage API takes from its issuer: iss = sub = issuer, aud = holder."""
@@ -367,7 +433,8 @@ def local_issuer(
 ) -> Issuer:
     """The issuer ``mvd serve`` runs: DID ``did:web:<host>%3A<port>:dids:issuer`` (its document at
     ``/dids/issuer/did.json``), IssuerService at ``<base URL>/issuer/dcp``, members = the
-    dataspace's participants and the DIDs ``onboarded`` gives (asked per request). Holder DIDs of a dataspace served locally resolve like the control
+    dataspace's participants and the DIDs ``onboarded`` gives (asked per request); its status list
+    in ``<MVD_HOME>/issuer-status.sqlite``, published at ``<base URL>/issuer/status/membership``. Holder DIDs of a dataspace served locally resolve like the control
     plane's own local DIDs; others with the resolver settings (MVD_ALLOW_HTTP_LOOPBACK,
     MVD_ALLOW_PRIVATE_HOSTS)."""
     base = settings.base_url
@@ -382,4 +449,12 @@ def local_issuer(
     # so no other DID reaches loopback this way.
     local = all(isinstance(p.identity.host, LocalDidHost) for p in dataspace.participants)
     options = resolver.options_for(LocalDidHost(kind="local"), settings) if local else resolver.options_from(settings)
-    return Issuer(store, did, f"{base}/issuer/dcp", members, resolve_options=options)
+    return Issuer(
+        store,
+        did,
+        f"{base}/issuer/dcp",
+        members,
+        resolve_options=options,
+        status_list=StatusList(settings.home / "issuer-status.sqlite"),
+        status_url=f"{base}{STATUS_PATH}",
+    )

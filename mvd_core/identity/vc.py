@@ -36,14 +36,19 @@ def membership_credential(
     validity: timedelta,
     membership_type: str = "FullMember",
     now: datetime | None = None,
+    vc_id: str | None = None,
+    status: Mapping[str, Any] | None = None,
+    status_context: Mapping[str, Any] | None = None,
 ) -> str:
     """A MembershipCredential for ``holder_did``, signed by the issuer's key as a VC-JWT
-    (``iss``/``sub``/``jti``/``iat``/``nbf``/``exp`` mirror the VC's issuer, subject, id and dates)."""
+    (``iss``/``sub``/``jti``/``iat``/``nbf``/``exp`` mirror the VC's issuer, subject, id and dates),
+    with ``status`` as its ``credentialStatus`` (its terms in ``status_context``) when given."""
     issued = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     expires = issued + validity
-    vc_id = f"urn:uuid:{uuid.uuid4()}"
-    vc = {
-        "@context": VC_CONTEXT,
+    vc_id = vc_id or f"urn:uuid:{uuid.uuid4()}"
+    context = [*VC_CONTEXT, dict(status_context)] if status_context else VC_CONTEXT
+    vc: dict[str, Any] = {
+        "@context": context,
         "id": vc_id,
         "type": ["VerifiableCredential", MEMBERSHIP_CREDENTIAL],
         "issuer": issuer_did,
@@ -54,6 +59,8 @@ def membership_credential(
             "membership": {"membershipType": membership_type, "since": _iso(issued)},
         },
     }
+    if status is not None:
+        vc["credentialStatus"] = dict(status)
     claims = {
         "iss": issuer_did,
         "sub": holder_did,

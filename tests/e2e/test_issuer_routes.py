@@ -91,3 +91,29 @@ def test_with_loopback_allowed_a_member_token_verifies_and_a_stranger_is_refused
     )
     refused = credential_request(plane, token)
     assert refused.status_code == 403 and "not a member" in refused.json()["error"]
+
+
+def test_the_issuers_status_list_is_published_and_shows_a_revocation_made_by_another_process(plane):
+    from mvd_core.identity.issuer import local_issuer
+    from mvd_core.identity.statuslist import decode
+    from mvd_core.platforms.secrets.local import LocalFileVault
+
+    url = f"{plane.url}/issuer/status/membership"
+    answer = httpx.get(url, timeout=30)
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/vc+ld+json"
+    issuer_did = f"did:web:localhost%3A{plane.settings.port}:dids:issuer"
+    listed = answer.json()
+    assert listed["issuer"] == issuer_did and listed["id"] == f"{plane.settings.base_url}/issuer/status/membership"
+    assert decode(listed["credentialSubject"]["encodedList"]) == set()
+    # the reset's run revokes through its own Issuer over the same MVD_HOME
+    other = local_issuer(LocalFileVault(plane.settings.home / "issuer-vault"), plane.host.dataspace, plane.settings)
+    holder = f"did:web:localhost%3A{plane.settings.port}:dids:galactic-turbine"
+    vc = jwt.unverified(other.credential(holder))[1]["vc"]
+    assert vc["credentialStatus"]["statusListCredential"] == listed["id"]
+    assert other.revoke(holder) == 1
+    index = int(vc["credentialStatus"]["statusListIndex"])
+    assert decode(httpx.get(url, timeout=30).json()["credentialSubject"]["encodedList"]) == {index}
+    signed = httpx.get(url, headers={"Accept": "application/vc+jwt"}, timeout=30)
+    document = resolve(issuer_did, allow_http_loopback=True, allow_private=True)
+    claims = jwt.verify(signed.text, document["verificationMethod"][0]["publicKeyJwk"])
+    assert decode(claims["credentialSubject"]["encodedList"]) == {index}
