@@ -79,6 +79,16 @@ class Failure(Wire):
     reason: str
 
 
+class Removal(Wire):
+    """An onboarded participant a run removed (a reset removes them all), its credentials revoked."""
+
+    did: str
+    participant_id: str
+    joined_at: datetime
+    removed_at: datetime | None
+    revoked: bool = Field(description="Whether its MembershipCredentials are revoked on the issuer's status list.")
+
+
 class Run(Wire):
     """What the run registry and the API say alike about a run."""
 
@@ -104,6 +114,8 @@ class RunSummary(Run):
     failures: list[Failure] = Field(default_factory=list)
     # What the verify step proved works (a data exchange per provider), one sentence each.
     verified: list[str] = Field(default_factory=list)
+    # Onboarded participants this run removed (a reset removes every one).
+    removed: list[Removal] = Field(default_factory=list)
 
 
 class RunRecord(Run):

@@ -24,7 +24,7 @@ from mvd_core.platforms.edc import exchange
 from mvd_core.platforms.secrets import SecretStore
 from mvd_core.runtimes.spec import RuntimeSpec
 from mvd_core.settings import Settings, get_settings
-from mvd_core.workflow import connect, runtimes, seed
+from mvd_core.workflow import connect, offboard, runtimes, seed
 from mvd_core.workflow.functions import activity
 
 log = get_logger(__name__)
@@ -430,6 +430,16 @@ def _round_trip(
     )
 
 
+@activity("remove_onboarded")
+def remove_onboarded(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """A reset's (and a teardown's) first step: every onboarded participant leaves the participant
+    list and the issuer's member set, its credentials revoked. Idempotent: a retry answers the same."""
+    settings = get_settings()
+    dataspace = Dataspace.model_validate(data["baseline"]["dataspace"])
+    with log_context(run_id=data["runId"], step="offboard"):
+        return [r.wire() for r in offboard.remove_all(dataspace, settings, data["runId"])]
+
+
 @activity("record_run")
 def record_run(summary: dict[str, Any]) -> dict[str, Any]:
     """Write the run's summary to the run registry, which releases the dataspace for the next run."""
@@ -451,6 +461,7 @@ def record_run(summary: dict[str, Any]) -> dict[str, Any]:
         participants=summary["results"],
         failures=summary["failures"],
         verified=summary.get("verified", []),
+        removed=summary.get("removed", []),
     )
     with log_context(run_id=run.id, step="record"):
         open_registry().finish(run.id, run)

@@ -94,6 +94,15 @@ def dataspace_orchestrator(context: DurableOrchestrationContext) -> Orchestratio
         yield from call(context, "record_run", summary)
         return summary
     ids: list[str] = baseline["participants"]
+    removed: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
+    if command["action"] in ("reset", "teardown"):
+        # Onboarded participants leave before the seed participants are reset, so no catalog
+        # crawls them again and their credentials are revoked whatever the rest of the run does.
+        try:
+            removed = yield from call(context, "remove_onboarded", {"runId": run_id, "baseline": baseline})
+        except Exception as exc:  # noqa: BLE001 - the seed participants are reset all the same
+            failures.append({"participant": "*", "step": "offboard", "reason": failure_reason(exc)})
     status["participants"] = {pid: {"participant": pid, "status": "pending", "steps": []} for pid in ids}
     status["children"] = {pid: child_instance_id(run_id, pid) for pid in ids}
     context.set_custom_status(status)
@@ -108,7 +117,7 @@ def dataspace_orchestrator(context: DurableOrchestrationContext) -> Orchestratio
     ]
     results: list[dict[str, Any]] = yield context.task_all(tasks)
     by_id = {r["participant"]: r for r in results}
-    failures = [f.wire() for f in map(failure_of, results) if f is not None]
+    failures += [f.wire() for f in map(failure_of, results) if f is not None]
     proved: list[str] = []
     if command["action"] != "teardown":
         skip = [f["participant"] for f in failures]
@@ -125,6 +134,7 @@ def dataspace_orchestrator(context: DurableOrchestrationContext) -> Orchestratio
         "results": by_id,
         "failures": failures,
         "verified": proved,
+        "removed": removed,
     }
     yield from call(context, "record_run", summary)
     return summary

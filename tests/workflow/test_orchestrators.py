@@ -78,6 +78,7 @@ class Activities:
             "prune_workloads": step("prune_workloads"),
             "delete_workloads": step("delete_workloads"),
             "remove_did": step("remove_did"),
+            "remove_onboarded": step("remove_onboarded", lambda d: [{"did": "did:web:guest.example", "participantId": "guest-example", "joinedAt": "2026-12-01T10:00:00+00:00", "removedAt": "2026-12-02T00:00:00+00:00", "revoked": True}]),
             "verify_dataspace": step("verify_dataspace", {"problems": {}}),
             "record_run": record,
         }
@@ -119,8 +120,30 @@ def test_reset_restarts_and_teardown_only_removes(tmp_path):
     assert all(acts.calls[("restart_runtimes", p)] == 1 for p in PARTICIPANTS)
     acts = Activities()
     result = run(tmp_path / "t", acts, "teardown")
-    assert {n for n, _ in acts.calls} == {"load_baseline", "delete_workloads", "remove_did"}
+    assert {n for n, _ in acts.calls} == {"load_baseline", "remove_onboarded", "delete_workloads", "remove_did"}
     assert [s["name"] for s in result["children"]["alpha"].custom_status["steps"]] == ["workloads", "did"]
+
+
+def test_reset_removes_onboarded_participants_once_and_records_them(tmp_path):
+    acts = Activities()
+    result = run(tmp_path, acts, "reset")
+    assert acts.calls[("remove_onboarded", "*")] == 1
+    [summary] = acts.recorded
+    assert [r["did"] for r in summary["removed"]] == ["did:web:guest.example"]
+    assert result["output"]["failures"] == []
+    acts = Activities()
+    run(tmp_path / "p", acts, "provision")
+    assert acts.calls[("remove_onboarded", "*")] == 0
+    assert acts.recorded[0]["removed"] == []
+
+
+def test_a_reset_whose_removal_fails_still_resets_the_seed_participants(tmp_path):
+    acts = Activities(fail={("remove_onboarded", "*"): 99})
+    result = run(tmp_path, acts, "reset")
+    assert acts.calls[("remove_onboarded", "*")] == 4  # tried with backoff, then its error stands
+    assert all(acts.calls[("restart_runtimes", p)] == 1 for p in PARTICIPANTS)
+    assert [(f["participant"], f["step"]) for f in result["output"]["failures"]] == [("*", "offboard")]
+    assert "remove_onboarded broke" in result["output"]["failures"][0]["reason"]
 
 
 def test_long_cluster_operation_is_polled_with_durable_timers(tmp_path):
