@@ -23,7 +23,8 @@ from mvd_core.dataspace import load
 from mvd_core.identity import keys
 from mvd_core.identity.didweb import did_from_host_and_path
 from mvd_core.identity.document import build_did_document
-from mvd_core.identity.issuer import Issuer
+from mvd_core.identity.issuer import STATUS_PATH, Issuer
+from mvd_core.identity.statuslist import StatusList
 from mvd_core.platforms.edc import (
     DSP_PROTOCOL,
     CredentialRequestItem,
@@ -74,6 +75,9 @@ class Site:
     documents: dict[str, dict[str, Any]] = field(default_factory=dict)
     posts: dict[str, Callable[[dict[str, str], bytes], tuple[int, bytes, dict[str, str]]]] = field(default_factory=dict)
     json_pages: dict[str, Any] = field(default_factory=dict)
+    # GET path -> handler(headers) answering (status, body, headers): pages that change (a status list)
+    gets: dict[str, Callable[[dict[str, str]], tuple[int, bytes, dict[str, str]]]] = field(default_factory=dict)
+    fetched: list[str] = field(default_factory=list)  # paths of each ``gets`` GET
     files: dict[str, bytes] = field(default_factory=dict)  # GET path -> bytes (an asset's HttpData source)
     served: list[tuple[str, dict[str, str]]] = field(default_factory=list)  # (path, headers) of each file GET
 
@@ -116,6 +120,10 @@ class MiniDataspace:
                     return self.send(
                         200, json.dumps(site.json_pages[path]).encode(), {"Content-Type": "application/json"}
                     )
+                if path in site.gets:
+                    site.fetched.append(path)
+                    status, body, headers = site.gets[path](dict(self.headers))
+                    return self.send(status, body, headers)
                 if path == "/data/asset.txt":
                     return self.send(200, ASSET_BYTES, {"Content-Type": "text/plain"})
                 if path in site.files:
@@ -279,8 +287,16 @@ class TwoMembers(MiniDataspace):
             f"{self.site.url}/issuer/dcp",
             lambda: {m.did for m in self.members.values()},
             resolve_options={"allow_http_loopback": True, "allow_private": True},
+            status_list=StatusList(self.root / "issuer-status.sqlite"),
+            status_url=f"{self.site.url}{STATUS_PATH}",
         )
         self.site.documents["/issuer/did.json"] = self.issuer.did_document()
+
+        def status(headers: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
+            answer = self.issuer.handle_status_request(headers.get("Accept"))
+            return answer.status, answer.body, answer.headers
+
+        self.site.gets[STATUS_PATH] = status
 
         def issue(headers: dict[str, str], body: bytes) -> tuple[int, bytes, dict[str, str]]:
             answer = self.issuer.handle_credential_request(headers, body)
