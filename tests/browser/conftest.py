@@ -58,19 +58,20 @@ def stop(server: MvdServe) -> None:
 
 
 def launch(tmp_path_factory: pytest.TempPathFactory, *, prepare: Callable[[Path], None] | None = None,
-           ready_delay: float = 0.3, targets: str = "simulated") -> MvdServe:
+           ready_delay: float = 0.3, targets: str = "simulated", env: dict[str, str] | None = None) -> MvdServe:
     """`mvd serve` on a fresh state directory and a free port, answering /healthz.
     ``prepare(home)`` runs on the state directory before the server starts; ``targets``
-    embedded runs the participants' real EDC runtimes as its child processes."""
+    embedded runs the participants' real EDC runtimes as its child processes; ``env``: more
+    settings (``MVD_...``)."""
     home = tmp_path_factory.mktemp("mvd-serve")
     if prepare is not None:
         prepare(home)
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MVD_")}
-    env.update(MVD_HOME=str(home), MVD_PORT=str(port), MVD_API_TOKEN=TOKEN, MVD_TARGETS=targets,
-               MVD_SIM_READY_DELAY=str(ready_delay))
+    settings = {k: v for k, v in os.environ.items() if not k.startswith("MVD_")}
+    settings.update(MVD_HOME=str(home), MVD_PORT=str(port), MVD_API_TOKEN=TOKEN, MVD_TARGETS=targets,
+                    MVD_SIM_READY_DELAY=str(ready_delay), **(env or {}))
     log = (home / "serve.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "mvd_core", "serve"], env=env, cwd=home,
+    process = subprocess.Popen([sys.executable, "-m", "mvd_core", "serve"], env=settings, cwd=home,
                                stdout=log, stderr=subprocess.STDOUT)
     log.close()
     server = MvdServe(url=f"http://127.0.0.1:{port}", home=home, token=TOKEN, process=process)

@@ -212,3 +212,18 @@ def test_on_simulated_clusters_the_page_says_why_there_is_no_connector(idle_serv
     page.goto(f"{idle_server.url}/participants/nobody")
     expect(page.locator("#participant-meta")).to_have_text('No participant "nobody" in this dataspace.')
     expect(page.locator("#assets .step-error")).to_contain_text("unknown participant 'nobody'")
+
+
+def test_where_reads_need_the_token_the_page_asks_for_it_once(start_server, page: Page):
+    server = start_server(env={"MVD_ANONYMOUS_READS": "false"})
+    page.goto(f"{server.url}/participants/{CONSUMER}")
+    dialog = page.locator("#token-dialog")
+    expect(dialog).to_be_visible()
+    page.get_by_role("textbox", name="API token").fill(TOKEN)
+    page.keyboard.press("Enter")
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#participant-title")).to_have_text("Space Enforcer Laser Tec")
+    why = "space-enforcer has no connector this control plane can call: simulated cluster"
+    for section in ("#catalog", "#assets", "#negotiations", "#transfers"):
+        expect(page.locator(f"{section} .step-error")).to_contain_text(why)
+    expect(page.get_by_role("button", name="Change API token")).to_be_visible()

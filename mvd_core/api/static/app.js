@@ -24,7 +24,7 @@
     askedForReadToken: false,
   };
 
-  const { $, h, renderIfChanged, timeEl, pill, api, askToken } = window.MVD;
+  const { $, h, renderIfChanged, timeEl, pill, api, askToken, say, alertUser } = window.MVD;
 
   // --- formatting ----------------------------------------------------------------------
 
@@ -58,26 +58,6 @@
   }
 
   // --- messages ------------------------------------------------------------------------
-
-  function say(text) {
-    const el = $("message");
-    el.textContent = text;
-    el.hidden = !text;
-    if (text) clearAlert();
-  }
-
-  function alertUser(text, problems) {
-    const el = $("alert");
-    el.replaceChildren(h("strong", {}, text));
-    if (problems && problems.length) el.append(h("ul", {}, problems.map((p) => h("li", {}, p))));
-    el.hidden = false;
-    $("message").hidden = true;
-  }
-
-  function clearAlert() {
-    $("alert").hidden = true;
-    $("alert").replaceChildren();
-  }
 
   function setConnection(text) {
     const el = $("connection");

@@ -60,6 +60,28 @@ window.MVD = (() => {
     return h("span", { class: `pill pill-${status}`, "data-status": status }, text || status);
   }
 
+  // --- messages (#message, a status line, and #alert, an alert) --------------------------
+
+  function clearAlert() {
+    $("alert").hidden = true;
+    $("alert").replaceChildren();
+  }
+
+  function say(text) {
+    const el = $("message");
+    el.textContent = text;
+    el.hidden = !text;
+    if (text) clearAlert();
+  }
+
+  function alertUser(text, problems) {
+    const el = $("alert");
+    el.replaceChildren(h("strong", {}, text));
+    if (problems && problems.length) el.append(h("ul", {}, problems.map((p) => h("li", {}, p))));
+    el.hidden = false;
+    $("message").hidden = true;
+  }
+
   // --- the API and its token -------------------------------------------------------------
 
   class ApiError extends Error {
@@ -149,7 +171,7 @@ window.MVD = (() => {
   }
 
   return {
-    $, h, replaceContent, renderIfChanged, fmtWhen, timeEl, pill,
+    $, h, replaceContent, renderIfChanged, fmtWhen, timeEl, pill, say, alertUser,
     ApiError, token, storeToken, onTokenChange, request, api, askToken, initTokenDialog,
   };
 })();

@@ -4,7 +4,7 @@
 "use strict";
 
 (() => {
-  const { $, h, renderIfChanged, timeEl, pill, ApiError, api, request, askToken } = window.MVD;
+  const { $, h, renderIfChanged, timeEl, pill, ApiError, api, request, askToken, say, alertUser } = window.MVD;
 
   const HISTORY_MS = 5000;        // how often the history is read again
   const POLL_MS = 1000;           // a negotiation or transfer in progress
@@ -28,22 +28,7 @@
   const FINAL_NEGOTIATION = new Set(["FINALIZED", "TERMINATED"]);
   const FINAL_TRANSFER = new Set(["STARTED", "COMPLETED", "TERMINATED", "SUSPENDED"]);
 
-  // --- messages --------------------------------------------------------------------------
-
-  function say(text) {
-    const el = $("message");
-    el.textContent = text;
-    el.hidden = !text;
-    if (text) { $("alert").hidden = true; $("alert").replaceChildren(); }
-  }
-
-  function alertUser(text, problems) {
-    const el = $("alert");
-    el.replaceChildren(h("strong", {}, text));
-    if (problems && problems.length) el.append(h("ul", {}, problems.map((p) => h("li", {}, p))));
-    el.hidden = false;
-    $("message").hidden = true;
-  }
+  // --- names and states ------------------------------------------------------------------
 
   function nameOf(id) {
     return (id && state.names.get(id)) || id || "unknown";
@@ -86,13 +71,18 @@
 
   // --- reads -------------------------------------------------------------------------------
 
+  // A read; where this host wants the token for reading too, the first refusal asks for it once,
+  // and once it is given every section is read again.
   async function readOrAsk(path) {
     try {
       return await api(path);
     } catch (err) {
       if ((err.status === 401 || err.status === 403) && !MVD.token() && !state.askedForReadToken) {
         state.askedForReadToken = true;
-        if (await askToken()) return api(path);
+        if (await askToken()) {
+          setTimeout(loadAll, 0);
+          return api(path);
+        }
       }
       throw err;
     }
@@ -466,9 +456,13 @@
       $("btn-token").focus();
     });
     $("btn-catalog").addEventListener("click", () => loadCatalog());
+    await loadAll();
+    schedule();
+  }
+
+  async function loadAll() {
     await loadHeader();
     await Promise.all([loadCatalog(), loadHistory(), loadAssets()]);
-    schedule();
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
