@@ -120,6 +120,26 @@ class ServeProcess:
             raise AssertionError(f"{exc}; the run: {last}") from None
 
 
+def embedded_serve(root: Path, dataspace_file: Path | None = None, **env: str) -> ServeProcess:
+    """A started `mvd serve` on the embedded targets (real EDC runtimes as local processes) with
+    its home under ``root``, the blueprint ``dataspace_file`` if given, ``mvd`` on PATH, and the
+    extra settings ``env``. The caller stops it."""
+    home = root / "home"
+    full = {
+        **os.environ,
+        "MVD_TARGETS": "embedded",
+        "MVD_HOME": str(home),
+        "MVD_PORT": str(free_port()),
+        "MVD_API_TOKEN": TOKEN,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        **({"MVD_DATASPACE_FILE": str(dataspace_file)} if dataspace_file is not None else {}),
+        **env,
+    }
+    sp = ServeProcess(home, int(full["MVD_PORT"]), full)
+    sp.start()
+    return sp
+
+
 @pytest.fixture
 def serve_process(tmp_path) -> Iterator[ServeProcess]:
     home = tmp_path / "home"

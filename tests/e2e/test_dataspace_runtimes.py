@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import secrets
 import subprocess
@@ -35,8 +34,7 @@ from mvd_core.identity.document import build_did_document
 from mvd_core.platforms.processes import JavaCommand, ProcessPlatform
 from mvd_core.platforms.secrets.local import LocalFileVault
 from mvd_core.runtimes.participant import participant_runtimes, required_ports
-from tests.e2e.conftest import TOKEN, ServeProcess
-from tests.fixtures.emulators import free_port
+from tests.e2e.conftest import ServeProcess, embedded_serve
 from tests.fixtures.loopback import QuietHandler, serve
 from tests.fixtures.polling import until
 from tests.platforms.edc.harness import read_chunked
@@ -138,17 +136,7 @@ def assert_all_ready(home: Path, parent: int) -> dict[tuple[str, str], Runtime]:
 
 
 def start_serve(root: Path) -> ServeProcess:
-    home = root / "home"
-    env = {
-        **os.environ,
-        "MVD_TARGETS": "embedded",
-        "MVD_HOME": str(home),
-        "MVD_PORT": str(free_port()),
-        "MVD_API_TOKEN": TOKEN,
-    }
-    sp = ServeProcess(home, int(env["MVD_PORT"]), env)
-    sp.start()
-    return sp
+    return embedded_serve(root)
 
 
 def finish(sp: ServeProcess, run_id: str, timeout: float = RUN_TIMEOUT) -> dict:

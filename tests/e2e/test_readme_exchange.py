@@ -9,11 +9,9 @@ each (6 JVMs instead of the seed's 14); the block itself is not changed.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -24,8 +22,7 @@ import yaml
 
 from mvd_core.dataspace import load
 from mvd_core.dataspace.datasets import dataset_bytes
-from tests.e2e.conftest import TOKEN, ServeProcess
-from tests.fixtures.emulators import free_port
+from tests.e2e.conftest import ServeProcess, embedded_serve
 from tests.fixtures.polling import until
 
 pytestmark = pytest.mark.timeout(600)
@@ -52,18 +49,7 @@ def two_participants(path: Path) -> Path:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory) -> Iterator[ServeProcess]:
     root = tmp_path_factory.mktemp("readme-exchange")
-    home = root / "home"
-    env = {
-        **os.environ,
-        "MVD_TARGETS": "embedded",
-        "MVD_HOME": str(home),
-        "MVD_PORT": str(free_port()),
-        "MVD_API_TOKEN": TOKEN,
-        "MVD_DATASPACE_FILE": str(two_participants(root / "dataspace.yaml")),
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",  # `mvd`
-    }
-    sp = ServeProcess(home, int(env["MVD_PORT"]), env)
-    sp.start()
+    sp = embedded_serve(root, two_participants(root / "dataspace.yaml"))
     try:
         answer = sp.api("POST", "/api/dataspace/provision")
         assert answer.status_code == 202, answer.text
