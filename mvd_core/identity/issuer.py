@@ -217,8 +217,8 @@ def service_endpoint(document: Mapping[str, Any], service_type: str) -> str:
 class Issuer:
     """The dataspace issuer behind one DID. ``members`` says who may get a MembershipCredential:
     a set of DIDs, or a provider of them asked on every request (members join and leave while
-    the issuer runs); ``resolve_options`` are the resolver's (``resolver.options_from(settings)``):
-    holders on loopback only when they allow it."""
+    the issuer runs); ``resolve_options`` are the resolver's (``resolver.options_from(settings)``),
+    or a function giving them per holder DID: holders on loopback only when they allow it."""
 
     def __init__(
         self,
@@ -227,7 +227,7 @@ class Issuer:
         service_url: str,
         members: Callable[[], Collection[str]] | Collection[str],
         *,
-        resolve_options: Mapping[str, Any] | None = None,
+        resolve_options: Mapping[str, Any] | Callable[[str], Mapping[str, Any]] | None = None,
         validity: timedelta = timedelta(days=365),
         delivery_deadline: float = 30.0,
         transport: httpx.BaseTransport | None = None,
@@ -239,7 +239,10 @@ class Issuer:
         self.service_url = service_url.rstrip("/")
         fixed = frozenset(() if callable(members) else members)
         self.members: Callable[[], Collection[str]] = members if callable(members) else lambda: fixed
-        self.resolve_options = dict(resolve_options or {})
+        fixed_options = dict(resolve_options or {}) if not callable(resolve_options) else {}
+        self.options_for: Callable[[str], Mapping[str, Any]] = (
+            resolve_options if callable(resolve_options) else lambda _holder: fixed_options
+        )
         self.validity = validity
         self.delivery_deadline = delivery_deadline
         self.transport = transport
@@ -362,7 +365,7 @@ class Issuer:
         if holder not in self.members():
             raise IssuerRefusal(f"{holder[:300]} is not a member of this dataspace", status=403)
         try:
-            document = resolver.resolve(holder, **self.resolve_options)
+            document = resolver.resolve(holder, **self.options_for(holder))
         except resolver.ResolutionError as exc:
             raise IssuerRefusal(f"cannot resolve the holder's DID: {exc.message}", status=401) from None
         try:
@@ -384,7 +387,7 @@ class Issuer:
                 raise IssuerRefusal(f"this issuer issues only {MEMBERSHIP_CREDENTIAL_ID!r}, not {unknown}")
             url = service_endpoint(document, "CredentialService") + "/credentials"
             try:
-                resolver.check_endpoint(url, **self.resolve_options)
+                resolver.check_endpoint(url, **self.options_for(holder))
             except resolver.ResolutionError as exc:
                 raise IssuerRefusal(f"the holder's CredentialService cannot be called: {exc.message}") from None
         except (IssuerRefusal, jwt.TokenError, resolver.ResolutionError) as exc:
@@ -444,11 +447,19 @@ def local_issuer(
         return seeds | frozenset(onboarded()) if onboarded is not None else seeds
 
     did = did_for(LocalDidHost(kind="local"), ISSUER_ID, local_base_url=base)
-    # Members whose DIDs this server itself serves (embedded and simulated targets) are resolved
-    # as the control plane resolves its own local DIDs; the member check runs before any fetch,
-    # so no other DID reaches loopback this way.
-    local = all(isinstance(p.identity.host, LocalDidHost) for p in dataspace.participants)
-    options = resolver.options_for(LocalDidHost(kind="local"), settings) if local else resolver.options_from(settings)
+    # A seed participant whose DID this server itself serves (embedded and simulated targets) is
+    # resolved as the control plane resolves its own local DIDs; every other holder, an onboarded
+    # one above all, with the settings' rules (its DID's host could point at loopback since it
+    # joined). The member check runs before any fetch.
+    seed_options: dict[str, Mapping[str, Any]] = {
+        did_for(p.identity.host, p.id, local_base_url=base): resolver.options_for(p.identity.host, settings)
+        for p in dataspace.participants
+    }
+    default_options: Mapping[str, Any] = resolver.options_from(settings)
+
+    def options(holder: str) -> Mapping[str, Any]:
+        return seed_options.get(holder, default_options)
+
     return Issuer(
         store,
         did,

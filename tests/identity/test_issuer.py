@@ -350,3 +350,21 @@ def test_parse_credential_request_reads_both_json_ld_forms():
     ):
         with pytest.raises(IssuerRefusal, match=expected):
             parse_credential_request(body)
+
+
+def test_the_local_issuer_resolves_an_onboarded_holder_with_the_settings_rules_not_as_its_own(
+    tmp_path, holder, monkeypatch
+):
+    from mvd_core.dataspace.targets import load_targeted
+    from mvd_core.identity.issuer import local_issuer
+    from mvd_core.settings import Settings
+
+    for name in ("MVD_ALLOW_HTTP_LOOPBACK", "MVD_ALLOW_PRIVATE_HOSTS", "MVD_TARGETS", "MVD_DATASPACE_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(home=tmp_path / "home", targets="simulated")
+    dataspace = load_targeted(settings)  # the seed participants' DIDs are this server's own, on loopback
+    issuer = local_issuer(LocalFileVault(tmp_path / "issuer-vault"), dataspace, settings, lambda: {holder.did})
+    # a member (it joined), but its DID is on loopback and the settings do not allow that
+    status, message = refused(issuer, f"Bearer {holder.token(aud=issuer.did)}")
+    assert status == 401 and "loopback address" in message
+    assert holder.hits == []
