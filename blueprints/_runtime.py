@@ -4,6 +4,7 @@ and queue (built on first use, from settings)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -81,6 +82,12 @@ class DurableOrchestrations:
         return getattr(await self.client.get_status(instance_id), "custom_status", None)
 
 
+def next_reset() -> datetime:
+    """When the timer next fires (the nightly reset, which removes onboarded participants)."""
+    chosen = schedule.reset_schedule(dataspace(), settings())
+    return schedule.next_fire(chosen.reset, chosen.timezone, datetime.now(UTC))
+
+
 def described_schedule() -> str:
     """The nightly reset as ``GET /api/dataspace`` shows it (the local host's words)."""
     return schedule.describe(schedule.reset_schedule(dataspace(), settings()), settings())
@@ -88,7 +95,17 @@ def described_schedule() -> str:
 
 def backend(client: df.DurableOrchestrationClient) -> Backend:
     """The backend over this app's registry and queue, and the function's Durable client."""
-    return Backend(dataspace(), registry(), DurableOrchestrations(client), described_schedule, queue=queue())
+    return Backend(
+        dataspace(), registry(), DurableOrchestrations(client), described_schedule, queue=queue(), next_reset=next_reset
+    )
+
+
+def client_address(forwarded: str | None) -> str:
+    """The caller's address from the first X-Forwarded-For entry, its port dropped."""
+    first = (forwarded or "").split(",")[0].strip()
+    if first.startswith("["):
+        return first[1:].split("]")[0]
+    return first.rsplit(":", 1)[0] if first.count(":") == 1 else first
 
 
 def to_api_request(req: func.HttpRequest, authenticated: bool) -> ApiRequest:
@@ -102,6 +119,8 @@ def to_api_request(req: func.HttpRequest, authenticated: bool) -> ApiRequest:
         headers=dict(req.headers),
         body=req.get_body() or b"",
         authenticated=authenticated,
+        # the Functions front end puts the caller first in X-Forwarded-For (with its port)
+        source_address=client_address(req.headers.get("x-forwarded-for")),
     )
 
 

@@ -34,10 +34,10 @@ from mvd_core.host import token as api_token
 from mvd_core.host.local import LocalHost
 from mvd_core.identity.document import to_bytes
 from mvd_core.identity.issuer import MAX_BODY as ISSUER_MAX_BODY
-from mvd_core.identity.issuer import STATUS_PATH, Issuer, local_issuer
+from mvd_core.identity.issuer import STATUS_PATH, Issuer
 from mvd_core.logs import get_logger
 from mvd_core.platforms.didhosts.local import dids_root
-from mvd_core.platforms.secrets.local import LocalFileVault
+from mvd_core.workflow import offboard
 
 log = get_logger(__name__)
 
@@ -58,7 +58,11 @@ def create_app(host: LocalHost, token: str) -> Starlette:
         # (another method on it is a 405, not a 401); a private route (it names local files)
         # needs the token even where reads are open.
         # A dataset's route checks the participant's data-source key itself (its data plane has no token).
-        public = any(r.access in ("public", "data-key") for r in routes)
+        # A method's own access decides (POST /api/participants is public, GET on it a read); a
+        # method the path does not take goes on to its 405.
+        public = access in ("public", "data-key") or (
+            access is None and any(r.access in ("public", "data-key") for r in routes)
+        )
         open_read = request.method == "GET" and not reads_need_token and access != "private"
         if not authenticated and not path.startswith("/api/webhooks/") and not public and not open_read:
             why = (
@@ -84,6 +88,7 @@ def create_app(host: LocalHost, token: str) -> Starlette:
                 headers=dict(request.headers),
                 body=body,
                 authenticated=authenticated,
+                source_address=request.client.host if request.client else "",
             ),
             host.backend,
         )
@@ -112,8 +117,8 @@ def create_app(host: LocalHost, token: str) -> Starlette:
     def issuer() -> Issuer:
         with issuer_lock:
             if not issuers:
-                vault = LocalFileVault(host.settings.home / "issuer-vault")
-                issuers.append(local_issuer(vault, host.dataspace, host.settings))
+                # members: the seed participants and whoever onboarded (asked per request)
+                issuers.append(offboard.issuer(host.dataspace, host.settings))
             return issuers[0]
 
     async def issuer_did(_: Request) -> Response:

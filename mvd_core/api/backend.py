@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
 from mvd_core.api import endpoints as addresses
-from mvd_core.api import views
+from mvd_core.api import participants, views
 from mvd_core.api.models import DataspaceView, EndpointsView, ParticipantList
 from mvd_core.commands import CommandQueue, CommandRequest, Orchestrations, release_if_ended, submit
 from mvd_core.dataspace import Dataspace
@@ -37,12 +37,14 @@ class Backend:
         orchestrations: Orchestrations,
         reset_schedule: Callable[[], str],
         queue: CommandQueue | None = None,
+        next_reset: Callable[[], datetime | None] | None = None,
     ) -> None:
         self.dataspace = dataspace
         self.registry = registry
         self.orchestrations = orchestrations
         self.reset_schedule = reset_schedule  # the host's nightly reset, described as GET /api/dataspace shows it
         self.queue = queue
+        self.next_reset = next_reset or (lambda: None)  # when the nightly reset next runs (None: unknown)
 
     async def submit(
         self, action: Action, source: Source, rotate_keys: list[str], delivery_id: str | None = None
@@ -120,6 +122,24 @@ class Backend:
         return await asyncio.to_thread(
             seed.serve_dataset, self.dataspace, participant_id, dataset_id, key, get_settings()
         )
+
+    async def participants(self) -> participants.ParticipantsView:
+        """Seed and onboarded participants, with when each joined and when the next reset removes it."""
+        return await asyncio.to_thread(
+            participants.participants, self.dataspace, get_settings(), await asyncio.to_thread(self.next_reset)
+        )
+
+    async def join(self, body: bytes, source_address: str) -> tuple[int, participants.JoinAnswer]:
+        """A newcomer's join: its checks, and the participant when every one passed."""
+        return await asyncio.to_thread(
+            participants.join, self.dataspace, get_settings(), body, source_address, self.next_reset
+        )
+
+    async def leave(self, who: str) -> participants.LeaveAnswer:
+        return await asyncio.to_thread(participants.leave, self.dataspace, get_settings(), who)
+
+    async def invite(self, body: bytes) -> participants.InviteAnswer:
+        return await asyncio.to_thread(participants.invite, get_settings(), body)
 
     async def remember_delivery(self, source: str, delivery_id: str, ttl: timedelta = DELIVERY_TTL) -> bool:
         """True the first time a webhook delivery id is seen for a source."""

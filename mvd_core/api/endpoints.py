@@ -16,6 +16,7 @@ from mvd_core.api.models import (
 )
 from mvd_core.dataspace import Dataspace
 from mvd_core.dataspace.models import Participant
+from mvd_core.onboarding import onboarded
 from mvd_core.plan.desired import dataspace_dids
 from mvd_core.plan.render import public_endpoints
 from mvd_core.platforms.edc.management import DSP_PROTOCOL
@@ -44,7 +45,7 @@ def _protocol_url(dataspace: Dataspace, participant: Participant, did: str, sett
 
 def participant_list(dataspace: Dataspace, settings: Settings) -> ParticipantList:
     """Each participant whose EDC runtimes run on this machine (once a provision gave them
-    ports) or on a cluster: its id, DID and DSP address."""
+    ports) or on a cluster, then each onboarded one: its id, DID and DSP address."""
     dids = dataspace_dids(dataspace, settings)
     entries = []
     for participant in dataspace.participants:
@@ -54,6 +55,13 @@ def participant_list(dataspace: Dataspace, settings: Settings) -> ParticipantLis
         entries.append(
             ParticipantListEntry(
                 name=participant.id, id=dids[participant.id], url=url, supported_protocols=[DSP_PROTOCOL]
+            )
+        )
+    # Participants that joined since the last reset (POST /api/participants), until it removes them.
+    for joined in onboarded(settings):
+        entries.append(
+            ParticipantListEntry(
+                name=joined.participant_id, id=joined.did, url=joined.protocol_url, supported_protocols=[DSP_PROTOCOL]
             )
         )
     return ParticipantList(entries)

@@ -17,7 +17,7 @@ from typing import Any, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from mvd_core.api import connector, inputs, webhooks
+from mvd_core.api import connector, inputs, participants, webhooks
 from mvd_core.api.backend import Backend
 from mvd_core.api.models import CommandBody, DataspaceView, EndpointsView, ErrorBody, ParticipantList, PlanView, RunList
 from mvd_core.errors import Conflict, MvdError, NotFound, Unauthorized
@@ -46,6 +46,8 @@ class ApiRequest:
     # Whether the host checked the caller's credentials (the API token locally, a function key
     # on Azure). An unauthenticated caller sees no filesystem paths (see redact_paths).
     authenticated: bool = False
+    # The caller's address as the host saw it (the join rate limit counts per address).
+    source_address: str = ""
 
 
 @dataclass
@@ -263,6 +265,38 @@ def webhook_handler(secrets: Mapping[str, SecretStr] | None = None, tolerance_se
 
 
 post_webhook = webhook_handler()
+
+
+# ------------------------------------------------------------------ joining and leaving (mvd_core.api.participants)
+
+
+@guarded
+async def get_participants(request: ApiRequest, backend: Backend) -> ApiResponse:
+    """GET /api/participants: seed and onboarded participants, the latest removals."""
+    return ApiResponse(200, (await backend.participants()).wire())
+
+
+@guarded
+async def post_participant(request: ApiRequest, backend: Backend) -> ApiResponse:
+    """POST /api/participants: a newcomer joins; 201 or a 4xx, each with the checks run."""
+    status, answer = await backend.join(request.body, request.source_address)
+    headers = {"Location": f"/api/participants/{answer.participant.did}"} if answer.participant else {}
+    if status == 429:
+        wait = re.search(r"try again in (\d+) s", answer.error or "")
+        headers["Retry-After"] = wait.group(1) if wait else "60"
+    return ApiResponse(status, answer.wire(), headers)
+
+
+@guarded
+async def delete_participant(request: ApiRequest, backend: Backend) -> ApiResponse:
+    """DELETE /api/participants/{did}: an onboarded participant leaves, its credentials revoked."""
+    return ApiResponse(200, (await backend.leave(request.route_params.get("did", ""))).wire())
+
+
+@guarded
+async def post_invite(request: ApiRequest, backend: Backend) -> ApiResponse:
+    """POST /api/participants/invites: a single-use invite token (shown once)."""
+    return ApiResponse(201, (await backend.invite(request.body)).wire())
 
 
 # ------------------------------------------------------------------ a participant's connector (mvd_core.api.connector)
@@ -611,6 +645,51 @@ ROUTES: list[Route] = [
         ),
         body=webhooks.WebhookPayload,
         function="webhook",
+    ),
+    Route(
+        "GET",
+        "/api/participants",
+        get_participants,
+        "read",
+        "Seed and onboarded participants: when each joined and when the next reset removes it; the latest removals",
+        (200, participants.ParticipantsView),
+        (503,),
+        function="participants_list",
+    ),
+    Route(
+        "POST",
+        "/api/participants",
+        post_participant,
+        "public",
+        "Join the dataspace with a did:web DID (and an invite token when MVD_ONBOARDING=invite): every check, "
+        "in order, with what it found; a refusal names the check that failed and changes nothing",
+        (201, participants.JoinAnswer),
+        (400, 403, 409, 413, 422, 429, 503),
+        body=participants.JoinRequest,
+        function="participants_join",
+    ),
+    Route(
+        "POST",
+        "/api/participants/invites",
+        post_invite,
+        "write",
+        "A single-use invite token for MVD_ONBOARDING=invite (shown once, stored hashed)",
+        (201, participants.InviteAnswer),
+        (400, 409, 413, 503),
+        body=participants.InviteBody,
+        function="participants_invite",
+    ),
+    Route(
+        "DELETE",
+        "/api/participants/{did}",
+        delete_participant,
+        "write",
+        "Remove an onboarded participant (by DID or participant id): off the participant list, its "
+        "MembershipCredentials revoked; seed participants are refused",
+        (200, participants.LeaveAnswer),
+        (403, 404, 503),
+        params=(Param("did", "path", {"type": "string"}, "The onboarded participant's DID (or participant id)."),),
+        function="participants_leave",
     ),
     _connector_route(
         "GET",

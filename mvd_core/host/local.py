@@ -5,6 +5,7 @@ CLI use. ``mvd serve`` and ``mvd up`` run one."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 from mvd_core.api.backend import Backend
@@ -12,7 +13,7 @@ from mvd_core.commands import CallbackCommandQueue, Command, Status, release_if_
 from mvd_core.dataspace import Dataspace, load_targeted
 from mvd_core.dataspace.models import Schedule
 from mvd_core.engine import Engine, InstanceStatus
-from mvd_core.host.schedule import describe, reset_schedule
+from mvd_core.host.schedule import describe, next_fire, reset_schedule
 from mvd_core.logs import get_logger, log_context
 from mvd_core.runs import Action, RunAccepted, RunSummary, Source, SqliteRunRegistry
 from mvd_core.settings import Settings
@@ -56,12 +57,22 @@ class LocalHost:
         self.orchestrations = EngineOrchestrations(self.engine)
         self.queue = CallbackCommandQueue(self._start_run)
         self.backend = Backend(
-            self.dataspace, self.registry, self.orchestrations, self.described_schedule, queue=self.queue
+            self.dataspace,
+            self.registry,
+            self.orchestrations,
+            self.described_schedule,
+            queue=self.queue,
+            next_reset=self.next_reset,
         )
 
     def reset_schedule(self) -> Schedule:
         """When the nightly reset runs: what the Functions timer reads too (``mvd_core.host.schedule``)."""
         return reset_schedule(self.dataspace, self.settings)
+
+    def next_reset(self) -> datetime:
+        """When the nightly reset next runs (it removes every onboarded participant)."""
+        schedule = self.reset_schedule()
+        return next_fire(schedule.reset, schedule.timezone, datetime.now(UTC))
 
     def described_schedule(self) -> str:
         return describe(self.reset_schedule(), self.settings)

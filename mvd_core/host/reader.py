@@ -10,16 +10,18 @@ or with none running.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from mvd_core.api.backend import Backend
 from mvd_core.api.models import DataspaceView, EndpointsView
+from mvd_core.api.participants import ParticipantsView
 from mvd_core.dataspace import Dataspace, load_targeted
 from mvd_core.engine import InstanceStatus, read_status
 from mvd_core.errors import MvdError
 from mvd_core.host.local import EngineOrchestrations
-from mvd_core.host.schedule import describe, reset_schedule
+from mvd_core.host.schedule import describe, next_fire, reset_schedule
 from mvd_core.runs import RunSummary, SqliteRunRegistry
 from mvd_core.settings import Settings
 
@@ -46,8 +48,16 @@ class LocalReader:
             SqliteRunRegistry.in_home(settings.home, readonly=True),
             EngineFile(settings.home / "engine.db"),
             lambda: describe(reset_schedule(self.blueprint, settings), settings),
+            next_reset=self.next_reset,
         )
         self.description = f"{settings.home} (read from disk: no server answers at {settings.base_url})"
+
+    def next_reset(self) -> datetime:
+        schedule = reset_schedule(self.blueprint, self.settings)
+        return next_fire(schedule.reset, schedule.timezone, datetime.now(UTC))
+
+    def participants(self) -> ParticipantsView:
+        return asyncio.run(self.backend.participants())
 
     def runs(self, limit: int) -> list[RunSummary]:
         return asyncio.run(self.backend.list_runs(limit))

@@ -335,3 +335,11 @@ def open_store(settings: Settings) -> OnboardingStore:
         if store is None:
             store = _STORES[path] = OnboardingStore(path)
         return store
+
+
+def onboarded(settings: Settings) -> list[Onboarded]:
+    """The active onboarded participants of ``settings.home``; none (and no file created) when
+    nobody ever joined there (a read-only host, the Functions app, never creates the store)."""
+    if not (Path(settings.home) / "onboarding.db").is_file():
+        return []
+    return open_store(settings).active()

@@ -43,6 +43,10 @@ EXPECTED_HTTP = {
     "connector_transfer_start": ("api/participants/{participant}/connector/transfers", ["POST"], "FUNCTION"),
     "connector_transfer": ("api/participants/{participant}/connector/transfers/{id}", ["GET"], "FUNCTION"),
     "connector_transfer_data": ("api/participants/{participant}/connector/transfers/{id}/data", ["GET"], "FUNCTION"),
+    "participants_list": ("api/participants", ["GET"], "FUNCTION"),
+    "participants_join": ("api/participants", ["POST"], "ANONYMOUS"),
+    "participants_invite": ("api/participants/invites", ["POST"], "FUNCTION"),
+    "participants_leave": ("api/participants/{did}", ["DELETE"], "FUNCTION"),
     "dashboard": ("{root:maxlength(0)?}", ["GET"], "ANONYMOUS"),
     "dashboard_asset": ("static/{name}", ["GET"], "ANONYMOUS"),
 }
