@@ -396,7 +396,9 @@ class Images(Model):
     connector: ImageRef = "ghcr.io/eclipse-edc/mvd/connector:0.9.0"
     data_plane: ImageRef = "ghcr.io/eclipse-edc/mvd/data-plane:0.9.0"
     catalog: ImageRef = "ghcr.io/eclipse-edc/mvd/catalog:0.9.0"
-    connector_ui: ImageRef = "ghcr.io/eclipse-edc/data-dashboard:0.4.0"
+    # The EDC Data Dashboard (github.com/eclipse-edc/DataDashboard, release v0.5.0 of 2026-06-25;
+    # its release workflow pushes this tag). Kubernetes only.
+    connector_ui: ImageRef = "ghcr.io/eclipse-edc/data-dashboard:0.5.0"
 
 
 class SeedJob(Model):
@@ -448,6 +450,18 @@ class Participant(Model):
         max_length=MAX_OFFERS,
         description="Datasets the seed step creates as assets, each offered to members of the dataspace.",
     )
+
+    @field_validator("seed_jobs")
+    @classmethod
+    def _seed_job_names(cls, value: list[SeedJob]) -> list[SeedJob]:
+        seen: set[str] = set()
+        for job in value:
+            if job.name == "offers":
+                raise ValueError("seed job name 'offers' is taken: the Job seed-offers creates the declared offers")
+            if job.name in seen:
+                raise ValueError(f"seed job name {job.name!r} is declared twice; each Job needs its own name")
+            seen.add(job.name)
+        return value
 
     @field_validator("offers")
     @classmethod

@@ -13,6 +13,8 @@ and DIDs, same objects, same spec hashes.
 
 from __future__ import annotations
 
+import json
+import shlex
 from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict
@@ -30,12 +32,33 @@ from mvd_core.runtimes.cluster import (
     public_url,
     workload_name,
 )
-from mvd_core.runtimes.participant import DSP_VERSION_PATH, context_id
+from mvd_core.runtimes.participant import DSP_VERSION_PATH, MANAGEMENT_API_KEY, context_id
+from mvd_core.runtimes.seed import ManagementRequest, seed_requests
 from mvd_core.runtimes.spec import RuntimeSpec
 from mvd_core.settings import Settings
 
 CONNECTOR_UI: Final = "connector-ui"
-CONNECTOR_UI_PORT: Final = 80
+# The EDC Data Dashboard's image serves on 8080 (nginx-unprivileged; its Dockerfile and nginx.conf)
+# and reads its connectors from /app/config/edc-connector-config.json.
+CONNECTOR_UI_PORT: Final = 8080
+DASHBOARD_CONFIG: Final = "/app/config/edc-connector-config.json"
+DASHBOARD_NGINX: Final = "/etc/nginx/conf.d/default.conf"
+# Where a browser reaches the dashboard: `kubectl port-forward svc/connector-ui 8080:8080`. It is
+# not on the Ingress: the dashboard is a browser app that sends the management API key itself, so
+# whoever loads it gets the key (its config file is served at /config/edc-connector-config.json).
+DASHBOARD_ORIGIN: Final = f"http://localhost:{CONNECTOR_UI_PORT}"
+API_KEY_PLACEHOLDER: Final = "@MANAGEMENT_API_KEY@"
+# The offers Job: curl's official image (github.com/curl/curl-container, tag 8.18.0 of 2026-01-08,
+# Alpine 3.23 with busybox sh), pushed by that repository's release workflow to Docker Hub.
+SEED_IMAGE: Final = "curlimages/curl:8.18.0"
+SEED_IMAGE_SOURCE: Final = (
+    "curlimages/curl on Docker Hub (github.com/curl/curl-container), pinned in mvd_core/plan/render.py"
+)
+OFFERS_JOB: Final = "seed-offers"
+SEED_DIR: Final = "/etc/mvd/seed"
+SEED_SCRIPT: Final = "seed.sh"
+# Attempts, 2 s apart, while the connector does not answer yet (its startup probe allows 5 min).
+SEED_ATTEMPTS: Final = 180
 SETTINGS_DIR: Final = "/etc/mvd"
 # The Secrets Store CSI driver mounts the participant's Key Vault secrets as files named by
 # alias: the layout the runtimes' file vault reads. Its SecretProviderClass is not rendered yet.
@@ -71,6 +94,7 @@ def runtime_images(dataspace: Dataspace, participant: Participant) -> dict[str, 
         out["catalog"] = RuntimeImage(image=images.catalog, source=f"{where}.catalog")
     if participant.runtimes.connector_ui.enabled:
         out[CONNECTOR_UI] = RuntimeImage(image=images.connector_ui, source=f"{where}.connectorUi")
+    out[OFFERS_JOB] = RuntimeImage(image=SEED_IMAGE, source=SEED_IMAGE_SOURCE)
     for i, job in enumerate(participant.seed_jobs):
         out[_job_name(job)] = RuntimeImage(
             image=job.image, source=f"participants[{participant.id}].seedJobs[{i}].image"
@@ -192,14 +216,7 @@ def _workload(
             "name": "settings",
             "projected": {"sources": [{"configMap": {"name": settings_configmap(spec)}} for spec in specs]},
         },
-        {
-            "name": "vault",
-            "csi": {
-                "driver": VAULT_DRIVER,
-                "readOnly": True,
-                "volumeAttributes": {"secretProviderClass": f"{participant.id}-vault"},
-            },
-        },
+        _vault_volume(participant),
     ]
     spec: dict[str, Any] = {
         "replicas": len(specs),
@@ -253,17 +270,231 @@ def _configmap(dataspace: Dataspace, participant: Participant, spec: RuntimeSpec
     )
 
 
-def _connector_ui(dataspace: Dataspace, participant: Participant, image: str) -> list[dict[str, Any]]:
+# On a pod template: the spec hash of the ConfigMap it reads, so a changed file rolls it out.
+CONFIG_HASH_KEY: Final = "mvd.dataspace/config-hash"
+
+
+def _config_hash(configmap: dict[str, Any]) -> dict[str, str]:
+    return {CONFIG_HASH_KEY: configmap["metadata"]["annotations"][L.SPEC_HASH_KEY]}
+
+
+def _vault_volume(participant: Participant) -> dict[str, Any]:
+    return {
+        "name": "vault",
+        "csi": {
+            "driver": VAULT_DRIVER,
+            "readOnly": True,
+            "volumeAttributes": {"secretProviderClass": f"{participant.id}-vault"},
+        },
+    }
+
+
+def seed_file(request: ManagementRequest) -> str:
+    """The file of the offers Job's ConfigMap holding one request's body."""
+    return f"{request.kind}-{request.id}.json"
+
+
+def seed_script(requests: list[ManagementRequest]) -> str:
+    """The offers Job's shell script (busybox sh and curl): POST each request's file to the
+    connector's management API with the key from the vault; 2xx is created, 409 kept."""
+    posts = "\n".join(
+        f"post {shlex.quote(r.path)} {shlex.quote(seed_file(r))} {shlex.quote(f'{r.kind} {r.id}')}" for r in requests
+    )
+    return f"""#!/bin/sh
+# Seeds the participant's offers through its connector's management API: the requests of
+# mvd_core/runtimes/seed.py, which the processes target's seed step sends too. 2xx = created,
+# 409 = kept (it exists), so the Job runs again after every reset. Retried while the connector
+# does not answer yet: no connection, or 404/405 (EDC before Jersey serves the context), 502/503.
+set -eu
+dir=$(cd "$(dirname "$0")" && pwd)
+headers=$(mktemp)
+answer=$(mktemp)
+trap 'rm -f "$headers" "$answer"' EXIT
+# curl reads the key from a header file: it is on no command line
+{{ printf 'x-api-key: '; tr -d '\r\n' < "$MVD_API_KEY_FILE"; echo; }} > "$headers"
+post() {{
+  attempt=1
+  while :; do
+    status=$(curl -sS -o "$answer" -w '%{{http_code}}' -X POST -H @"$headers" \
+      -H 'Content-Type: application/json' --data-binary @"$dir/$2" "$MVD_MANAGEMENT_URL$1") || status=000
+    case "$status" in
+      2??) echo "$3: created"; return 0 ;;
+      409) echo "$3: kept"; return 0 ;;
+      000|404|405|502|503) ;;
+      *) echo "$3: POST $1 answered $status: $(head -c 300 "$answer")" >&2; exit 1 ;;
+    esac
+    if [ "$attempt" -ge "${{MVD_SEED_ATTEMPTS:-{SEED_ATTEMPTS}}}" ]; then
+      echo "$3: no answer from the management API at $MVD_MANAGEMENT_URL after $attempt attempts (last: $status)" >&2
+      exit 1
+    fi
+    attempt=$((attempt + 1))
+    sleep "${{MVD_SEED_INTERVAL:-2}}"
+  done
+}}
+{posts}
+"""
+
+
+def seed_files(requests: list[ManagementRequest]) -> dict[str, str]:
+    """The offers Job's ConfigMap: its script and one JSON file per request body."""
+    return {SEED_SCRIPT: seed_script(requests), **{seed_file(r): json.dumps(r.body, indent=2) + "\n" for r in requests}}
+
+
+def _offers_job(
+    dataspace: Dataspace, participant: Participant, settings: Settings, management_url: str, image: str
+) -> list[dict[str, Any]]:
+    """The seed step of the processes target as a Job: the same requests, sent by curl from
+    inside the namespace to the connector's management API."""
+    configmap = _finish(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": _meta(dataspace, participant, OFFERS_JOB, "seed"),
+            "data": seed_files(seed_requests(participant, settings)),
+        }
+    )
+    container = {
+        "name": "offers",
+        "image": image,
+        "command": ["/bin/sh", f"{SEED_DIR}/{SEED_SCRIPT}"],
+        "env": [
+            {"name": "MVD_MANAGEMENT_URL", "value": management_url},
+            {"name": "MVD_API_KEY_FILE", "value": f"{VAULT_PATH}/{MANAGEMENT_API_KEY}"},
+        ],
+        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "32Mi"}},
+        "volumeMounts": [
+            {"name": "requests", "mountPath": SEED_DIR, "readOnly": True},
+            {"name": "vault", "mountPath": str(VAULT_PATH), "readOnly": True},
+        ],
+    }
+    job = _finish(
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": _meta(dataspace, participant, OFFERS_JOB, "seed"),
+            "spec": {
+                "backoffLimit": 2,
+                "activeDeadlineSeconds": 900,
+                "template": {
+                    "metadata": {"annotations": _config_hash(configmap)},
+                    "spec": {
+                        "restartPolicy": "Never",
+                        "containers": [container],
+                        "volumes": [
+                            {"name": "requests", "configMap": {"name": OFFERS_JOB}},
+                            _vault_volume(participant),
+                        ],
+                    },
+                },
+            },
+        }
+    )
+    return [configmap, job]
+
+
+def dashboard_config(public_host: str, specs: list[RuntimeSpec], did: str) -> list[dict[str, Any]]:
+    """The Data Dashboard's ``edc-connector-config.json`` (a list of its ``EdcConfig``) for the
+    participant's connector: the APIs the browser calls at the dashboard's own origin (its nginx
+    proxies each to the runtime's in-cluster address), the public DSP address others use, the
+    DID, and the management API key as a placeholder the pod fills in from the vault."""
+    connector = next(s for s in specs if s.kind == "connector")
+    catalog = next((s for s in specs if s.kind == "catalog"), connector)
+    protocol = public_url(public_host, "connector", "protocol")
+    assert protocol is not None  # in PUBLIC_APIS
+    return [
+        {
+            "connectorName": connector.participant,
+            "managementUrl": DASHBOARD_ORIGIN + connector.apis["management"].path,
+            "defaultUrl": DASHBOARD_ORIGIN + connector.apis["default"].path,
+            "protocolUrl": protocol + DSP_VERSION_PATH,
+            "apiToken": API_KEY_PLACEHOLDER,
+            "federatedCatalogEnabled": True,
+            "federatedCatalogUrl": DASHBOARD_ORIGIN + catalog.apis["catalog"].path,
+            "did": did,
+        }
+    ]
+
+
+def dashboard_proxies(specs: list[RuntimeSpec]) -> dict[str, str]:
+    """Path at the dashboard's origin -> the in-cluster URL its nginx forwards it to: the
+    connector's management API, the health checks of its default API, the catalog query API."""
+    connector = next(s for s in specs if s.kind == "connector")
+    catalog = next((s for s in specs if s.kind == "catalog"), connector)
+    check = connector.apis["default"].path + "/check"
+    return {
+        connector.apis["management"].path + "/": api_url(connector, "management") + "/",
+        check + "/": api_url(connector, "default") + "/check/",
+        catalog.apis["catalog"].path + "/": api_url(catalog, "catalog") + "/",
+    }
+
+
+def dashboard_nginx(specs: list[RuntimeSpec]) -> str:
+    """The image's own server block (the app under /app, its config under /config) plus the proxies."""
+    proxies = "".join(
+        f"  location {path} {{\n    proxy_pass {target};\n  }}\n" for path, target in dashboard_proxies(specs).items()
+    )
+    return (
+        f"server {{\n  listen {CONNECTOR_UI_PORT};\n  root /app;\n"
+        "  location /config {\n    alias /app/config/;\n    try_files $uri$args $uri$args/ =404;\n  }\n"
+        f"{proxies}"
+        "  location / {\n    alias /app/;\n    index index.html;\n    try_files $uri$args $uri$args/ /index.html;\n  }\n"
+        "}\n"
+    )
+
+
+# Run by the dashboard image's own shell before nginx starts: the config with the key from the
+# vault (JSON-escaped) in place of the placeholder, into a memory volume the app serves.
+_FILL_IN_KEY = (
+    "set -eu; template=$(cat /etc/mvd/connector-ui/edc-connector-config.json); out=/run/connector-ui/edc-connector-config.json; "
+    f'printf \'%s\' "${{template%%{API_KEY_PLACEHOLDER}*}}" > "$out"; '
+    'tr -d \'\\r\\n\' < "$MVD_API_KEY_FILE" | sed \'s/[\\\\"]/\\\\&/g\' >> "$out"; '
+    f'printf \'%s\\n\' "${{template#*{API_KEY_PLACEHOLDER}}}" >> "$out"'
+)
+
+
+def _connector_ui(
+    dataspace: Dataspace, participant: Participant, specs: list[RuntimeSpec], did: str, image: str
+) -> list[dict[str, Any]]:
     labels = _labels(dataspace, participant, CONNECTOR_UI)
     selector = {L.NAME_KEY: CONNECTOR_UI, L.PARTICIPANT_KEY: participant.id}
+    configmap = _finish(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": _meta(dataspace, participant, CONNECTOR_UI, CONNECTOR_UI),
+            "data": {
+                "edc-connector-config.json": json.dumps(
+                    dashboard_config(dataspace.public_host_for(participant), specs, did), indent=2
+                )
+                + "\n",
+                "nginx.conf": dashboard_nginx(specs),
+            },
+        }
+    )
+    init = {
+        "name": "config",
+        "image": image,
+        "command": ["/bin/sh", "-c", _FILL_IN_KEY],
+        "env": [{"name": "MVD_API_KEY_FILE", "value": f"{VAULT_PATH}/{MANAGEMENT_API_KEY}"}],
+        "volumeMounts": [
+            {"name": "config", "mountPath": "/etc/mvd/connector-ui", "readOnly": True},
+            {"name": "vault", "mountPath": str(VAULT_PATH), "readOnly": True},
+            {"name": "filled", "mountPath": "/run/connector-ui"},
+        ],
+    }
     container = {
         "name": CONNECTOR_UI,
         "image": image,
         "ports": [{"name": "http", "containerPort": CONNECTOR_UI_PORT}],
         "readinessProbe": {"httpGet": {"path": "/", "port": "http"}},
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
+        "volumeMounts": [
+            {"name": "filled", "mountPath": DASHBOARD_CONFIG, "subPath": "edc-connector-config.json", "readOnly": True},
+            {"name": "config", "mountPath": DASHBOARD_NGINX, "subPath": "nginx.conf", "readOnly": True},
+        ],
     }
     return [
+        configmap,
         _finish(
             {
                 "apiVersion": "apps/v1",
@@ -272,7 +503,18 @@ def _connector_ui(dataspace: Dataspace, participant: Participant, image: str) ->
                 "spec": {
                     "replicas": 1,
                     "selector": {"matchLabels": selector},
-                    "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}},
+                    "template": {
+                        "metadata": {"labels": labels, "annotations": _config_hash(configmap)},
+                        "spec": {
+                            "initContainers": [init],
+                            "containers": [container],
+                            "volumes": [
+                                {"name": "config", "configMap": {"name": CONNECTOR_UI}},
+                                _vault_volume(participant),
+                                {"name": "filled", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
+                            ],
+                        },
+                    },
                 },
             }
         ),
@@ -281,7 +523,8 @@ def _connector_ui(dataspace: Dataspace, participant: Participant, image: str) ->
 
 
 def _ingress(dataspace: Dataspace, participant: Participant, specs: list[RuntimeSpec]) -> dict[str, Any]:
-    """One rule for the participant's public host: the APIs others reach, then the connector UI."""
+    """One rule for the participant's public host: the APIs others reach. Not the connector UI:
+    the Data Dashboard hands the management API key to every browser that loads it."""
     paths: list[tuple[str, str, str]] = []
     for spec in specs:
         workload = workload_name(spec.kind, spec.name)
@@ -289,8 +532,6 @@ def _ingress(dataspace: Dataspace, participant: Participant, specs: list[Runtime
             route = (spec.apis[api].path, workload, api)
             if route not in paths:
                 paths.append(route)
-    if participant.runtimes.connector_ui.enabled:
-        paths.append(("/", CONNECTOR_UI, "http"))
     return _finish(
         {
             "apiVersion": "networking.k8s.io/v1",
@@ -341,9 +582,10 @@ def render_participant(
         ports = {api: endpoint.port for api, endpoint in group[0].apis.items()}
         objects.append(_service(dataspace, participant, name, ports, headless=name == DATAPLANE))
     if participant.runtimes.connector_ui.enabled:
-        objects += _connector_ui(dataspace, participant, images[CONNECTOR_UI].image)
+        objects += _connector_ui(dataspace, participant, specs, dids[participant.id], images[CONNECTOR_UI].image)
     objects.append(_ingress(dataspace, participant, specs))
     management = api_url(next(s for s in specs if s.kind == "connector"), "management")
+    objects += _offers_job(dataspace, participant, settings, management, images[OFFERS_JOB].image)
     for job in participant.seed_jobs:
         objects.append(
             _finish(

@@ -51,6 +51,8 @@ def configmap_settings(objects) -> dict[str, dict[str, str]]:
     """Runtime name -> the settings its ConfigMap holds."""
     out = {}
     for name, cm in of_kind(objects, "ConfigMap").items():
+        if not name.endswith("-settings"):
+            continue  # the connector UI's and the offers Job's files
         [(file, text)] = cm["data"].items()
         assert name == file.removesuffix(".properties") + "-settings"
         out[file.removesuffix(".properties")] = properties(text)
@@ -126,9 +128,10 @@ def test_every_service_port_probe_and_ingress_path_leads_to_a_declared_container
             backend = path["backend"]["service"]
             assert backend["port"]["name"] in {p["name"] for p in services[backend["name"]]["spec"]["ports"]}
             routed.add((path["path"], backend["name"], backend["port"]["name"]))
-        # only what others must reach: never management, control, STS, identity or the catalog query API
+        # only what others must reach: never management, control, STS, identity or the catalog query API,
+        # nor the connector UI, which hands the management API key to its browser
         assert routed == {("/api/dsp", "connector", "protocol"), ("/api/credentials", "identityhub", "credentials"),
-                          ("/api/public", "dataplane", "public"), ("/", "connector-ui", "http")}
+                          ("/api/public", "dataplane", "public")}
 
 
 def test_apis_probes_and_heap_come_from_the_spec(seed):
@@ -250,8 +253,9 @@ def test_every_rendered_object_is_valid_against_the_kubernetes_schemas(seed, tar
         for obj in render_participant(ds_with_job, p, dids, Settings()):
             kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
             checked += 1
-    # per participant: namespace, ingress, a ConfigMap per runtime, a workload and a Service per kind
-    assert checked == (18 + 1) + 13 + 15
+    # per participant: namespace, ingress, a ConfigMap per runtime, a workload and a Service per kind,
+    # the connector UI's ConfigMap, the offers Job and its ConfigMap
+    assert checked == (18 + 1) + 13 + 15 + 3 * 3
 
 
 def test_schema_validation_catches_a_broken_object(seed):

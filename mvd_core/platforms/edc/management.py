@@ -19,8 +19,14 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from mvd_core.platforms.edc.http import EdcApi, EdcApiError, poll
+from mvd_core.runtimes.seed import (
+    MANAGEMENT_CONTEXT,
+    ManagementRequest,
+    asset_request,
+    contract_definition_request,
+    policy_definition_request,
+)
 
-MANAGEMENT_CONTEXT = "https://w3id.org/edc/connector/management/v0.0.1"
 EDC_NAMESPACE = "https://w3id.org/edc/v0.0.1/ns/"
 DSP_PROTOCOL = "dataspace-protocol-http:2025-1"
 DSP_VERSION_PATH = "/2025-1"  # counterPartyAddress = <protocol URL> + this (no well-known lookup in 0.15.1)
@@ -169,26 +175,18 @@ class ManagementApi(EdcApi):
 
         poll(f"the management API of {self.runtime} at {self.base_url}", serving, timeout=timeout, interval=interval)
 
-    def _create(self, path: str, body: dict[str, Any]) -> bool:
+    def create(self, request: ManagementRequest) -> bool:
         """POST a new entity; True when created, False when it already existed (409)."""
-        response = self.request("POST", path, json={"@context": [MANAGEMENT_CONTEXT], **body}, ok=(200, 201, 204, 409))
+        response = self.request("POST", request.path, json=request.body, ok=(200, 201, 204, 409))
         return response.status_code != 409
 
     def create_asset(
         self, asset_id: str, data_address: dict[str, Any], properties: dict[str, Any] | None = None
     ) -> bool:
-        return self._create(
-            "/v3/assets",
-            {
-                "@type": "Asset",
-                "@id": asset_id,
-                "properties": properties or {},
-                "dataAddress": {"@type": "DataAddress", **data_address},
-            },
-        )
+        return self.create(asset_request(asset_id, data_address, properties))
 
     def create_policy_definition(self, policy_id: str, policy: dict[str, Any]) -> bool:
-        return self._create("/v3/policydefinitions", {"@type": "PolicyDefinition", "@id": policy_id, "policy": policy})
+        return self.create(policy_definition_request(policy_id, policy))
 
     def create_contract_definition(
         self,
@@ -198,15 +196,13 @@ class ManagementApi(EdcApi):
         contract_policy_id: str,
         assets_selector: list[dict[str, Any]] | None = None,
     ) -> bool:
-        return self._create(
-            "/v3/contractdefinitions",
-            {
-                "@type": "ContractDefinition",
-                "@id": definition_id,
-                "accessPolicyId": access_policy_id,
-                "contractPolicyId": contract_policy_id,
-                "assetsSelector": assets_selector or [],
-            },
+        return self.create(
+            contract_definition_request(
+                definition_id,
+                access_policy_id=access_policy_id,
+                contract_policy_id=contract_policy_id,
+                assets_selector=assets_selector,
+            )
         )
 
     def request_catalog(
