@@ -11,7 +11,7 @@ import typer
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
-from mvd_core.cli import blueprint, clusters, did, endpoints, run
+from mvd_core.cli import blueprint, clusters, did, endpoints, participants, run
 from mvd_core.cli.console import fail
 from mvd_core.errors import MvdError
 from mvd_core.logs import configure, get_logger
@@ -36,6 +36,9 @@ app.command(name="rotate-keys")(run.rotate_keys)
 app.command()(run.status)
 app.command()(run.runs)
 app.command()(endpoints.endpoints)
+app.command()(participants.onboard)
+app.command()(participants.invite)
+app.command()(participants.participants)
 app.add_typer(did.app, name="did")
 app.add_typer(clusters.app, name="clusters")
 

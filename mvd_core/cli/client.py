@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import httpx
 
 from mvd_core.api.models import DataspaceView, EndpointsView
+from mvd_core.api.participants import ParticipantsView
 from mvd_core.errors import ExternalError, MvdError
 from mvd_core.runs import Action, RunAccepted, RunSummary
 from mvd_core.settings import Settings
@@ -27,6 +28,7 @@ class Reader(Protocol):
     def runs(self, limit: int) -> list[RunSummary]: ...
     def dataspace(self) -> DataspaceView: ...
     def endpoints(self) -> EndpointsView: ...
+    def participants(self) -> ParticipantsView: ...
     def close(self) -> None: ...
 
 
@@ -95,6 +97,9 @@ class RemoteControlPlane:
 
     def endpoints(self) -> EndpointsView:
         return EndpointsView.model_validate(self._call("GET", "/api/dataspace/endpoints"))
+
+    def participants(self) -> ParticipantsView:
+        return ParticipantsView.model_validate(self._call("GET", "/api/participants"))
 
     def close(self) -> None:
         self._http.close()

@@ -13,6 +13,7 @@ from mvd_core.cli.client import ControlPlane
 from mvd_core.cli.console import out
 from mvd_core.errors import MvdError
 from mvd_core.runs import RunSummary
+from mvd_core.runs.models import Removal
 
 _MARK = {
     "pending": ("·", "dim"),
@@ -59,7 +60,16 @@ def run_detail(run: RunSummary) -> Group:
             lines.append(Text.assemble("  ", (f"{mark} {step.name:<10}", style), f" {took:>6}  ", said))
     lines += [Text.assemble((f"✗ {f.participant} failed at {f.step}: ", "red"), f.reason) for f in run.failures]
     lines += [Text.assemble(("✓ verified: ", "green"), proved) for proved in run.verified]
+    lines += [_removal(r) for r in run.removed]
     return Group(*lines)
+
+
+def _removal(removed: Removal) -> Text:
+    revoked = "credentials revoked" if removed.revoked else "credentials NOT revoked yet"
+    return Text.assemble(
+        ("- removed: ", "yellow"),
+        f"{removed.participant_id} ({removed.did}), joined {removed.joined_at:%Y-%m-%d %H:%M %Z}; {revoked}",
+    )
 
 
 def follow(cp: ControlPlane, run_id: str, timeout: float = 3600.0) -> RunSummary:
@@ -78,4 +88,6 @@ def follow(cp: ControlPlane, run_id: str, timeout: float = 3600.0) -> RunSummary
         out.print(f"[red]✗ {failure.participant} failed at {failure.step}:[/] {failure.reason}")
     for proved in run.verified:
         out.print(Text.assemble(("✓ verified: ", "green"), proved))
+    for removed in run.removed:
+        out.print(_removal(removed))
     return run
