@@ -22,7 +22,7 @@ from tests.e2e.conftest import TOKEN
 def mvd(*args: str, home, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {**os.environ, "MVD_HOME": str(home), "MVD_API_TOKEN": TOKEN, "MVD_PORT": "1", **env}
     return subprocess.run(
-        [sys.executable, "-m", "mvd_core", *args], env=environ, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "mvd_core", *args], check=False, env=environ, capture_output=True, text=True, timeout=120
     )
 
 
