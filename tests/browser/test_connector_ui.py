@@ -35,13 +35,19 @@ PROVISION_TIMEOUT = 900.0  # 14 JVMs on a 2-core machine other engineers share
 EXCHANGE_TIMEOUT_MS = 180_000
 
 
-def runtime_processes(home: Path) -> list[psutil.Process]:
-    """The EDC runtimes started for ``home`` (each with a settings file under it)."""
+def runtime_processes(home: Path, participant: str = "", name: str = "") -> list[psutil.Process]:
+    """The live EDC runtimes started for ``home`` (each with a settings file under it,
+    ``<participant>/<name>.properties``), of one participant or one runtime when asked."""
     found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        cmdline = proc.info["cmdline"] or []
-        if any(a.startswith("-Dedc.fs.config=") and a.split("=", 1)[1].startswith(str(home)) for a in cmdline):
-            found.append(proc)
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        if proc.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        for arg in proc.info["cmdline"] or []:
+            config = Path(arg.split("=", 1)[1]) if arg.startswith("-Dedc.fs.config=") else None
+            if config is None or not config.is_relative_to(home):
+                continue
+            if (not participant or config.parent.name == participant) and (not name or config.stem == name):
+                found.append(proc)
     return found
 
 
@@ -192,6 +198,34 @@ def test_what_real_runtimes_answer_for_what_is_not_there(dataspace: MvdServe):
         assert key not in answer.text and "Traceback" not in answer.text
     assert key not in dataspace.log() and "Traceback" not in dataspace.log()
 
+
+
+def test_a_runtime_that_is_down_is_named(dataspace: MvdServe, page: Page):
+    """Last on the real dataspace (it kills runtimes, which nothing restarts until a run): a
+    provider's connector down is that provider's error in the catalog, the others are still
+    listed; the participant's own connector down is a 503 naming it, on the page too."""
+    [provider_connector] = runtime_processes(dataspace.home, PROVIDER, "connector")
+    provider_connector.kill()
+    until("its connector to die", lambda: not runtime_processes(dataspace.home, PROVIDER, "connector"), timeout=30)
+    catalog = httpx.get(f"{dataspace.url}/api/participants/{CONSUMER}/connector/catalog", timeout=120).json()
+    by_id = {p["participant"]: p for p in catalog["providers"]}
+    error = by_id[PROVIDER]["error"]
+    assert by_id[PROVIDER]["datasets"] == [] and error, catalog
+    assert error.startswith(f"management API of {CONSUMER}/connector: POST http://localhost:"), error
+    assert "/v3/catalog/request answered HTTP 5" in error, error
+    assert by_id["galactic-turbine"]["error"] is None and by_id["galactic-turbine"]["datasets"]
+
+    [own] = runtime_processes(dataspace.home, CONSUMER, "connector")
+    own.kill()
+    until("its connector to die", lambda: not runtime_processes(dataspace.home, CONSUMER, "connector"), timeout=30)
+    answer = httpx.get(f"{dataspace.url}/api/participants/{CONSUMER}/connector/assets", timeout=60)
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["error"].startswith(f"the connector of {CONSUMER} does not answer (management API of "
+                                             f"{CONSUMER}/connector: POST http://localhost:")
+    page.goto(f"{dataspace.url}/participants/{CONSUMER}")
+    for section in ("#catalog", "#assets", "#negotiations", "#transfers"):
+        expect(page.locator(f"{section} .step-error")).to_contain_text(f"the connector of {CONSUMER} does not answer")
+    shot(page, "connector-ui-down")
 
 
 def test_on_simulated_clusters_the_page_says_why_there_is_no_connector(idle_server: MvdServe, page: Page):
