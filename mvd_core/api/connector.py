@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import mimetypes
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mvd_core.api import endpoints as addresses
 from mvd_core.api import inputs
@@ -38,6 +39,9 @@ from mvd_core.runs.models import Wire
 from mvd_core.runtimes.participant import MANAGEMENT_API_KEY
 from mvd_core.settings import Settings
 from mvd_core.workflow import connect
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 HISTORY_LIMIT = 50
 # Negotiations searched for the one that made an agreement (EDC's in-memory store; a reset empties it).
@@ -193,7 +197,7 @@ class Connector:
         """The participant id whose DID ``did`` is, or None."""
         return next((pid for pid, known in self.dids.items() if known == did), None) if did else None
 
-    def call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    def call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)`` against this connector; a refused connection is ConnectorDown
         (503), a 404 of a read by id is NotFound, any other EDC error stays a 502 naming it."""
         try:
@@ -433,7 +437,7 @@ def data(connector: Connector, transfer_id: str) -> Data:
 # ------------------------------------------------------------------ writes
 
 
-def _body(raw: bytes, model: type[NegotiationRequest | TransferRequest]) -> Any:
+def _body(raw: bytes, model: type[M]) -> M:
     if len(raw) > MAX_BODY:
         raise MvdError(f"request body is {len(raw)} bytes; the limit is {MAX_BODY}", status=413)
     data = inputs.json_object(raw)
@@ -456,13 +460,11 @@ def _body(raw: bytes, model: type[NegotiationRequest | TransferRequest]) -> Any:
 
 
 def negotiation_request(raw: bytes) -> NegotiationRequest:
-    request: NegotiationRequest = _body(raw, NegotiationRequest)
-    return request
+    return _body(raw, NegotiationRequest)
 
 
 def transfer_request(raw: bytes) -> TransferRequest:
-    request: TransferRequest = _body(raw, TransferRequest)
-    return request
+    return _body(raw, TransferRequest)
 
 
 def negotiate(connector: Connector, request: NegotiationRequest) -> NegotiationView:
