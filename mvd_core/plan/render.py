@@ -311,12 +311,12 @@ headers=$(mktemp)
 answer=$(mktemp)
 trap 'rm -f "$headers" "$answer"' EXIT
 # curl reads the key from a header file: it is on no command line
-{{ printf 'x-api-key: '; tr -d '\r\n' < "$MVD_API_KEY_FILE"; echo; }} > "$headers"
+{{ printf 'x-api-key: '; tr -d '\\r\\n' < "$MVD_API_KEY_FILE"; echo; }} > "$headers"
 post() {{
   attempt=1
   while :; do
-    status=$(curl -sS -o "$answer" -w '%{{http_code}}' -X POST -H @"$headers" \
-      -H 'Content-Type: application/json' --data-binary @"$dir/$2" "$MVD_MANAGEMENT_URL$1") || status=000
+    status=$(curl -sS -o "$answer" -w '%{{http_code}}' -X POST -H @"$headers" -H 'Content-Type: application/json' \\
+      --data-binary @"$dir/$2" "$MVD_MANAGEMENT_URL$1") || status=000
     case "$status" in
       2??) echo "$3: created"; return 0 ;;
       409) echo "$3: kept"; return 0 ;;
