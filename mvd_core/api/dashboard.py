@@ -33,6 +33,7 @@ ASSETS = {
     "common.js": "text/javascript",
     "app.js": "text/javascript",
     "connector.js": "text/javascript",
+    "onboarding.js": "text/javascript",
     "style.css": "text/css",
 }
 

@@ -281,9 +281,13 @@ def _join(dataspace: Dataspace, settings: Settings, request: JoinRequest, source
         raise join.refuse(
             "rate",
             429,
-            f"{source} made {settings.onboarding_rate_limit} join attempts within {window}; try again in {wait} s",
+            f"{source} made {settings.onboarding_rate_limit} join attempts within "
+            f"{settings.onboarding_rate_window_seconds} s; try again in {wait} s",
         )
-    join.passed("rate", f"within {settings.onboarding_rate_limit} attempts per {window} from {source}")
+    join.passed(
+        "rate",
+        f"within {settings.onboarding_rate_limit} attempts per {settings.onboarding_rate_window_seconds} s from {source}",
+    )
 
     if settings.onboarding == "closed":
         raise join.refuse("admission", 403, "onboarding is closed on this dataspace (MVD_ONBOARDING=closed)")
