@@ -16,7 +16,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from mvd_core.api import endpoints as addresses
-from mvd_core.api import participants, views
+from mvd_core.api import participants as joining
+from mvd_core.api import views
 from mvd_core.api.models import DataspaceView, EndpointsView, ParticipantList
 from mvd_core.commands import CommandQueue, CommandRequest, Orchestrations, release_if_ended, submit
 from mvd_core.dataspace import Dataspace
@@ -123,23 +124,23 @@ class Backend:
             seed.serve_dataset, self.dataspace, participant_id, dataset_id, key, get_settings()
         )
 
-    async def participants(self) -> participants.ParticipantsView:
+    async def participants(self) -> joining.ParticipantsView:
         """Seed and onboarded participants, with when each joined and when the next reset removes it."""
         return await asyncio.to_thread(
-            participants.participants, self.dataspace, get_settings(), await asyncio.to_thread(self.next_reset)
+            joining.participants, self.dataspace, get_settings(), await asyncio.to_thread(self.next_reset)
         )
 
-    async def join(self, body: bytes, source_address: str) -> tuple[int, participants.JoinAnswer]:
+    async def join(self, body: bytes, source_address: str) -> tuple[int, joining.JoinAnswer]:
         """A newcomer's join: its checks, and the participant when every one passed."""
         return await asyncio.to_thread(
-            participants.join, self.dataspace, get_settings(), body, source_address, self.next_reset
+            joining.join, self.dataspace, get_settings(), body, source_address, self.next_reset
         )
 
-    async def leave(self, who: str) -> participants.LeaveAnswer:
-        return await asyncio.to_thread(participants.leave, self.dataspace, get_settings(), who)
+    async def leave(self, who: str) -> joining.LeaveAnswer:
+        return await asyncio.to_thread(joining.leave, self.dataspace, get_settings(), who)
 
-    async def invite(self, body: bytes) -> participants.InviteAnswer:
-        return await asyncio.to_thread(participants.invite, get_settings(), body)
+    async def invite(self, body: bytes) -> joining.InviteAnswer:
+        return await asyncio.to_thread(joining.invite, get_settings(), body)
 
     async def remember_delivery(self, source: str, delivery_id: str, ttl: timedelta = DELIVERY_TTL) -> bool:
         """True the first time a webhook delivery id is seen for a source."""
