@@ -323,7 +323,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", type=Path, default=Path(".guest"), help="the guest's own state directory")
     parser.add_argument("--port", type=int, default=0, help="port of the guest's DID site (its DID names it)")
     args = parser.parse_args(argv)
-    guest = Guest(args.home, args.control_plane, site_port=args.port)
+    try:
+        url = httpx.URL(args.control_plane)
+    except httpx.InvalidURL:
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host or url.path not in ("", "/") or url.query:
+        parser.error(
+            f"--control-plane must be the base URL of mvd serve, like http://localhost:7080, not {args.control_plane[:100]!r}"
+        )
+    if not 0 <= args.port <= 65535:
+        parser.error(f"--port must be between 0 and 65535, not {args.port}")
+    guest = Guest(args.home, str(url).rstrip("/"), site_port=args.port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -337,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         stop.wait()
     except KeyboardInterrupt:
         pass
-    except MvdError as exc:
+    except (MvdError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
