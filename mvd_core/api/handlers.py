@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
+from urllib.parse import quote
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
@@ -280,7 +281,7 @@ async def get_participants(request: ApiRequest, backend: Backend) -> ApiResponse
 async def post_participant(request: ApiRequest, backend: Backend) -> ApiResponse:
     """POST /api/participants: a newcomer joins; 201 or a 4xx, each with the checks run."""
     status, answer = await backend.join(request.body, request.source_address)
-    headers = {"Location": f"/api/participants/{answer.participant.did}"} if answer.participant else {}
+    headers = {"Location": f"/api/participants/{quote(answer.participant.did, safe='')}"} if answer.participant else {}
     if status == 429:
         wait = re.search(r"try again in (\d+) s", answer.error or "")
         headers["Retry-After"] = wait.group(1) if wait else "60"

@@ -197,7 +197,7 @@ def test_a_newcomer_joins_with_every_check_shown_and_leaves_with_delete(plane, n
     assert f"{ASKER}'s connector asked" in dsp and did in dsp
     pid = f"localhost-{urlsplit(newcomers.url).port}-guest"
     assert body["participant"]["id"] == pid and body["participant"]["kind"] == "onboarded"
-    assert answer.headers["location"] == f"/api/participants/{did}"
+    assert answer.headers["location"] == f"/api/participants/{quote(did, safe='')}"
 
     # listed where every catalog crawls, and a member for the issuer
     assert listed(plane) == before + [did]
