@@ -19,9 +19,12 @@ from croniter import CroniterBadDateError, CroniterError, croniter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from mvd_core.errors import NotFound
+
 # Every pattern below is used with ``fullmatch`` (``$`` would also match before a final
 # newline) and spells its character classes in ASCII (``\d`` would take any Unicode digit).
 DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+ISSUER_ID = "issuer"  # the dataspace issuer's name: its key's owner and its local DID path, never a participant's
 MAX_DNS_NAME = 253
 # The last label of a dotted IPv4 address in any of the forms resolvers accept
 # (``10.0.0.1``, ``127.1``, ``0x7f.1``, ``2130706433``): no top-level domain looks like this.
@@ -598,6 +601,11 @@ class Dataspace(Model):
     def _unique_ids(self) -> Dataspace:
         seen: set[str] = set()
         for p in self.participants:
+            if p.id == ISSUER_ID:
+                raise ValueError(
+                    f"participants: id {ISSUER_ID!r} is reserved: the dataspace issuer's key and DID "
+                    f"(/dids/{ISSUER_ID}/did.json) go by it"
+                )
             if p.id in seen:
                 raise ValueError(f"participants: id {p.id!r} is declared twice")
             seen.add(p.id)
@@ -614,8 +622,6 @@ class Dataspace(Model):
         for p in self.participants:
             if p.id == participant_id:
                 return p
-        from mvd_core.errors import NotFound
-
         known = ", ".join(p.id for p in self.participants)
         raise NotFound(f"unknown participant {participant_id!r} (known: {known})")
 

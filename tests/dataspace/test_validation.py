@@ -96,6 +96,15 @@ def test_duplicate_participant_ids_are_rejected():
     assert "declared twice" in problem
 
 
+def test_the_issuers_name_is_not_a_participant_id():
+    """Its key's owner and its local DID path are "issuer": a participant by that name would
+    share both with the dataspace's issuer."""
+    data = seed()
+    data["participants"][0]["id"] = "issuer"
+    problems = problems_of(data)
+    assert any("'issuer' is reserved" in p for p in problems), problems
+
+
 def test_unknown_fields_are_errors_with_their_path():
     data = seed()
     data["participants"][0]["runtimes"]["dataPlane"]["replica"] = 3
