@@ -14,6 +14,7 @@ from mvd_core.identity.statuslist import decode
 from mvd_core.onboarding import Onboarded, open_store
 from mvd_core.runs.models import utcnow
 from mvd_core.workflow import offboard
+from tests.browser.conftest import chromium, page  # noqa: F401 - fixtures
 from tests.e2e.conftest import Plane, plane  # noqa: F401 - the fixture
 
 
@@ -88,3 +89,17 @@ def test_a_removal_interrupted_before_revoking_is_completed_by_the_retry(plane):
     # once more (a replayed activity): the same answer, nothing revoked twice
     assert offboard.remove_all(plane.host.dataspace, plane.settings, "mvd-run-1") == [removal]
     assert store.unrevoked() == []
+
+
+def test_the_dashboards_run_history_lists_the_removals(plane, page):  # noqa: F811
+    from playwright.sync_api import expect
+
+    guest, _ = onboard(plane, "guest")
+    run = plane.post("reset").json()
+    assert plane.wait(run["runId"])["status"] == "completed"
+    page.goto(plane.url + "/")
+    item = page.locator(f'.history-item[data-run-id="{run["runId"]}"]')
+    item.locator("summary").click()
+    removed = item.locator(f'.run-removed li[data-did="{guest}"]')
+    expect(removed).to_contain_text(f"Removed guest-example-org ({guest}), joined ")
+    expect(removed).to_contain_text("its credentials revoked")

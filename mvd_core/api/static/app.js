@@ -359,8 +359,17 @@
     ];
   }
 
+  // Onboarded participants the run removed (a reset removes them all).
+  function removedRows(run) {
+    const removed = run.removed || [];
+    if (!removed.length) return [];
+    return [h("ul", { class: "run-removed", "aria-label": "Onboarded participants this run removed" },
+      removed.map((r) => h("li", { "data-did": r.did }, `Removed ${r.participantId} (${r.did}), joined `,
+        timeEl(r.joinedAt), r.revoked ? "; its credentials revoked" : "; its credentials not revoked yet")))];
+  }
+
   function historyDetail(run) {
-    return [h("p", { class: "run-id mono" }, run.id), ...progressRows(run)];
+    return [h("p", { class: "run-id mono" }, run.id), ...progressRows(run), ...removedRows(run)];
   }
 
   async function loadDetail(item, id) {
