@@ -209,11 +209,17 @@ def _ask_catalog(dataspace: Dataspace, settings: Settings, did: str, dsp: str, j
         raise join.refuse("dsp", exc.status, exc.message) from None
     try:
         found = asker.call("", asker.api.request_catalog, dsp, did)
+    except connector.ConnectorDown:
+        raise join.refuse(
+            "dsp", 503, f"{asker.participant.id}'s connector does not answer; deploy the dataspace and try again"
+        ) from None
     except MvdError as exc:
+        # EDC relays the newcomer's refusal (or its silence) as its own 502: what it said, not where it runs
+        said = exc.message.split(" answered ", 1)[-1]
         raise join.refuse(
             "dsp",
             422,
-            f"{asker.participant.id}'s connector asked {dsp} for the catalog of {did} and got no catalog: {exc.message}",
+            f"{asker.participant.id}'s connector asked {dsp} for the catalog of {did} and got no catalog: {said}",
         ) from None
     finally:
         asker.close()

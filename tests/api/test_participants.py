@@ -155,6 +155,15 @@ def plane_with(monkeypatch, **env: str) -> Iterator[Plane]:
             server.server_close()
 
 
+def run_plane_embedded(monkeypatch) -> Iterator[Plane]:
+    monkeypatch.setenv("MVD_TARGETS", "embedded")
+    monkeypatch.setenv("MVD_ALLOW_HTTP_LOOPBACK", "true")
+    monkeypatch.setenv("MVD_ALLOW_PRIVATE_HOSTS", "true")
+    for plane in run_plane(monkeypatch):
+        provisioned_ports_and_key(plane, ASKER)
+        yield plane
+
+
 @pytest.fixture
 def plane(monkeypatch) -> Iterator[Plane]:
     yield from plane_with(monkeypatch)
@@ -264,7 +273,16 @@ def test_a_dsp_endpoint_that_does_not_answer_for_that_did_is_refused(plane, newc
     assert_refused(answer, 422, "dsp", "got no catalog")
     assert "401" in answer.json()["error"]
     assert_refused(join(plane, silent), 422, "dsp", "got no catalog")
+    assert "management" not in answer.json()["error"]  # what the newcomer said, not where the seed's API runs
     assert snapshot(plane) == before
+
+
+def test_a_seed_connector_that_does_not_answer_is_a_503(monkeypatch, newcomers):
+    for plane in run_plane_embedded(monkeypatch):  # ports and key recorded, nothing listening
+        did = newcomers.add("guest")
+        before = snapshot(plane)
+        assert_refused(join(plane, did), 503, "dsp", "connector does not answer")
+        assert snapshot(plane) == before
 
 
 def test_a_duplicate_is_refused_before_anything_is_fetched(plane, newcomers):
