@@ -1,12 +1,13 @@
 """The issuer's revocation list: one index per credential it signs, and the W3C Bitstring Status
 List credential that says which of them are revoked.
 
-EDC 0.15.1 checks it on both sides of DCP: the verifier (``DcpCoreExtension`` registers
-``StatusList2021RevocationService`` and ``BitstringStatusListRevocationService``; the
-``IsNotRevoked`` rule runs on every credential of a presentation) and the holder's identity hub
-(``CredentialQueryResolverImpl`` leaves a revoked credential out of presentations). Both GET the
-``statusListCredential`` URL of the credential's ``credentialStatus`` entry, read it as plain JSON
-(no proof is checked), and cache it for ``edc.iam.credential.revocation.cache.validity`` ms.
+EDC 0.15.1 checks it in the verifier: ``DcpCoreExtension`` (connector, standalone catalog)
+registers ``StatusList2021RevocationService`` and ``BitstringStatusListRevocationService``, and the
+``IsNotRevoked`` rule runs on every credential of a presentation. It GETs the
+``statusListCredential`` URL of the credential's ``credentialStatus`` entry, reads it as plain JSON
+(no proof is checked), and caches it for ``edc.iam.credential.revocation.cache.validity`` ms. (The
+identity hub 0.15.1 would leave a revoked credential out of presentations, but its registry, as
+assembled, has no service for the type: it logs so and presents it anyway.)
 
 What they read (``BitstringStatusListCredential``/``BitString.Parser``): ``type`` contains
 ``BitstringStatusListCredential``, ``validFrom``, one ``credentialSubject`` with ``statusPurpose``

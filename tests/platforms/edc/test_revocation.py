@@ -15,6 +15,7 @@ import pytest
 from mvd_core.identity.issuer import STATUS_PATH
 from mvd_core.identity.statuslist import decode
 from mvd_core.platforms.edc import EdcApiError, ManagementApi
+from mvd_core.platforms.processes.records import log_path
 from mvd_core.runtimes.participant import REVOCATION_CACHE_MS
 from tests.fixtures.polling import until
 from tests.platforms.edc.harness import TwoMembers
@@ -57,6 +58,7 @@ def test_a_revoked_member_is_refused_within_the_cache_period_and_an_unrevoked_on
         assert decode(space.issuer.status_list_credential()["credentialSubject"]["encodedList"]) == {
             int(e["idx"]) for e in space.issuer.status_list.entries(consumer.did)
         }
+        fetched_before = space.site.fetched.count(STATUS_PATH)
         revoked_at = time.monotonic()
         refusal = until(
             "the provider to refuse the revoked consumer",
@@ -66,6 +68,13 @@ def test_a_revoked_member_is_refused_within_the_cache_period_and_an_unrevoked_on
         took = time.monotonic() - revoked_at
         # the cache period plus a DSP round trip, not EDC's default quarter of an hour
         assert took < int(REVOCATION_CACHE_MS) / 1000 + 20, (took, refusal)
+        # the provider's DSP endpoint refused the consumer's token (401), having fetched the status
+        # list again: the verifier's IsNotRevoked rule (the consumer's identity hub 0.15.1 logs that
+        # it has no revocation service for the type, so it still presents the credential)
+        assert '\\"code\\":\\"401\\"' in refusal, refusal
+        assert space.site.fetched.count(STATUS_PATH) > fetched_before
+        hub_log = log_path(space.platform.home, consumer.id, "identityhub").read_text()
+        assert "No revocation service registered for type 'BitstringStatusListEntry'" in hub_log
         # stays refused, and the unrevoked provider is still served by the consumer
         assert isinstance(catalog_ids(consumer_api, provider), str)
         assert catalog_ids(provider_api, consumer) == []
