@@ -382,3 +382,14 @@ def test_without_a_running_seed_connector_joins_are_refused(monkeypatch, newcome
         answer = join(plane, did)
         assert_refused(answer, 409, "ready", "no seed participant's connector runs")
         assert not (plane.settings.home / "onboarding.db").exists()
+
+
+def test_joining_is_public_where_reading_needs_the_token(monkeypatch, newcomers):
+    """POST /api/participants needs no token even where every read does; GET on the same path does."""
+    monkeypatch.setenv("MVD_ANONYMOUS_READS", "false")
+    for plane in run_plane_embedded(monkeypatch):
+        did = newcomers.add("guest")
+        assert httpx.get(f"{plane.url}/api/participants", timeout=10).status_code == 401
+        assert httpx.get(f"{plane.url}/api/participants", headers=AUTH, timeout=10).status_code == 200
+        answer = join(plane, did)  # no token: it reaches the checks (and stops at the silent seed connector)
+        assert_refused(answer, 503, "dsp", "connector does not answer")
