@@ -87,6 +87,19 @@ def test_each_activity_twice_changes_nothing_the_second_time(plane):
     record = plane.host.registry.get(run_id)
     assert record.finished and record.summary["durationMs"] == 3000
 
+    # a reset's first step: the onboarded participants removed and revoked, once
+    from mvd_core.onboarding import Onboarded, open_store
+    from mvd_core.runs.models import utcnow
+
+    store = open_store(plane.settings)
+    store.add(Onboarded(did="did:web:guest.example.org", participant_id="guest-example-org",
+                        protocol_url="https://guest.example.org/api/dsp/2025-1",
+                        credential_service="https://guest.example.org/api/credentials", joined_at=utcnow(),
+                        source_address="192.0.2.1", invite_id=None), cap=5, invite_token=None)
+    first, second = _twice(plane, "remove_onboarded", {"runId": RUN_ID, "baseline": baseline})
+    assert first == second and [r["did"] for r in first] == ["did:web:guest.example.org"]
+    assert store.active() == [] and store.unrevoked() == []
+
     teardown = _work(baseline, "teardown")
     first, second = _twice(plane, "delete_workloads", teardown)
     assert second["detail"] == "namespace already gone"

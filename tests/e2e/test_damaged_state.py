@@ -35,6 +35,7 @@ def one_line(text: str) -> str:
         ("registry.db", ("provision",), "the run history starts empty"),
         ("clusters/simulated.db", ("plan",), "the simulated clusters start empty"),
         ("clusters/simulated.db", ("clusters", "status"), "the simulated clusters start empty"),
+        ("onboarding.db", ("participants",), "every onboarded participant and invite is forgotten"),
     ],
 )
 def test_a_damaged_database_is_one_line_naming_it_and_is_kept(tmp_path, name, args, consequence):
