@@ -11,6 +11,7 @@ onboarding store and the issuer's member set are as before, and the answer names
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -313,8 +314,9 @@ def invite_plane(monkeypatch) -> Iterator[Plane]:
     yield from plane_with(monkeypatch, MVD_ONBOARDING="invite")
 
 
-def test_invites_bad_used_and_missing_are_refused(invite_plane, newcomers):
+def test_invites_bad_used_and_missing_are_refused(invite_plane, newcomers, caplog):
     plane = invite_plane
+    caplog.set_level(logging.DEBUG)
     first, second = newcomers.add("first"), newcomers.add("second")
     before = snapshot(plane)
     assert_refused(join(plane, first), 403, "admission", "by invite only")
@@ -334,6 +336,7 @@ def test_invites_bad_used_and_missing_are_refused(invite_plane, newcomers):
     assert_refused(join(plane, second, invite=token), 403, "admission", "already used")
     assert snapshot(plane) == before
     assert [p["did"] for p in httpx.get(f"{plane.url}/api/participants", timeout=10).json()["participants"][-1:]] == [first]
+    assert token not in caplog.text and made.json()["id"] in caplog.text  # the log names the invite, never its token
 
 
 def test_an_expired_invite_is_refused(invite_plane, newcomers):
