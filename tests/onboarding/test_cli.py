@@ -4,6 +4,7 @@ connector of tests/api/test_participants.py; and how `mvd runs <id>` shows a res
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -84,3 +85,11 @@ def test_a_runs_detail_lists_the_participants_a_reset_removed():
         "- removed: guest-example-org (did:web:guest.example.org), joined 2026-12-01 15:30 UTC; credentials revoked"
         in console.export_text()
     )
+
+
+def test_participants_without_a_server_reads_the_state_directory_and_creates_nothing(tmp_path):
+    shown = mvd("participants", "--json", home=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    view = json.loads(shown.stdout)
+    assert {p["kind"] for p in view["participants"]} == {"seed"} and view["nextReset"]
+    assert not (tmp_path / "onboarding.db").exists()
