@@ -9,23 +9,30 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from mvd_core.cli.common import FileOption, TargetsOption, load_dataspace
+from mvd_core.cli.common import FileOption, TargetsOption, load_dataspace, resolve_targets
 from mvd_core.cli.console import err, out
 from mvd_core.dataspace import load
-from mvd_core.dataspace.loader import BlueprintError
+from mvd_core.dataspace.loader import DEFAULT_NAME, BlueprintError
 from mvd_core.dataspace.models import Dataspace
+from mvd_core.dataspace.placeholders import refuse_placeholders
 from mvd_core.plan.desired import dataspace_dids, render_dataspace
 from mvd_core.plan.planner import Plan, make_plan
 from mvd_core.plan.render import runtime_images
+from mvd_core.settings import get_settings
 from mvd_core.workflow import connect
 
 
 def validate(
     file: Annotated[Path | None, typer.Argument(help="Blueprint YAML; the packaged default when omitted.")] = None,
+    targets: TargetsOption = None,
 ) -> None:
-    """Check a blueprint: prints OK, or every problem with its field path and line (exit 1)."""
+    """Check a blueprint: prints OK, or every problem with its field path and line (exit 1).
+    With the declared targets, also every placeholder an operator must fill in."""
+    chosen = resolve_targets(targets, get_settings())
     try:
         dataspace = load(file)
+        if chosen == "declared":
+            refuse_placeholders(dataspace, str(file) if file is not None else f"(default) {DEFAULT_NAME}")
     except BlueprintError as exc:
         err.print(f"[bold red]{exc.source}[/]: {len(exc.problems)} problem(s)")
         for problem in exc.problems:
@@ -34,6 +41,7 @@ def validate(
     out.print(
         f"OK: dataspace [bold]{dataspace.name}[/] with {len(dataspace.participants)} participant(s): "
         + ", ".join(p.id for p in dataspace.participants)
+        + (" (ready for the declared targets)" if chosen == "declared" else "")
     )
 
 
@@ -49,7 +57,7 @@ def render(
     targets: TargetsOption = None,
 ) -> None:
     """Write every participant's Kubernetes objects, did.json and cloud resources to a directory."""
-    dataspace, settings, chosen = load_dataspace(file, targets)
+    dataspace, settings, chosen = load_dataspace(file, targets, deploying=True)
     states = render_dataspace(dataspace, settings, connect.public_keys_for_render(settings, chosen))
     images = image_list(dataspace)
     written = 0
@@ -118,7 +126,7 @@ def plan(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Show what a provision would create, change or delete in each participant's cluster."""
-    dataspace, settings, chosen = load_dataspace(file, targets)
+    dataspace, settings, chosen = load_dataspace(file, targets, deploying=True)
     result = make_plan(
         dataspace,
         dataspace_dids(dataspace, settings),

@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 
 from mvd_core.dataspace import Dataspace, load_targeted
+from mvd_core.dataspace.loader import DEFAULT_NAME
+from mvd_core.dataspace.placeholders import refuse_placeholders
 from mvd_core.dataspace.targets import Targets
 from mvd_core.settings import Settings, get_settings
 
@@ -36,7 +38,14 @@ def resolve_targets(value: str | None, settings: Settings) -> Targets:
     return chosen  # type: ignore[return-value]
 
 
-def load_dataspace(file: Path | None, targets: str | None = None) -> tuple[Dataspace, Settings, Targets]:
+def load_dataspace(
+    file: Path | None, targets: str | None = None, *, deploying: bool = False
+) -> tuple[Dataspace, Settings, Targets]:
+    """The targeted blueprint. ``deploying`` (render, plan): the declared targets refuse placeholders."""
     settings = get_settings()
     chosen = resolve_targets(targets, settings)
-    return load_targeted(settings, file=file, targets=chosen), settings, chosen
+    dataspace = load_targeted(settings, file=file, targets=chosen)
+    if deploying and chosen == "declared":
+        source = file or settings.dataspace_file
+        refuse_placeholders(dataspace, str(source) if source is not None else f"(default) {DEFAULT_NAME}")
+    return dataspace, settings, chosen

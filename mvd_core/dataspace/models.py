@@ -440,7 +440,7 @@ class Participant(Model):
     id: DnsLabel
     display_name: str = Field(min_length=1, max_length=100)
     public_host: HostName | None = Field(
-        None, description="Host the participant's ingress answers on; <id>.<dataspace>.dataspace.example when unset."
+        None, description="Host the participant's ingress answers on; <id>.<exposure.zone> when unset."
     )
     cluster: Cluster = SimulatedCluster()
     runtimes: Runtimes
@@ -588,12 +588,31 @@ def did_collisions(hosts: list[tuple[str, DidHost | None]]) -> list[str]:
     return problems
 
 
+# The default zone of the participants' public hosts: reserved (RFC 2606), so the declared targets refuse it.
+EXAMPLE_ZONE_SUFFIX = "dataspace.example"
+
+
+class Exposure(Model):
+    """How the participants' public APIs are reached from outside their clusters: an Ingress per
+    participant on ``<id>.<zone>`` (or its ``publicHost``), TLS from cert-manager's ClusterIssuer."""
+
+    zone: HostName | None = Field(
+        None, description=f"DNS zone of the public hosts; <dataspace>.{EXAMPLE_ZONE_SUFFIX} (a placeholder) when unset."
+    )
+    ingress_class: DnsLabel = Field("nginx", description="IngressClass of the cluster's ingress controller.")
+    ingress_namespace: DnsLabel = Field(
+        "ingress-nginx", description="Namespace of the ingress controller's pods (NetworkPolicy lets only them in)."
+    )
+    cluster_issuer: DnsLabel = Field("letsencrypt", description="cert-manager ClusterIssuer that signs the hosts.")
+
+
 class Dataspace(Model):
     api_version: Literal["mvd/v1"] = "mvd/v1"
     kind: Literal["Dataspace"] = "Dataspace"
     name: DnsLabel
     display_name: str | None = None
     schedule: Schedule = Schedule()
+    exposure: Exposure = Exposure()
     images: Images = Images()
     participants: list[Participant] = Field(min_length=1)
 
@@ -628,5 +647,8 @@ class Dataspace(Model):
     def images_for(self, participant: Participant) -> Images:
         return participant.images or self.images
 
+    def public_zone(self) -> str:
+        return self.exposure.zone or f"{self.name}.{EXAMPLE_ZONE_SUFFIX}"
+
     def public_host_for(self, participant: Participant) -> str:
-        return participant.public_host or f"{participant.id}.{self.name}.dataspace.example"
+        return participant.public_host or f"{participant.id}.{self.public_zone()}"
