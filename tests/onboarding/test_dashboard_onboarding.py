@@ -12,7 +12,7 @@ import httpx
 from playwright.sync_api import expect
 
 from tests.api.test_participants import newcomers, plane  # noqa: F401 - fixtures
-from tests.browser.conftest import chromium, page, shot  # noqa: F401 - fixtures
+from tests.browser.conftest import shot
 from tests.e2e.conftest import TOKEN
 
 

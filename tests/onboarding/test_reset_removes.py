@@ -14,7 +14,6 @@ from mvd_core.identity.statuslist import decode
 from mvd_core.onboarding import Onboarded, open_store
 from mvd_core.runs.models import utcnow
 from mvd_core.workflow import offboard
-from tests.browser.conftest import chromium, page  # noqa: F401 - fixtures
 from tests.e2e.conftest import Plane, plane  # noqa: F401 - the fixture
 
 
