@@ -16,21 +16,31 @@ from mvd_core.api.backend import Backend
 from mvd_core.api.dashboard import SECURITY_HEADERS
 from mvd_core.api.handlers import ApiRequest, ApiResponse, Handler, error
 from mvd_core.commands import CommandQueue, Status, open_queue
-from mvd_core.dataspace import Dataspace, load_targeted
+from mvd_core.dataspace import Dataspace, load, load_targeted
 from mvd_core.errors import MvdError
 from mvd_core.host import schedule
 from mvd_core.logs import get_logger
 from mvd_core.runs import RunRegistry, open_registry
-from mvd_core.settings import Settings, describe_invalid, get_settings
+from mvd_core.settings import IndexingSettings, Settings, describe_invalid, get_settings
 
 log = get_logger(__name__)
 
 
 def settings() -> Settings:
-    """The app's settings; invalid ones (a short webhook secret, say) stop the app at indexing
-    with one line naming the variable and the rule, never its value."""
+    """The app's settings, read on first use, never at indexing: invalid ones (a short webhook
+    secret, say) are a 503 naming the variable and the rule, never its value. A secret whose
+    Key Vault reference App Service could not resolve is left unset and named where it is used
+    (``Settings.require_resolved``), so everything else keeps working."""
     try:
         return get_settings()
+    except ValidationError as exc:
+        raise MvdError(describe_invalid(exc), status=503) from None
+
+
+def indexing_settings() -> IndexingSettings:
+    """The settings read while the app is indexed (queue names, the timer): no secret among them."""
+    try:
+        return IndexingSettings()
     except ValidationError as exc:
         raise MvdError(describe_invalid(exc)) from None
 
@@ -51,8 +61,10 @@ def queue() -> CommandQueue:
 
 
 def reset_schedule() -> str:
-    """The timer's NCRONTAB, as the local host reads it (``mvd_core.host.schedule``)."""
-    return schedule.functions_timer(dataspace(), settings())
+    """The timer's NCRONTAB, as the local host reads it (``mvd_core.host.schedule``), fixed at
+    indexing: from the blueprint and MVD_RESET_SCHEDULE only."""
+    indexing = indexing_settings()
+    return schedule.functions_timer(load(indexing.dataspace_file), indexing)
 
 
 def reset_caches() -> None:

@@ -12,7 +12,8 @@ from blueprints import _runtime
 from mvd_core.commands import handle_command, handle_poison
 
 bp = df.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
-QUEUE = _runtime.settings().command_queue  # the first settings read at indexing: a bad one stops it here
+# Indexing reads no secret (IndexingSettings): a secret App Service cannot resolve fails where it is used.
+QUEUE = _runtime.indexing_settings().command_queue
 POISON_QUEUE = f"{QUEUE}-poison"
 # The app setting holding the storage connection string; the enqueuing side reads the same
 # setting (MVD_STORAGE_CONNECTION), so both ends use one queue by construction.

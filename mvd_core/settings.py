@@ -7,19 +7,79 @@ print.
 
 from __future__ import annotations
 
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+from mvd_core.errors import MvdError
 
 # Shortest API token or webhook secret accepted; shorter ones are refused at start.
 MIN_SECRET_LENGTH = 16
 # A bearer token as RFC 6750 spells it (b64token): what can travel in "Authorization: Bearer ...".
 BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 WEBHOOK_SOURCE_PATTERN = r"[a-z0-9][a-z0-9_-]{0,62}"
+# What App Service leaves in an app setting whose Key Vault reference it could not resolve.
+KEY_VAULT_REFERENCE = "@Microsoft.KeyVault("
+
+
+class UnresolvedReference(MvdError):
+    """A secret setting still holds its ``@Microsoft.KeyVault(...)`` reference: App Service
+    could not read the secret (likely right after deployment, before the app's vault role
+    applies). Only what needs that secret fails, with this 503."""
+
+    status = 503
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        subject = f"{names[0]} is" if len(names) == 1 else f"{', '.join(names)} are"
+        super().__init__(
+            f"{subject} an unresolved Key Vault reference: App Service could not read the secret. Check that "
+            "the secret exists in the vault and that the app's identity may read it (Key Vault Secrets User; "
+            "a new role assignment can take minutes to apply), then restart the app"
+        )
+
+
+def is_key_vault_reference(value: object) -> bool:
+    return isinstance(value, str) and value.lstrip().startswith(KEY_VAULT_REFERENCE)
+
+
+def require_resolved_environment(*names: str) -> None:
+    """``UnresolvedReference`` if any of these environment variables (read by a library, such
+    as boto3's ``AWS_*``) still holds a Key Vault reference."""
+    unresolved = [name for name in names if is_key_vault_reference(os.environ.get(name))]
+    if unresolved:
+        raise UnresolvedReference(unresolved)
+
+
+class _Unresolved:
+    """Stands for a secret setting's unresolved Key Vault reference until validation drops it."""
+
+
+_UNRESOLVED = _Unresolved()
+
+
+class _EnvSource(EnvSettingsSource):
+    """The environment, except that a secret setting holding a Key Vault reference is not
+    parsed (a JSON setting would not decode): it is marked, and left unset."""
+
+    def prepare_field_value(self, field_name: str, field: FieldInfo, value: Any, value_is_complex: bool) -> Any:
+        if field_name in SECRET_FIELDS and is_key_vault_reference(value):
+            return _UNRESOLVED
+        return super().prepare_field_value(field_name, field, value, value_is_complex)
 
 
 class Settings(BaseSettings):
@@ -114,6 +174,39 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="Log level.")
     log_format: Literal["console", "json"] = Field("console", description="Log record format.")
 
+    _unresolved: frozenset[str] = PrivateAttr(default_factory=frozenset)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, _EnvSource(settings_cls), dotenv_settings, file_secret_settings
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _unresolved_references(cls, data: Any, handler: ModelWrapValidatorHandler[Settings]) -> Settings:
+        marked = {k for k, v in data.items() if v is _UNRESOLVED} if isinstance(data, dict) else set()
+        settings = handler({k: v for k, v in data.items() if k not in marked} if marked else data)
+        settings._unresolved = frozenset(marked)
+        return settings
+
+    def require_resolved(self, *fields: str) -> None:
+        """``UnresolvedReference`` (503) naming each of these secret settings that holds an
+        unresolved Key Vault reference: checked where the secret is used, so the rest works."""
+        unresolved = [env_name(f) for f in fields if f in self._unresolved]
+        if unresolved:
+            raise UnresolvedReference(unresolved)
+
+    @property
+    def unresolved(self) -> list[str]:
+        """The secret settings left unset because their Key Vault reference is unresolved."""
+        return sorted(env_name(f) for f in self._unresolved)
+
     @field_validator("api_token")
     @classmethod
     def _strong_api_token(cls, value: SecretStr | None) -> SecretStr | None:
@@ -178,6 +271,31 @@ def check_api_token(token: str) -> None:
             f"the API token must be at least {MIN_SECRET_LENGTH} characters of A-Z a-z 0-9 - . _ ~ + / "
             "(optionally ending in '='), with no spaces"
         )
+
+
+def _field_of_settings(name: str) -> Any:
+    """``Settings``' field ``name`` (its default and description) for a narrower model."""
+    return Settings.model_fields[name]
+
+
+class IndexingSettings(BaseSettings):
+    """The few settings the Functions app needs while it is indexed (queue names, the timer's
+    schedule), the same fields as ``Settings``'. None is a secret: a secret App Service cannot
+    resolve, or a refused one, never stops indexing; it fails where it is used."""
+
+    model_config = SettingsConfigDict(env_prefix="MVD_", extra="ignore", hide_input_in_errors=True)
+
+    command_queue: str = _field_of_settings("command_queue")
+    reset_schedule: str | None = _field_of_settings("reset_schedule")
+    dataspace_file: Path | None = _field_of_settings("dataspace_file")
+
+
+def env_name(field: str) -> str:
+    return f"{Settings.model_config.get('env_prefix', '')}{field}".upper()
+
+
+# The settings that hold secrets (App Service may leave a Key Vault reference in them).
+SECRET_FIELDS = frozenset(name for name, info in Settings.model_fields.items() if "SecretStr" in str(info.annotation))
 
 
 def env_names() -> set[str]:

@@ -241,6 +241,8 @@ def webhook_handler(secrets: Mapping[str, SecretStr] | None = None, tolerance_se
     @guarded
     async def post_webhook(request: ApiRequest, backend: Backend) -> ApiResponse:
         settings = get_settings()
+        if secrets is None:
+            settings.require_resolved("webhook_secrets")
         tolerance = settings.webhook_tolerance_seconds if tolerance_seconds is None else tolerance_seconds
         verified = webhooks.verify(
             request.route_params.get("source", ""),

@@ -41,6 +41,7 @@ def open_queue() -> AzureStorageCommandQueue:
     """The Azure command queue from settings (Functions app): ``MVD_STORAGE_CONNECTION``, or
     ``MVD_STORAGE_ACCOUNT`` with the managed identity."""
     settings = get_settings()
+    settings.require_resolved("storage_connection")
     if settings.storage_connection is not None:
         return AzureStorageCommandQueue(settings.storage_connection.get_secret_value(), settings.command_queue)
     if settings.storage_account:

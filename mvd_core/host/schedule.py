@@ -28,7 +28,7 @@ from mvd_core.dataspace import Dataspace
 from mvd_core.dataspace.models import Schedule
 from mvd_core.errors import Conflict, MvdError
 from mvd_core.logs import get_logger, log_context
-from mvd_core.settings import Settings
+from mvd_core.settings import IndexingSettings, Settings
 
 log = get_logger(__name__)
 
@@ -47,7 +47,7 @@ def retry_delays(
     return tuple(min(first * 2**i, most) for i in range(count))
 
 
-def reset_schedule(dataspace: Dataspace, settings: Settings) -> Schedule:
+def reset_schedule(dataspace: Dataspace, settings: Settings | IndexingSettings) -> Schedule:
     """The schedule both hosts reset on: the blueprint's, with ``reset`` from
     ``MVD_RESET_SCHEDULE`` when that is set (checked as the blueprint's field is)."""
     override = settings.reset_schedule
@@ -66,7 +66,7 @@ def describe(schedule: Schedule, settings: Settings) -> str:
     return f"{schedule.reset} ({schedule.timezone}{origin})"
 
 
-def functions_timer(dataspace: Dataspace, settings: Settings) -> str:
+def functions_timer(dataspace: Dataspace, settings: Settings | IndexingSettings) -> str:
     """The NCRONTAB the Functions timer is registered with: ``reset_schedule``'s, which must
     be in UTC there."""
     schedule = reset_schedule(dataspace, settings)

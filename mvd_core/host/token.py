@@ -18,6 +18,7 @@ TOKEN_FILE = "api-token"
 def load_or_create(settings: Settings) -> tuple[str, bool]:
     """The token, and whether it was created just now (then it is shown once). A token file
     that is empty or too short is refused (MvdError naming the file), never replaced."""
+    settings.require_resolved("api_token")
     if settings.api_token is not None:
         return settings.api_token.get_secret_value(), False
     path = settings.home / TOKEN_FILE
@@ -33,6 +34,7 @@ def load_or_create(settings: Settings) -> tuple[str, bool]:
 
 def read(settings: Settings) -> str | None:
     """The token a CLI on this machine uses to talk to the local server, if it can find one."""
+    settings.require_resolved("api_token")
     if settings.api_token is not None:
         return settings.api_token.get_secret_value()
     path = settings.home / TOKEN_FILE

@@ -62,6 +62,7 @@ def open_registry() -> RunRegistry:
     connection string) or ``MVD_STORAGE_ACCOUNT`` (managed identity) is set, as on Azure;
     else SQLite under ``MVD_HOME``."""
     settings = get_settings()
+    settings.require_resolved("storage_connection")
     # Imported here: the local host never needs the storage SDK, and it is slow to import.
     if settings.storage_connection is not None:
         from mvd_core.runs.table_registry import TableRunRegistry

@@ -44,6 +44,7 @@ class AzureBlobError(ExternalError):
 
 
 def service_client(host: AzureBlobDidHost, settings: Settings, **kwargs: Any) -> BlobServiceClient:
+    settings.require_resolved("azure_storage_connection_string")
     if settings.azure_storage_connection_string is not None:
         return BlobServiceClient.from_connection_string(
             settings.azure_storage_connection_string.get_secret_value(), **kwargs

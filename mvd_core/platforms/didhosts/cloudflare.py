@@ -129,6 +129,7 @@ class CloudflareDidHostClient:
         self.url = did_to_url(self.did)
         self.description = f"R2 bucket {host.bucket} behind {host.domain}"
         if s3_client is None:
+            settings.require_resolved("r2_access_key_id", "r2_secret_access_key")
             if settings.r2_access_key_id is None or settings.r2_secret_access_key is None:
                 raise MvdError(
                     f"{participant_id}: a Cloudflare DID host needs R2 credentials "
@@ -144,6 +145,7 @@ class CloudflareDidHostClient:
                 config=s3_config(endpoint),
             )
         if purger is None:
+            settings.require_resolved("cloudflare_api_token")
             if settings.cloudflare_api_token is None:
                 raise MvdError(
                     f"{participant_id}: a Cloudflare DID host needs an API token for cache purges "

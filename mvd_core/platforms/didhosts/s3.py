@@ -22,7 +22,7 @@ from mvd_core.identity.didweb import did_for, did_to_url, document_path
 from mvd_core.identity.document import to_bytes
 from mvd_core.logs import get_logger, redact
 from mvd_core.platforms.didhosts import CACHE_CONTROL, CONTENT_TYPE, HASH_METADATA, PublishResult
-from mvd_core.settings import Settings
+from mvd_core.settings import Settings, require_resolved_environment
 
 if TYPE_CHECKING:  # the boto3 stubs are a development dependency
     from mypy_boto3_s3 import S3Client
@@ -235,6 +235,9 @@ class S3DidHostClient:
         self.did = did_for(host, participant_id)
         self.url = did_to_url(self.did)
         self.description = f"S3 bucket {host.bucket}"
+        if s3_client is None:
+            # boto3 reads these itself: a Key Vault reference left in them would be sent as a key
+            require_resolved_environment("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
         # a session of its own: the default session caches the credentials it found first
         self.s3 = s3_client or boto3.session.Session().client(
             "s3", region_name=host.region, endpoint_url=host.endpoint_url, config=s3_config(host.endpoint_url)
