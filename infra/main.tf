@@ -197,10 +197,12 @@ resource "azapi_resource" "function_app" {
     properties = {
       serverFarmId = azurerm_service_plan.main.id
       httpsOnly    = true
+      # Only site-config properties Flex Consumption accepts: ARM refuses the others (error
+      # 51021; ftpsState among them). FTP is off anyway: Flex has no FTP deployment and
+      # no_basic_auth below denies FTP and SCM basic auth.
       siteConfig = {
         minTlsVersion    = "1.2"
         scmMinTlsVersion = "1.2"
-        ftpsState        = "Disabled"
         http20Enabled    = true
         appSettings      = [for name, value in local.app_settings : { name = name, value = value }]
       }
@@ -219,7 +221,12 @@ resource "azapi_resource" "function_app" {
         scaleAndConcurrency = {
           maximumInstanceCount = var.maximum_instance_count
           instanceMemoryMB     = 2048
-          alwaysReady          = var.always_ready_http > 0 ? [{ name = "http", instanceCount = var.always_ready_http }] : []
+          # Microsoft's Flex recommendation for Durable Functions: one always-ready instance
+          # for the durable group (orchestrators, activities) cuts the cold start of each step.
+          alwaysReady = concat(
+            var.always_ready_http > 0 ? [{ name = "http", instanceCount = var.always_ready_http }] : [],
+            var.always_ready_durable > 0 ? [{ name = "durable", instanceCount = var.always_ready_durable }] : [],
+          )
         }
       }
     }

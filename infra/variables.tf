@@ -90,6 +90,17 @@ variable "always_ready_http" {
   }
 }
 
+variable "always_ready_durable" {
+  type        = number
+  description = "Always-ready instances for the Durable Functions group (orchestrators and activities). Microsoft recommends 1 on Flex Consumption: each orchestration step otherwise waits for a cold start. 0 scales to zero (cheapest; runs are slower), billed as a baseline otherwise."
+  default     = 1
+
+  validation {
+    condition     = var.always_ready_durable >= 0 && var.always_ready_durable <= 10
+    error_message = "always_ready_durable must be between 0 and 10."
+  }
+}
+
 variable "maximum_instance_count" {
   type        = number
   description = "Upper bound of Flex Consumption scale-out (the Durable work-item and command queues scale out to it)."

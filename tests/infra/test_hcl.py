@@ -40,7 +40,40 @@ def test_function_app_is_https_only_with_tls12(root):
     assert properties["httpsOnly"] is True
     assert properties["siteConfig"]["minTlsVersion"] == "1.2"
     assert properties["siteConfig"]["scmMinTlsVersion"] == "1.2"
-    assert properties["siteConfig"]["ftpsState"] == "Disabled"
+
+
+# Site-config properties a Flex Consumption app accepts that this app sets (the ones
+# azurerm_function_app_flex_consumption's site_config models too). ARM refuses the others on
+# Flex with error 51021: ftpsState (reported in West Europe), and those that moved to
+# functionAppConfig or are gone there (runtime stack versions, scale limits, pre-warming).
+FLEX_SITE_CONFIG = {"minTlsVersion", "scmMinTlsVersion", "http20Enabled", "appSettings"}
+NOT_ON_FLEX = {"ftpsState", "alwaysOn", "linuxFxVersion", "windowsFxVersion", "netFrameworkVersion", "pythonVersion",
+               "javaVersion", "powerShellVersion", "use32BitWorkerProcess", "functionAppScaleLimit",
+               "preWarmedInstanceCount", "minimumElasticInstanceCount", "elasticWebAppScaleLimit"}
+
+
+def test_site_config_has_only_what_flex_consumption_accepts(root):
+    config = set(site(root)["body"]["properties"]["siteConfig"])
+    assert config <= FLEX_SITE_CONFIG, f"not accepted on Flex Consumption: {sorted(config - FLEX_SITE_CONFIG)}"
+    assert not config & NOT_ON_FLEX
+    # FTP stays off without ftpsState: basic-auth publishing (FTP and SCM) is denied.
+    assert site(root)["body"]["properties"]["httpsOnly"] is True
+    assert root.resource("azapi_resource", "no_basic_auth")["body"] == {"properties": {"allow": False}}
+
+
+def test_durable_functions_follow_the_flex_recommendations(root):
+    import json
+
+    from tests.infra.terraform import ROOT
+
+    scale = site(root)["body"]["properties"]["functionAppConfig"]["scaleAndConcurrency"]
+    assert 'name = "durable"' in scale["alwaysReady"]
+    assert "var.always_ready_durable" in scale["alwaysReady"]
+    assert root.variables["always_ready_durable"]["default"] == 1
+    host = json.loads((ROOT / "host.json").read_text())
+    polling = host["extensions"]["durableTask"]["storageProvider"]["maxQueuePollingInterval"]
+    hours, minutes, seconds = (int(part) for part in polling.split(":"))
+    assert hours * 3600 + minutes * 60 + seconds <= 10, "Microsoft recommends 10 s or less on Flex Consumption"
 
 
 def test_function_app_has_system_assigned_identity(root):
