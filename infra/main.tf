@@ -143,6 +143,73 @@ resource "azurerm_application_insights" "main" {
   tags                          = local.tags
 }
 
+# --- alerting: a failed run (provision, nightly reset, teardown) reaches a person ---
+
+# Every run ends in the record_run activity, which logs one line per run with its outcome
+# (mvd_core/runs/notify.py: "run <id> (<action>) finished: failed, <n> failure(s)"); the
+# Functions host sends it to Application Insights as a trace (host.json keeps traces out of
+# sampling so none is dropped). The alert counts those lines.
+resource "azurerm_monitor_action_group" "run_failed" {
+  name                = "ag-${var.name_prefix}-run-failed"
+  resource_group_name = azurerm_resource_group.main.name
+  short_name          = "mvdrunfail"
+  tags                = local.tags
+
+  dynamic "email_receiver" {
+    for_each = { for i, address in var.alert_emails : tostring(i) => address }
+    content {
+      name                    = "email-${email_receiver.key}"
+      email_address           = email_receiver.value
+      use_common_alert_schema = true
+    }
+  }
+
+  dynamic "webhook_receiver" {
+    for_each = { for i, url in var.alert_webhook_urls : tostring(i) => url }
+    content {
+      name                    = "webhook-${webhook_receiver.key}"
+      service_uri             = webhook_receiver.value
+      use_common_alert_schema = true
+    }
+  }
+}
+
+resource "azurerm_monitor_scheduled_query_rules_alert_v2" "run_failed" {
+  name                 = "alert-${var.name_prefix}-run-failed"
+  resource_group_name  = azurerm_resource_group.main.name
+  location             = azurerm_resource_group.main.location
+  description          = "A control plane run (provision, nightly reset, teardown) finished failed: see the dashboard's run history or GET /api/runs for the failing participant and step."
+  display_name         = "MVD control plane: a run failed"
+  severity             = 1
+  enabled              = true
+  scopes               = [azurerm_application_insights.main.id]
+  evaluation_frequency = "PT5M"
+  window_duration      = "PT5M"
+  # One notification per failed run: a new failure in a later window alerts again.
+  auto_mitigation_enabled = false
+  tags                    = local.tags
+
+  criteria {
+    query                   = <<-KQL
+      traces
+      | where message contains "finished: failed"
+      | project timestamp, message, operation_Name
+    KQL
+    time_aggregation_method = "Count"
+    operator                = "GreaterThan"
+    threshold               = 0
+
+    failing_periods {
+      minimum_failing_periods_to_trigger_alert = 1
+      number_of_evaluation_periods             = 1
+    }
+  }
+
+  action {
+    action_groups = [azurerm_monitor_action_group.run_failed.id]
+  }
+}
+
 # --- the control plane's own Key Vault (RBAC) ---
 
 resource "azurerm_key_vault" "main" {

@@ -123,6 +123,28 @@ variable "log_level" {
   }
 }
 
+variable "alert_emails" {
+  type        = list(string)
+  description = "E-mail addresses the failed-run alert notifies (the action group's e-mail receivers). Empty: the alert still fires and shows in Azure Monitor, but tells nobody."
+  default     = []
+
+  validation {
+    condition     = alltrue([for address in var.alert_emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", address))])
+    error_message = "alert_emails must be e-mail addresses (name@example.org)."
+  }
+}
+
+variable "alert_webhook_urls" {
+  type        = list(string)
+  description = "HTTPS URLs the failed-run alert POSTs to (the action group's webhook receivers, common alert schema). A URL that carries a token is stored in the Terraform state."
+  default     = []
+
+  validation {
+    condition     = alltrue([for url in var.alert_webhook_urls : can(regex("^https://[^\\s/]+", url))])
+    error_message = "alert_webhook_urls must be https:// URLs."
+  }
+}
+
 variable "tags" {
   type        = map(string)
   description = "Tags added to every resource."

@@ -19,6 +19,8 @@ from types import MappingProxyType
 from typing import Any
 
 _CONTEXT_FIELDS = ("run_id", "participant", "step")
+# Set with ``extra=`` on the records a query selects (the failed-run alert reads event and outcome).
+_EVENT_FIELDS = ("event", "outcome", "action")
 # Read-only: log_context sets a new mapping, so no context sees another's fields.
 _context: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
     "mvd_log_context", default=MappingProxyType({})
@@ -69,7 +71,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        for name in _CONTEXT_FIELDS:
+        for name in (*_CONTEXT_FIELDS, *_EVENT_FIELDS):
             value = getattr(record, name, None)
             if value:
                 data[name] = value

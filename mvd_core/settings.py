@@ -171,6 +171,15 @@ class Settings(BaseSettings):
     sim_fault_seed: int | None = Field(
         None, description="Seed for the simulated cluster's fault draws, so a fault run can be replayed exactly."
     )
+    notify_url: str | None = Field(
+        None,
+        description="Where each failed run is POSTed (JSON, signed like an incoming webhook with "
+        "MVD_NOTIFY_SECRET); no notification when unset.",
+        pattern=r"^https?://[^\s/?#]+[^\s]*$",
+    )
+    notify_secret: SecretStr | None = Field(
+        None, description="HMAC-SHA256 secret that signs the run notifications (at least 16 characters)."
+    )
     log_level: str = Field("INFO", description="Log level.")
     log_format: Literal["console", "json"] = Field("console", description="Log record format.")
 
@@ -212,6 +221,13 @@ class Settings(BaseSettings):
     def _strong_api_token(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
             check_api_token(value.get_secret_value())
+        return value
+
+    @field_validator("notify_secret")
+    @classmethod
+    def _strong_notify_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < MIN_SECRET_LENGTH:
+            raise ValueError(f"the notification secret is empty or shorter than {MIN_SECRET_LENGTH} characters")
         return value
 
     @field_validator("webhook_secrets")

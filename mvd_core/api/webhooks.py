@@ -17,7 +17,6 @@ is recorded before the signature is valid; only then is the delivery id remember
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 import time
@@ -32,10 +31,29 @@ from mvd_core.errors import Conflict, MvdError, NotFound, Unauthorized
 from mvd_core.runs import DELIVERY_TTL, Action
 from mvd_core.settings import WEBHOOK_SOURCE_PATTERN
 
+# The scheme lives in the foundation layer (the run notifications are signed with it too);
+# these names stay importable from here.
+from mvd_core.signing import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, signed_headers
+
+__all__ = [
+    "DELIVERY_HEADER",
+    "MAX_BODY_BYTES",
+    "SIGNATURE_HEADER",
+    "SIGNED_STRING",
+    "TIMESTAMP_HEADER",
+    "PayloadTooLarge",
+    "VerifiedWebhook",
+    "WebhookPayload",
+    "check_first_delivery",
+    "delivery_ttl",
+    "header",
+    "parse_payload",
+    "sign",
+    "signed_headers",
+    "verify",
+]
+
 MAX_BODY_BYTES = 1024 * 1024
-SIGNATURE_HEADER = "X-MVD-Signature"
-TIMESTAMP_HEADER = "X-MVD-Timestamp"
-DELIVERY_HEADER = "X-MVD-Delivery"
 _SOURCE = re.compile(WEBHOOK_SOURCE_PATTERN)
 _DELIVERY = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _SIGNATURE = re.compile(r"sha256=([0-9a-fA-F]{64})")
@@ -61,24 +79,6 @@ class VerifiedWebhook(BaseModel):
     delivery_id: str
     timestamp: int
     payload: WebhookPayload
-
-
-def sign(secret: str | bytes, timestamp: int | str, delivery_id: str, body: bytes) -> str:
-    """The ``X-MVD-Signature`` value for delivery ``delivery_id`` of ``body`` sent at
-    ``timestamp`` (unix seconds): HMAC-SHA256 over ``"<timestamp>.<delivery_id>." + body``."""
-    key = secret.encode("utf-8") if isinstance(secret, str) else secret
-    signed = f"{timestamp}.{delivery_id}.".encode() + body
-    return f"sha256={hmac.new(key, signed, hashlib.sha256).hexdigest()}"
-
-
-def signed_headers(secret: str | bytes, body: bytes, delivery_id: str, timestamp: int | None = None) -> dict[str, str]:
-    """All three headers for a delivery (what a sender, or a test, puts on the request)."""
-    ts = int(time.time()) if timestamp is None else timestamp
-    return {
-        TIMESTAMP_HEADER: str(ts),
-        DELIVERY_HEADER: delivery_id,
-        SIGNATURE_HEADER: sign(secret, ts, delivery_id, body),
-    }
 
 
 def delivery_ttl(tolerance_seconds: int) -> timedelta:

@@ -22,6 +22,7 @@ from mvd_core.plan.render import WORKLOAD_KINDS, render_participant
 from mvd_core.platforms.clusters import ClusterOperation
 from mvd_core.platforms.edc import exchange
 from mvd_core.platforms.secrets import SecretStore
+from mvd_core.runs import notify
 from mvd_core.runtimes.spec import RuntimeSpec
 from mvd_core.settings import Settings, get_settings
 from mvd_core.workflow import connect, offboard, runtimes, seed
@@ -465,5 +466,5 @@ def record_run(summary: dict[str, Any]) -> dict[str, Any]:
     )
     with log_context(run_id=run.id, step="record"):
         open_registry().finish(run.id, run)
-        log.info("%s %s: %d failure(s)", run.action, run.status, len(run.failures))
+    notify.run_finished(run, get_settings())
     return run.wire()

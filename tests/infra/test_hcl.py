@@ -238,3 +238,46 @@ def test_storage_is_configured_through_resource_manager_only(root):
     queues = root.resources("azurerm_storage_queue")
     assert queues["commands"]["name"] == "${local.command_queue}"
     assert queues["commands_poison"]["name"] == "${local.command_queue}-poison"
+
+
+def test_a_failed_run_raises_an_alert_whose_receivers_are_variables(root, caplog):
+    import json
+    import logging
+
+    from mvd_core.runs import RunSummary, notify
+    from mvd_core.runs.models import utcnow
+    from tests.infra.terraform import ROOT
+
+    alert = root.resource("azurerm_monitor_scheduled_query_rules_alert_v2", "run_failed")
+    assert alert["scopes"] == ["${azurerm_application_insights.main.id}"]
+    assert alert["enabled"] is True and alert["severity"] <= 1
+    assert alert["action"][0]["action_groups"] == ["${azurerm_monitor_action_group.run_failed.id}"]
+    criteria = alert["criteria"][0]
+    assert (criteria["operator"], criteria["threshold"], criteria["time_aggregation_method"]) == ("GreaterThan", 0, "Count")
+    query = criteria["query"].replace('\\"', '"')  # python-hcl2 keeps the heredoc's quotes escaped
+    needle = query.split('message contains "')[1].split('"')[0]
+
+    # The query finds the line the code logs for a failed run, and not the one for a completed run.
+    def line(status: str) -> str:
+        from mvd_core.settings import Settings
+
+        run = RunSummary(id="r-1", dataspace="mvd", action="reset", source="timer", status=status,
+                         created_at=utcnow(), failures=[])
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="mvd"):
+            notify.run_finished(run, Settings())
+        [record] = [r for r in caplog.records if getattr(r, "event", None) == notify.EVENT]
+        return record.getMessage()
+
+    assert needle in line("failed") and needle not in line("completed")
+    assert query.strip().startswith("traces")
+    # sampling would drop some of those traces
+    host = json.loads((ROOT / "host.json").read_text())
+    assert "Trace" in host["logging"]["applicationInsights"]["samplingSettings"]["excludedTypes"].split(";")
+
+    group = root.resource("azurerm_monitor_action_group", "run_failed")
+    dynamic = {kind: body for block in group["dynamic"] for kind, body in block.items()}
+    assert "var.alert_emails" in dynamic["email_receiver"]["for_each"]
+    assert "var.alert_webhook_urls" in dynamic["webhook_receiver"]["for_each"]
+    assert root.variables["alert_emails"]["default"] == [] and root.variables["alert_webhook_urls"]["default"] == []
+    assert len(group["short_name"]) <= 12
