@@ -1,8 +1,8 @@
 """The HTTP API on Azure Functions: one function per route of ``mvd_core.api.handlers.ROUTES``,
 the table `mvd serve` dispatches on too, each a thin wrapper over its handler.
 
-Auth level function (a function key) for every route but the webhook's, the datasets' and
-the public participant list, which are anonymous: webhook senders authenticate with the
+Auth level function (a function key) for every route but the webhook's, the datasets',
+the public participant list and a join (``POST /api/participants``), which are anonymous: webhook senders authenticate with the
 per-source HMAC signature the handler checks (most webhook senders cannot add a key), data
 planes with their participant's data-source key. host.json sets an empty
 route prefix (so the dashboard can live at ``/``); every API route therefore spells out its

@@ -1,7 +1,7 @@
 """`mvd serve`: the HTTP API, the dashboard and the local did:web documents, over the local host.
 
 Routes: ``/api/...`` (the shared handlers; POSTs need the bearer token, webhooks their HMAC
-signature instead, the participant list nothing), ``/dids/<participant>/.../did.json``, ``/`` (the dashboard),
+signature instead, the participant list and a join (``POST /api/participants``) nothing), ``/dids/<participant>/.../did.json``, ``/`` (the dashboard),
 ``/participants/<participant>`` (its connector page), ``/healthz``;
 the dataspace issuer's ``/dids/issuer/did.json``, ``POST /issuer/dcp/credentials`` (public:
 holders authenticate with their DCP token) and its status list ``GET /issuer/status/membership``.
