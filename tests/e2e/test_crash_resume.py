@@ -11,8 +11,10 @@ from azure.durable_functions.models.history import HistoryEventType
 from kubernetes import client as k8s
 
 from mvd_core.k8s import labels as L
+from mvd_core.onboarding import Onboarded, OnboardingStore
 from mvd_core.platforms.clusters.simulated import SimulatedClusterSource
 from mvd_core.platforms.kubernetes.simulator import stop_shared_simulators
+from mvd_core.runs.models import utcnow
 from mvd_core.settings import Settings
 
 PARTICIPANTS = ("galactic-turbine", "space-enforcer", "interstellar-assembly")
@@ -53,6 +55,13 @@ def test_sigkill_mid_reset_resumes_and_applies_each_side_effect_once(serve_proce
     sp.stop()
     before = deployments(sp.home)
     assert len(before) == 10
+    # a newcomer that joined since (what a join leaves in the store): the reset removes it first
+    guest = "did:web:guest.example.org"
+    OnboardingStore.in_home(sp.home).add(
+        Onboarded(did=guest, participant_id="guest-example-org", protocol_url="https://guest.example.org/api/dsp/2025-1",
+                  credential_service="https://guest.example.org/api/credentials", joined_at=utcnow(),
+                  source_address="192.0.2.1", invite_id=None),
+        cap=5, invite_token=None)
 
     sp.start()
     reset_id = sp.api("POST", "/api/dataspace/reset").json()["runId"]
@@ -70,7 +79,10 @@ def test_sigkill_mid_reset_resumes_and_applies_each_side_effect_once(serve_proce
     run = sp.wait_run(reset_id, lambda r: r["status"] in ("completed", "failed"))
     assert run["status"] == "completed", run["failures"]
     assert all(p["status"] == "done" for p in run["participants"].values())
+    assert [(r["did"], r["revoked"]) for r in run["removed"]] == [(guest, True)]
     sp.stop()
+    store = OnboardingStore.in_home(sp.home)
+    assert store.active() == [] and [(e.did, e.removed_by) for e in store.removed()] == [(guest, reset_id)]
 
     completions = completions_per_task(sp.home, reset_id)
     assert completions and max(completions.values()) == 1, "an activity completed twice in the history"
