@@ -21,11 +21,11 @@ from pydantic import BaseModel, ConfigDict
 
 from mvd_core.dataspace.models import Dataspace, LocalDidHost, Participant, SeedJob
 from mvd_core.k8s import labels as L
+from mvd_core.plan.exposure import exposure_objects
 from mvd_core.plan.trust import issuer_did, participant_list_url
 from mvd_core.runtimes.assembly import JVM_FLAGS
 from mvd_core.runtimes.cluster import (
     DATAPLANE,
-    PUBLIC_APIS,
     VAULT_PATH,
     api_url,
     cluster_runtimes,
@@ -522,42 +522,6 @@ def _connector_ui(
     ]
 
 
-def _ingress(dataspace: Dataspace, participant: Participant, specs: list[RuntimeSpec]) -> dict[str, Any]:
-    """One rule for the participant's public host: the APIs others reach. Not the connector UI:
-    the Data Dashboard hands the management API key to every browser that loads it."""
-    paths: list[tuple[str, str, str]] = []
-    for spec in specs:
-        workload = workload_name(spec.kind, spec.name)
-        for api in PUBLIC_APIS[spec.kind]:
-            route = (spec.apis[api].path, workload, api)
-            if route not in paths:
-                paths.append(route)
-    return _finish(
-        {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "Ingress",
-            "metadata": _meta(dataspace, participant, participant.id, "ingress"),
-            "spec": {
-                "rules": [
-                    {
-                        "host": dataspace.public_host_for(participant),
-                        "http": {
-                            "paths": [
-                                {
-                                    "path": path,
-                                    "pathType": "Prefix",
-                                    "backend": {"service": {"name": service, "port": {"name": port}}},
-                                }
-                                for path, service, port in paths
-                            ]
-                        },
-                    }
-                ]
-            },
-        }
-    )
-
-
 def render_participant(
     dataspace: Dataspace, participant: Participant, dids: dict[str, str], settings: Settings
 ) -> list[dict[str, Any]]:
@@ -583,7 +547,10 @@ def render_participant(
         objects.append(_service(dataspace, participant, name, ports, headless=name == DATAPLANE))
     if participant.runtimes.connector_ui.enabled:
         objects += _connector_ui(dataspace, participant, specs, dids[participant.id], images[CONNECTOR_UI].image)
-    objects.append(_ingress(dataspace, participant, specs))
+    objects += [
+        _finish(o)
+        for o in exposure_objects(dataspace, participant, specs, lambda n, c: _meta(dataspace, participant, n, c))
+    ]
     management = api_url(next(s for s in specs if s.kind == "connector"), "management")
     objects += _offers_job(dataspace, participant, settings, management, images[OFFERS_JOB].image)
     for job in participant.seed_jobs:

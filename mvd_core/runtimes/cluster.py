@@ -18,7 +18,7 @@ from typing import Final
 
 from mvd_core.dataspace.models import Participant
 from mvd_core.runtimes.kinds import RuntimeKind
-from mvd_core.runtimes.participant import API_PATHS, participant_runtimes, runtime_layout
+from mvd_core.runtimes.participant import api_path, participant_runtimes, runtime_layout
 from mvd_core.runtimes.spec import RuntimeSpec
 
 CONTAINER_PORTS: Final[Mapping[RuntimeKind, Mapping[str, int]]] = {
@@ -52,11 +52,12 @@ def cluster_host(namespace: str, kind: RuntimeKind, runtime: str) -> str:
     return f"{runtime}.{namespace}.svc.cluster.local"
 
 
-def public_url(public_host: str, kind: RuntimeKind, api: str) -> str | None:
-    """The address others reach an API at, or None where it is not exposed."""
+def public_url(public_host: str, kind: RuntimeKind, api: str, runtime: str | None = None) -> str | None:
+    """The address others reach an API at, or None where it is not exposed. ``runtime`` (default:
+    the kind's name) matters for data planes: each replica's public API has its own path."""
     if api not in PUBLIC_APIS[kind]:
         return None
-    return f"https://{public_host}{API_PATHS[kind][api]}"
+    return f"https://{public_host}{api_path(kind, runtime or kind, api)}"
 
 
 def api_url(spec: RuntimeSpec, api: str) -> str:
@@ -85,6 +86,6 @@ def cluster_runtimes(
         vault_path=VAULT_PATH,
         ports=lambda runtime, api: CONTAINER_PORTS[layout[runtime]][api],
         hosts=lambda runtime: cluster_host(namespace, layout[runtime], runtime),
-        public_urls=lambda runtime, api: public_url(public_host, layout[runtime], api),
+        public_urls=lambda runtime, api: public_url(public_host, layout[runtime], api, runtime),
         did_web_https=did_web_https,
     )

@@ -63,6 +63,17 @@ API_PATHS: Final[Mapping[RuntimeKind, Mapping[str, str]]] = {
     "dataplane": {"default": "/api", "control": "/api/control", "public": "/api/public"},
     "catalog": {"default": "/api", "catalog": "/api/catalog", "protocol": "/api/dsp"},
 }
+
+
+def api_path(kind: RuntimeKind, runtime: str, api: str) -> str:
+    """The path of one of a runtime's APIs. A data plane's public API is under its own name
+    (``/api/public/dataplane-0``): behind one Ingress host each replica keeps its own route, so an
+    EDR (whose token only the replica that issued it knows) leads back to that replica."""
+    if kind == "dataplane" and api == "public":
+        return f"{API_PATHS[kind][api]}/{runtime}"
+    return API_PATHS[kind][api]
+
+
 # -Xmx per runtime: measured RSS is 120-170 MiB each with this heap limit (2-core machine).
 HEAP_MB: Final[Mapping[RuntimeKind, int]] = {"identityhub": 320, "connector": 320, "dataplane": 320, "catalog": 320}
 # The crawler's first run and its period, in seconds.
@@ -156,7 +167,9 @@ def participant_runtimes(
     port = _port_lookup(ports)
     layout = runtime_layout(participant)
     apis = {
-        name: {api: ApiEndpoint(name=api, port=port(name, api), path=path) for api, path in API_PATHS[kind].items()}
+        name: {
+            api: ApiEndpoint(name=api, port=port(name, api), path=api_path(kind, name, api)) for api in API_PATHS[kind]
+        }
         for name, kind in layout.items()
     }
     seen: dict[tuple[str, int], str] = {}
@@ -255,6 +268,8 @@ def participant_runtimes(
                         **base(name),
                         "edc.participant.id": did,
                         "edc.dpf.selector.url": url("connector", "control") + "/v1/dataplanes",
+                        # what the EDRs this replica issues name as their endpoint: its own route
+                        "edc.dataplane.api.public.baseurl": public_urls(name, "public") or url(name, "public"),
                         "edc.transfer.proxy.token.signer.privatekey.alias": DATAPLANE_TOKEN_PRIVATE_KEY,
                         "edc.transfer.proxy.token.verifier.publickey.alias": DATAPLANE_TOKEN_PUBLIC_KEY,
                     },

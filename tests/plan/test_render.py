@@ -115,13 +115,18 @@ def test_every_service_port_probe_and_ingress_path_leads_to_a_declared_container
                 assert container[probe]["httpGet"]["port"] in ports, (name, probe)
             container_ports[name] = ports
         services = of_kind(objects, "Service")
-        assert set(services) == set(workloads)
+        # a Service per data plane replica (its pod only), the backend of that replica's Ingress route
+        replicas = {f"dataplane-{i}" for i in range(workloads["dataplane"]["spec"]["replicas"])}
+        assert set(services) == set(workloads) | replicas
         for name, service in services.items():
+            workload = "dataplane" if name in replicas else name
             selected = [w for w, o in workloads.items() if o["spec"]["selector"]["matchLabels"].items()
                         <= service["spec"]["selector"].items()]
-            assert selected == [name]
+            assert selected == [workload]
+            if name in replicas:
+                assert service["spec"]["selector"]["statefulset.kubernetes.io/pod-name"] == name
             for port in service["spec"]["ports"]:
-                assert container_ports[name][port["targetPort"]] == port["port"], (pid, name, port)
+                assert container_ports[workload][port["targetPort"]] == port["port"], (pid, name, port)
         [ingress] = of_kind(objects, "Ingress").values()
         routed = set()
         for path in ingress["spec"]["rules"][0]["http"]["paths"]:
@@ -131,7 +136,7 @@ def test_every_service_port_probe_and_ingress_path_leads_to_a_declared_container
         # only what others must reach: never management, control, STS, identity or the catalog query API,
         # nor the connector UI, which hands the management API key to its browser
         assert routed == {("/api/dsp", "connector", "protocol"), ("/api/credentials", "identityhub", "credentials"),
-                          ("/api/public", "dataplane", "public")}
+                          *((f"/api/public/{r}", r, "public") for r in replicas)}
 
 
 def test_apis_probes_and_heap_come_from_the_spec(seed):
@@ -236,8 +241,10 @@ def test_more_data_planes_change_only_the_stateful_set_and_add_their_settings(se
     before = {o["kind"] + "/" + o["metadata"]["name"]: L.spec_hash(o) for o in render_participant(ds, p, dids, Settings())}
     after = {o["kind"] + "/" + o["metadata"]["name"]: L.spec_hash(o)
              for o in render_participant(ds, bigger, dids, Settings())}
-    assert {k for k in before if before[k] != after[k]} == {"StatefulSet/dataplane"}
-    assert set(after) - set(before) == {"ConfigMap/dataplane-3-settings", "ConfigMap/dataplane-4-settings"}
+    # the Ingress gains the new replicas' routes
+    assert {k for k in before if before[k] != after[k]} == {"StatefulSet/dataplane", "Ingress/galactic-turbine"}
+    assert set(after) - set(before) == {"ConfigMap/dataplane-3-settings", "ConfigMap/dataplane-4-settings",
+                                        "Service/dataplane-3", "Service/dataplane-4"}
 
 
 @pytest.mark.parametrize("targets", ["declared", "simulated"])
@@ -254,8 +261,9 @@ def test_every_rendered_object_is_valid_against_the_kubernetes_schemas(seed, tar
             kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
             checked += 1
     # per participant: namespace, ingress, a ConfigMap per runtime, a workload and a Service per kind,
-    # the connector UI's ConfigMap, the offers Job and its ConfigMap
-    assert checked == (18 + 1) + 13 + 15 + 3 * 3
+    # the connector UI's ConfigMap, the offers Job and its ConfigMap; a Service per data plane replica
+    # (3 + 1 + 3) and the NetworkPolicies (default-deny and one per workload: 5 + 4 + 4)
+    assert checked == (18 + 1) + 13 + 15 + 3 * 3 + 7 + 13
 
 
 def test_schema_validation_catches_a_broken_object(seed):

@@ -50,6 +50,7 @@ KINDS: dict[str, _Kind] = {
     "StatefulSet": _Kind(k8s.AppsV1Api, "namespaced_stateful_set"),
     "Job": _Kind(k8s.BatchV1Api, "namespaced_job"),
     "Ingress": _Kind(k8s.NetworkingV1Api, "namespaced_ingress"),
+    "NetworkPolicy": _Kind(k8s.NetworkingV1Api, "namespaced_network_policy"),
 }
 API_VERSIONS = {
     "Namespace": "v1",
@@ -60,6 +61,7 @@ API_VERSIONS = {
     "StatefulSet": "apps/v1",
     "Job": "batch/v1",
     "Ingress": "networking.k8s.io/v1",
+    "NetworkPolicy": "networking.k8s.io/v1",
 }
 ORDER = list(KINDS)
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")

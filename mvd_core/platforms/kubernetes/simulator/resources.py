@@ -35,6 +35,7 @@ RESOURCES: dict[tuple[str, str, str], Resource] = {
         Resource("apps", "v1", "statefulsets", "StatefulSet", has_generation=True),
         Resource("batch", "v1", "jobs", "Job", has_generation=True),
         Resource("networking.k8s.io", "v1", "ingresses", "Ingress", has_generation=True),
+        Resource("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", has_generation=True),
     ]
 }
 
