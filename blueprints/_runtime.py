@@ -19,11 +19,29 @@ from mvd_core.commands import CommandQueue, Status, open_queue
 from mvd_core.dataspace import Dataspace, load, load_targeted
 from mvd_core.errors import MvdError
 from mvd_core.host import schedule
-from mvd_core.logs import get_logger
+from mvd_core.logs import configure_worker, get_logger
 from mvd_core.runs import RunRegistry, open_registry
-from mvd_core.settings import IndexingSettings, Settings, describe_invalid, get_settings
+from mvd_core.settings import IndexingSettings, LogSettings, Settings, describe_invalid, get_settings
 
 log = get_logger(__name__)
+
+
+def configure_logging() -> None:
+    """MVD_LOG_LEVEL and MVD_LOG_FORMAT on the Functions host (neither is a secret, so they are
+    read while the app is indexed). A value that does not validate leaves INFO and console
+    with one warning naming it, rather than an app that indexes nothing."""
+    try:
+        chosen = LogSettings()
+        configure_worker(chosen.log_level, chosen.log_format)
+    except ValidationError as exc:
+        configure_worker()
+        log.warning("logging at INFO: %s", describe_invalid(exc))
+    except ValueError:
+        configure_worker()
+        log.warning("logging at INFO: invalid settings: MVD_LOG_LEVEL (not a level: DEBUG, INFO, WARNING, ERROR)")
+
+
+configure_logging()
 
 
 def settings() -> Settings:

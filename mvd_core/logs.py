@@ -52,6 +52,11 @@ def log_context(**fields: str | None) -> Iterator[None]:
         _context.reset(token)
 
 
+# Set by configure_worker: records leave as JSON lines in their message (the Functions worker
+# formats only the message; it drops ``extra`` fields).
+_json_messages = False
+
+
 class _ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         ctx = _context.get()
@@ -60,6 +65,9 @@ class _ContextFilter(logging.Filter):
                 setattr(record, name, ctx.get(name))
         record.msg = redact(record.getMessage())
         record.args = None
+        if _json_messages and not getattr(record, "_mvd_json", False):
+            record.msg = JsonFormatter().format(record)
+            setattr(record, "_mvd_json", True)  # noqa: B010 (not a LogRecord attribute mypy knows)
         return True
 
 
@@ -92,6 +100,8 @@ def configure(
 ) -> None:
     """Console records at ``console_level`` (default ``level``); with ``file``, every record
     at ``level`` also goes there as JSON lines (the CLI keeps its terminal for progress)."""
+    global _json_messages
+    _json_messages = False
     root = logging.getLogger("mvd")
     root.setLevel(level.upper())
     for handler in list(root.handlers):
@@ -111,6 +121,21 @@ def configure(
         to_file.setFormatter(JsonFormatter())
         root.addHandler(to_file)
     root.propagate = False
+
+
+def configure_worker(level: str = "INFO", fmt: str = "console") -> None:
+    """Logging inside the Azure Functions Python worker: the ``mvd`` records go at ``level`` to
+    the worker's own handler (on the root logger, which sends them to the host and Application
+    Insights as traces), no handler of ours. With ``fmt="json"`` each message is the JSON line
+    (run id, participant and step in it), since the worker passes on only the message."""
+    global _json_messages
+    root = logging.getLogger("mvd")
+    root.setLevel(level.upper())
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    root.propagate = True
+    _json_messages = fmt == "json"
 
 
 def get_logger(name: str) -> logging.Logger:

@@ -306,6 +306,16 @@ class IndexingSettings(BaseSettings):
     dataspace_file: Path | None = _field_of_settings("dataspace_file")
 
 
+class LogSettings(BaseSettings):
+    """MVD_LOG_LEVEL and MVD_LOG_FORMAT alone: the Functions app configures logging from them
+    when it is indexed, before any other setting is read."""
+
+    model_config = SettingsConfigDict(env_prefix="MVD_", extra="ignore", hide_input_in_errors=True)
+
+    log_level: str = _field_of_settings("log_level")
+    log_format: Literal["console", "json"] = _field_of_settings("log_format")
+
+
 def env_name(field: str) -> str:
     return f"{Settings.model_config.get('env_prefix', '')}{field}".upper()
 
