@@ -45,6 +45,7 @@ from mvd_core.identity import resolver
 from mvd_core.identity.issuer import IssuerRefusal, service_endpoint
 from mvd_core.logs import get_logger
 from mvd_core.onboarding import JoinRefused, Onboarded, onboarded, open_store
+from mvd_core.onboarding import exists as store_exists
 from mvd_core.plan.desired import dataspace_dids
 from mvd_core.plan.trust import issuer_did
 from mvd_core.runs.models import Removal, Wire, utcnow
@@ -419,7 +420,7 @@ def participants(dataspace: Dataspace, settings: Settings, next_reset: datetime 
         for p in dataspace.participants
     ]
     active = onboarded(settings)
-    removed = open_store(settings).removed(20) if (settings.home / "onboarding.db").is_file() else []
+    removed = open_store(settings).removed(20) if store_exists(settings) else []
     return ParticipantsView(
         onboarding=settings.onboarding,
         next_reset=next_reset,

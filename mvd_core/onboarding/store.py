@@ -337,9 +337,14 @@ def open_store(settings: Settings) -> OnboardingStore:
         return store
 
 
+def exists(settings: Settings) -> bool:
+    """Whether anyone ever joined (or was invited) here: the store's file exists. Readers and the
+    reset check it first, so a host nobody joins (the Functions app, whose filesystem may be
+    read-only) never creates it."""
+    return (Path(settings.home) / "onboarding.db").is_file()
+
+
 def onboarded(settings: Settings) -> list[Onboarded]:
     """The active onboarded participants of ``settings.home``; none (and no file created) when
-    nobody ever joined there (a read-only host, the Functions app, never creates the store)."""
-    if not (Path(settings.home) / "onboarding.db").is_file():
-        return []
-    return open_store(settings).active()
+    the store does not exist."""
+    return open_store(settings).active() if exists(settings) else []

@@ -11,6 +11,7 @@ from mvd_core.dataspace import Dataspace
 from mvd_core.identity.issuer import Issuer, local_issuer
 from mvd_core.logs import get_logger
 from mvd_core.onboarding import Onboarded, open_store
+from mvd_core.onboarding import exists as onboarding_exists
 from mvd_core.platforms.secrets.local import LocalFileVault
 from mvd_core.runs.models import Removal
 from mvd_core.settings import Settings
@@ -63,7 +64,10 @@ def remove_one(dataspace: Dataspace, settings: Settings, did: str) -> Removal | 
 
 def remove_all(dataspace: Dataspace, settings: Settings, run_id: str) -> list[Removal]:
     """What a reset does first: every onboarded participant removed by ``run_id`` and revoked.
-    A retry (or a replay after a crash) answers the same list: the store keeps who removed whom."""
+    A retry (or a replay after a crash) answers the same list: the store keeps who removed whom.
+    Nobody to remove, and no store created, where nobody ever joined (the Functions app)."""
+    if not onboarding_exists(settings):
+        return []
     removed = open_store(settings).remove_all(run_id)
     revoked = revoke_removed(dataspace, settings)
     if removed:

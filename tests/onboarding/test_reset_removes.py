@@ -102,3 +102,15 @@ def test_the_dashboards_run_history_lists_the_removals(plane, page):  # noqa: F8
     removed = item.locator(f'.run-removed li[data-did="{guest}"]')
     expect(removed).to_contain_text(f"Removed guest-example-org ({guest}), joined ")
     expect(removed).to_contain_text("its credentials revoked")
+
+
+def test_where_nobody_ever_joined_the_reset_removes_nobody_and_creates_no_store():
+    """The Functions app runs the same step; its filesystem may be read-only, so nothing is created."""
+    from mvd_core.dataspace import load_targeted
+    from mvd_core.settings import get_settings
+    from mvd_core.workflow.catalog import ACTIVITIES
+
+    settings = get_settings()
+    baseline = {"dataspace": load_targeted(settings).model_dump(mode="json", by_alias=True)}
+    assert ACTIVITIES["remove_onboarded"]({"runId": "mvd-mvd-20261202T000000-abcdef", "baseline": baseline}) == []
+    assert not (settings.home / "onboarding.db").exists()
