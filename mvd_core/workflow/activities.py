@@ -208,7 +208,9 @@ def restart_runtimes(data: dict[str, Any]) -> dict[str, Any]:
         api, desired = work.api(), work.desired()
         deployments = [o for o in desired if o["kind"] in WORKLOAD_KINDS]
         workloads.restart(api, deployments, work.run_id)
-        jobs = workloads.rerun_jobs(api, desired, work.run_id)
+        workloads.rerun_jobs(api, desired, work.run_id)
+        # what this run re-ran, counted from the baseline (a retry re-runs nothing and says the same)
+        jobs = [o for o in desired if o["kind"] == "Job"]
         detail = f"{len(deployments)} runtime(s) restarted" + (f", {len(jobs)} seed job(s) re-run" if jobs else "")
         return {"detail": detail}
 
