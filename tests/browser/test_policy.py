@@ -113,5 +113,5 @@ def test_the_functions_page_works_under_its_policy(idle_server: MvdServe, page: 
     response = page.goto(idle_server.url + "/")
     assert response is not None and "frame-ancestors 'none'" in response.headers["content-security-policy"]
     _use_the_dashboard(page)
-    assert sorted(served) == ["/", "/static/app.js", "/static/common.js", "/static/style.css"]
+    assert sorted(served) == ["/", "/static/app.js", "/static/common.js", "/static/onboarding.js", "/static/style.css"]
     assert page.evaluate("window.__violations") == [] and console == []

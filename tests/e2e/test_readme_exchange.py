@@ -32,7 +32,8 @@ CONSUMER, PROVIDER, DATASET = "space-enforcer", "interstellar-assembly", "assemb
 
 
 def readme_block() -> str:
-    section = README.read_text("utf-8").split("### Use the dataspace with curl", 1)[1].split("\n## ", 1)[0]
+    section = README.read_text("utf-8").split("### Use the dataspace with curl", 1)[1]
+    section = re.split(r"\n#{2,3} ", section, maxsplit=1)[0]  # up to the next section, whatever its level
     [block] = re.findall(r"```sh\n(.*?)```", section, re.DOTALL)
     return block
 
