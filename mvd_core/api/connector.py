@@ -31,6 +31,7 @@ from mvd_core.api import inputs
 from mvd_core.dataspace import Dataspace
 from mvd_core.dataspace.models import Participant
 from mvd_core.errors import Conflict, MvdError, NotFound
+from mvd_core.onboarding import onboarded
 from mvd_core.plan.desired import dataspace_dids
 from mvd_core.platforms.edc import exchange
 from mvd_core.platforms.edc.http import EdcApiError, EdcTimeout
@@ -195,7 +196,10 @@ class Connector:
 
     def who(self, did: str | None) -> str | None:
         """The participant id whose DID ``did`` is, or None."""
-        return next((pid for pid, known in self.dids.items() if known == did), None) if did else None
+        if not did:
+            return None
+        seed = next((pid for pid, known in self.dids.items() if known == did), None)
+        return seed or next((j.participant_id for j in onboarded(self.settings) if j.did == did), None)
 
     def call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)`` against this connector; a refused connection is ConnectorDown
@@ -292,28 +296,49 @@ def _datasets(catalog: Catalog) -> list[CatalogDataset]:
     return out
 
 
-def _providers(connector: Connector) -> list[tuple[Participant, str | None, str | None]]:
-    """Every other participant, with its DSP address (None, and why, when it has none here)."""
+@dataclass(frozen=True)
+class Provider:
+    """Another participant as this connector may ask it: its DSP address, or why it has none here."""
+
+    id: str
+    display_name: str
+    did: str
+    protocol: str | None
+    note: str | None = None
+
+
+def _providers(connector: Connector) -> list[Provider]:
+    """Every other participant: the blueprint's, then those that joined since the last reset."""
     out = []
     for other in connector.dataspace.participants:
         if other.id == connector.participant.id:
             continue
-        where = addresses.participant_endpoints(other, connector.dids[other.id], connector.settings)
-        out.append((other, where.protocol, where.note))
+        did = connector.dids[other.id]
+        where = addresses.participant_endpoints(other, did, connector.settings)
+        out.append(Provider(other.id, other.display_name, did, where.protocol, where.note))
+    for joined in onboarded(connector.settings):
+        out.append(Provider(joined.participant_id, joined.participant_id, joined.did, joined.protocol_url))
     return out
+
+
+def _provider(connector: Connector, provider_id: str) -> Provider:
+    providers = _providers(connector)
+    found = next((p for p in providers if p.id == provider_id), None)
+    if found is None:
+        known = ", ".join(p.id for p in providers) or "none"
+        raise NotFound(f"unknown participant {provider_id!r} (known: {known})")
+    return found
 
 
 def catalog(connector: Connector) -> ConnectorCatalog:
     providers = _providers(connector)
 
-    def one(entry: tuple[Participant, str | None, str | None]) -> ProviderCatalog:
-        other, protocol, note = entry
-        did = connector.dids[other.id]
-        base = {"participant": other.id, "display_name": other.display_name, "did": did}
-        if protocol is None:
-            return ProviderCatalog(**base, datasets=[], error=f"no connector runs here: {note}")
+    def one(other: Provider) -> ProviderCatalog:
+        base = {"participant": other.id, "display_name": other.display_name, "did": other.did}
+        if other.protocol is None:
+            return ProviderCatalog(**base, datasets=[], error=f"no connector runs here: {other.note}")
         try:
-            found = connector.call("", connector.api.request_catalog, protocol, did)
+            found = connector.call("", connector.api.request_catalog, other.protocol, other.did)
         except ConnectorDown:
             raise
         except MvdError as exc:
@@ -473,19 +498,17 @@ def negotiate(connector: Connector, request: NegotiationRequest) -> NegotiationV
     provider = request.provider
     if provider == connector.participant.id:
         raise MvdError(f"{provider} cannot negotiate with itself: name another participant as provider")
-    other = connector.dataspace.participant(provider)
-    did = connector.dids[provider]
-    where = addresses.participant_endpoints(other, did, connector.settings)
-    if where.protocol is None:
-        raise Conflict(f"{provider} has no connector this control plane can reach: {where.note}")
-    found = connector.call("", connector.api.request_catalog, where.protocol, did)
+    other = _provider(connector, provider)
+    if other.protocol is None:
+        raise Conflict(f"{provider} has no connector this control plane can reach: {other.note}")
+    found = connector.call("", connector.api.request_catalog, other.protocol, other.did)
     offer = found.offer(request.dataset_id)
     if offer is None:
         offered = ", ".join(d.id for d in found.datasets) or "nothing"
         raise NotFound(
             f"{provider} offers {connector.participant.id} no dataset {request.dataset_id!r} (it offers {offered})"
         )
-    negotiation_id = connector.call("", connector.api.start_negotiation, where.protocol, offer)
+    negotiation_id = connector.call("", connector.api.start_negotiation, other.protocol, offer)
     return negotiation(connector, negotiation_id)
 
 

@@ -17,8 +17,10 @@ import pytest
 
 from mvd_core.api import connector, openapi
 from mvd_core.api.handlers import ROUTES
+from mvd_core.onboarding.store import Onboarded, open_store
 from mvd_core.plan.desired import dataspace_dids
 from mvd_core.platforms.processes import ProcessPlatform
+from mvd_core.runs.models import utcnow
 from mvd_core.workflow import connect, runtimes
 from tests.e2e.conftest import TOKEN, Plane, run_plane
 
@@ -218,3 +220,34 @@ def test_download_headers_never_let_relayed_bytes_render():
     assert headers["Content-Disposition"] == 'attachment; filename="x___filename__evil.html"'
     assert headers["Content-Security-Policy"] == "sandbox; default-src 'none'"
     assert headers["X-Content-Type-Options"] == "nosniff" and headers["Cache-Control"] == "no-store"
+
+
+def test_participants_who_joined_are_providers_named_by_their_id(embedded):
+    """A guest that joined since the last reset is a provider like a seed participant: the
+    catalog asks it at the DSP address of its DID document, a negotiation may name it, and
+    its DID reads back as its participant id in the history."""
+    provisioned_ports_and_key(embedded, "space-enforcer")
+    guest = Onboarded(
+        did="did:web:guest.example.org",
+        participant_id="guest-example-org",
+        protocol_url="https://guest.example.org/api/dsp/2025-1",
+        credential_service="https://guest.example.org/api/credentials",
+        joined_at=utcnow(),
+        source_address="192.0.2.7",
+        invite_id=None,
+    )
+    open_store(embedded.settings).add(guest, cap=10, invite_token=None)
+    opened = connector.open_connector(embedded.host.dataspace, "space-enforcer", embedded.settings)
+    try:
+        providers = {p.id: p for p in connector._providers(opened)}
+        assert set(providers) == {"galactic-turbine", "interstellar-assembly", "guest-example-org"}
+        assert providers["guest-example-org"].protocol == guest.protocol_url
+        assert providers["guest-example-org"].did == guest.did
+        assert opened.who(guest.did) == "guest-example-org"
+    finally:
+        opened.close()
+    # once it is removed (DELETE or the reset), it is no provider any more
+    open_store(embedded.settings).remove(guest.did, by="api")
+    body = {"provider": "guest-example-org", "datasetId": "d-1"}
+    answer = httpx.post(url(embedded, "space-enforcer", "negotiations"), json=body, headers=AUTH, timeout=30)
+    assert answer.status_code == 404 and "unknown participant 'guest-example-org'" in answer.json()["error"]
