@@ -81,37 +81,38 @@ resource "azurerm_role_assignment" "deployer_kv_secrets_officer" {
 resource "azurerm_role_definition" "participants" {
   name        = "${var.name_prefix}-control-plane-participants"
   scope       = local.subscription_id
-  description = "MVD control plane: create/find participants' resource groups, AKS clusters and key vaults, fetch cluster credentials, and keep participant secrets."
+  description = "MVD control plane: create/find participants' resource groups and AKS clusters, fetch cluster credentials, delete clusters on teardown, keep participant secrets in their existing key vaults, switch on the static website of Azure Blob DID hosts."
 
+  # Exactly the calls the code makes (tests/infra/test_least_privilege.py maps each SDK call
+  # in mvd_core/platforms to its action): nothing deletes a resource group or touches a
+  # vault's own settings, so no resourceGroups/delete and no vaults/* control-plane action.
   permissions {
     actions = [
+      # mvd_core/platforms/clusters/aks.py: resource_groups.get / create_or_update
       "Microsoft.Resources/subscriptions/resourceGroups/read",
       "Microsoft.Resources/subscriptions/resourceGroups/write",
-      "Microsoft.Resources/subscriptions/resourceGroups/delete",
+      # managed_clusters.get / begin_create_or_update / begin_delete (teardown) /
+      # list_cluster_admin_credentials (the kubeconfig)
       "Microsoft.ContainerService/managedClusters/read",
       "Microsoft.ContainerService/managedClusters/write",
       "Microsoft.ContainerService/managedClusters/delete",
-      # mvd_core/platforms/clusters/aks.py reads the kubeconfig with list_cluster_admin_credentials.
       "Microsoft.ContainerService/managedClusters/listClusterAdminCredential/action",
-      "Microsoft.ContainerService/managedClusters/agentPools/read",
-      "Microsoft.ContainerService/locations/operations/read",
-      "Microsoft.ContainerService/locations/operationresults/read",
-      "Microsoft.KeyVault/vaults/read",
-      "Microsoft.KeyVault/vaults/write",
-      "Microsoft.KeyVault/vaults/delete",
-      "Microsoft.KeyVault/locations/operationResults/read",
-      "Microsoft.KeyVault/locations/deletedVaults/read",
-      "Microsoft.KeyVault/checkNameAvailability/read",
+      # mvd_core/platforms/didhosts/azure_blob.py: get/set_service_properties, to check and
+      # switch on the static website that serves did.json (Storage Blob Data Contributor
+      # cannot; the DID step fails rather than upload to a site that is not served)
+      "Microsoft.Storage/storageAccounts/blobServices/read",
+      "Microsoft.Storage/storageAccounts/blobServices/write",
     ]
     data_actions = [
+      # mvd_core/platforms/secrets/azure_keyvault.py: get_secret / set_secret
       "Microsoft.KeyVault/vaults/secrets/getSecret/action",
       "Microsoft.KeyVault/vaults/secrets/setSecret/action",
-      "Microsoft.KeyVault/vaults/secrets/readMetadata/action",
+      # begin_delete_secret (polls the deleted secret's metadata) / purge_deleted_secret /
+      # begin_recover_deleted_secret: a secret deleted and set again is recovered first
       "Microsoft.KeyVault/vaults/secrets/delete",
-      # A secret deleted and set again is recovered first, and purged on delete where allowed
-      # (mvd_core/platforms/secrets/azure_keyvault.py).
-      "Microsoft.KeyVault/vaults/secrets/recover/action",
+      "Microsoft.KeyVault/vaults/secrets/readMetadata/action",
       "Microsoft.KeyVault/vaults/secrets/purge/action",
+      "Microsoft.KeyVault/vaults/secrets/recover/action",
     ]
     not_actions      = []
     not_data_actions = []
@@ -127,7 +128,7 @@ resource "azurerm_role_assignment" "participants" {
   role_definition_id = azurerm_role_definition.participants.role_definition_resource_id
   principal_id       = local.principal_id
   principal_type     = "ServicePrincipal"
-  description        = "Participants' resource groups, AKS clusters, key vaults and their secrets"
+  description        = "Participants' resource groups, AKS clusters, the secrets in their key vaults, DID static websites"
 }
 
 resource "azurerm_role_assignment" "did_blobs" {

@@ -36,7 +36,6 @@ def test_no_role_is_owner_contributor_or_user_access_admin():
         "Microsoft.Resources/subscriptions/resourceGroups/write",
         "Microsoft.ContainerService/managedClusters/write",
         "Microsoft.ContainerService/managedClusters/listClusterAdminCredential/action",
-        "Microsoft.KeyVault/vaults/write",
         "Microsoft.KeyVault/vaults/secrets/setSecret/action",
     }
     assert needed <= set(actions)

@@ -303,14 +303,17 @@ def test_azure_website_off_and_not_ours_to_switch_on_says_how(azurite):
         admin.set_service_properties(static_website=StaticWebsite(enabled=True))
 
 
-def test_azure_role_without_account_settings_still_uploads(azurite, capture_logs):
-    """A data-plane role limited to blobs cannot read service properties: upload anyway."""
+def test_azure_role_without_account_settings_fails_the_step_and_uploads_nothing(azurite):
+    """A data-plane role limited to blobs cannot read service properties: whether the website
+    serves the document is unknown, so the DID step fails loudly instead of uploading."""
     host = AzureBlobDidHost(kind="azure-blob", storage_account="mvdtest", domain="x.example", path=["blob-only"])
     sas = _sas_service(azurite, service=False, read=True, write=True, create=True, list=True, delete=True)
     client = open_did_host(host, "p", get_settings(), service=sas)
-    doc = document(client.did)
-    assert client.publish(doc).written
-    assert client.publish(doc).written is False
+    with pytest.raises(ExternalError) as caught:
+        client.publish(document(client.did))
+    message = str(caught.value)
+    assert "not authorized to read its service properties (HTTP 403" in message
+    assert "cannot check that the static website is on" in message
+    assert "Microsoft.Storage/storageAccounts/blobServices/read and /write" in message and "sig=" not in message
     admin = BlobServiceClient.from_connection_string(azurite.connection_string)
-    assert admin.get_blob_client("$web", "blob-only/did.json").download_blob().readall() == to_bytes(doc)
-    assert any("cannot check the static website setting (HTTP 403" in line for line in capture_logs.lines)
+    assert not admin.get_blob_client("$web", "blob-only/did.json").exists()

@@ -76,7 +76,7 @@ def test_unreachable_vault_names_the_vault(vault):
     store = AzureKeyVaultStore(
         "https://127.0.0.1:9", StubCredential(), retry_total=0, **vault.client_kwargs()
     )
-    with pytest.raises(ExternalError, match=r"Azure Key Vault https://127.0.0.1:9: could not read secret 'x'"):
+    with pytest.raises(ExternalError, match=r"Azure Key Vault https://127.0.0.1:9 cannot be reached to read secret 'x'"):
         store.get("x")
 
 
@@ -114,3 +114,16 @@ def test_private_key_never_reaches_the_logs(vault, capture_logs):
     text = "\n".join(capture_logs.lines) + str(caught.value)
     assert "PUT" in text or "put" in text.lower()  # the SDK's request logging was captured
     assert not any(secret in text for secret in secrets)
+
+
+def test_a_vault_that_does_not_exist_is_one_clear_error():
+    """No code creates a participant's Key Vault: a declared vault that is not there fails the
+    vault step with one error saying so and how to create it, not a connection traceback."""
+    store = AzureKeyVaultStore("https://127.0.0.1:9", StubCredential(), polling_interval=0.01, retry_total=0)
+    for call in (lambda: store.get("signing-key"), lambda: store.set("signing-key", "value-0123456789")):
+        with pytest.raises(ExternalError) as caught:
+            call()
+        message = str(caught.value)
+        assert message.startswith("Azure Key Vault https://127.0.0.1:9 cannot be reached to ")
+        assert "The control plane does not create Key Vaults" in message and "participants_enabled = true" in message
+        assert "value-0123456789" not in message

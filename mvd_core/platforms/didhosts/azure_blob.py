@@ -76,12 +76,14 @@ class AzureBlobDidHostClient:
             props = self.service.get_service_properties()
         except HttpResponseError as exc:
             if exc.status_code == 403:
-                # a data-plane role may upload blobs without reading account settings;
-                # the website is then the operator's (Terraform's) business
-                log.warning(
-                    "%s: cannot check the static website setting (%s); uploading anyway", self.description, reason(exc)
-                )
-                return
+                # Uploading to a website that may be off would publish a DID nobody can resolve.
+                raise AzureBlobError(
+                    f"{self.description}: not authorized to read its service properties ({reason(exc)}), so it cannot "
+                    f"check that the static website is on and the DID document might never be served; the control "
+                    f"plane's identity needs "
+                    f"Microsoft.Storage/storageAccounts/blobServices/read and /write on the account (infra/ grants them "
+                    f"in its participants role)"
+                ) from None
             raise self._fail("read its service properties", exc) from None
         except AzureError as exc:
             raise self._fail("read its service properties", exc) from None

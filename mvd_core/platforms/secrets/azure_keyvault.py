@@ -15,6 +15,7 @@ from azure.core.exceptions import (
     HttpResponseError,
     ResourceExistsError,
     ResourceNotFoundError,
+    ServiceRequestError,
 )
 from azure.keyvault.secrets import SecretClient
 
@@ -45,6 +46,14 @@ class AzureKeyVaultStore:
         self.client = SecretClient(self.vault_url, credential, **client_kwargs)
 
     def _fail(self, action: str, name: str, exc: AzureError) -> ExternalError:
+        if isinstance(exc, ServiceRequestError):
+            # No answer at all: most likely no vault by that name exists (its DNS name does not resolve).
+            return ExternalError(
+                f"{self.description} cannot be reached to {action} secret {name!r} ({reason(exc, message=True)}). "
+                "The control plane does not create Key Vaults: create each declared vault first (infra/ does with "
+                "participants_enabled = true, or `az keyvault create --name <name> --resource-group <group> "
+                "--enable-rbac-authorization true`) and let the control plane's identity use its secrets"
+            )
         if isinstance(exc, ClientAuthenticationError):
             return ExternalError(
                 f"{self.description}: not authorized to {action} secret {name!r} ({reason(exc, message=True)})"

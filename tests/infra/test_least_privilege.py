@@ -1,0 +1,93 @@
+"""The custom role grants what the code calls, nothing more: every Azure SDK call the
+platforms make (ARM for AKS and resource groups, Key Vault secrets, Blob service properties)
+is found in mvd_core/platforms, mapped to the RBAC action Azure checks for it, and the union
+of those actions must equal the role's actions and data actions."""
+
+from __future__ import annotations
+
+import re
+
+from tests.infra.terraform import INFRA, ROOT, load
+
+PLATFORMS = ROOT / "mvd_core" / "platforms"
+
+# SDK call -> the actions Azure authorizes it with (Azure RBAC resource provider operations).
+SDK_ACTIONS: dict[str, set[str]] = {
+    "resource_groups.get": {"Microsoft.Resources/subscriptions/resourceGroups/read"},
+    "resource_groups.create_or_update": {"Microsoft.Resources/subscriptions/resourceGroups/write"},
+    "managed_clusters.get": {"Microsoft.ContainerService/managedClusters/read"},
+    "managed_clusters.begin_create_or_update": {"Microsoft.ContainerService/managedClusters/write"},
+    "managed_clusters.begin_delete": {"Microsoft.ContainerService/managedClusters/delete"},
+    "managed_clusters.list_cluster_admin_credentials": {
+        "Microsoft.ContainerService/managedClusters/listClusterAdminCredential/action"},
+    "secrets.get_secret": {"Microsoft.KeyVault/vaults/secrets/getSecret/action"},
+    "secrets.set_secret": {"Microsoft.KeyVault/vaults/secrets/setSecret/action"},
+    # the poller reads the deleted secret until it is gone
+    "secrets.begin_delete_secret": {"Microsoft.KeyVault/vaults/secrets/delete",
+                                    "Microsoft.KeyVault/vaults/secrets/readMetadata/action"},
+    "secrets.purge_deleted_secret": {"Microsoft.KeyVault/vaults/secrets/purge/action"},
+    "secrets.begin_recover_deleted_secret": {"Microsoft.KeyVault/vaults/secrets/recover/action",
+                                             "Microsoft.KeyVault/vaults/secrets/getSecret/action"},
+    "blob_service.get_service_properties": {"Microsoft.Storage/storageAccounts/blobServices/read"},
+    "blob_service.set_service_properties": {"Microsoft.Storage/storageAccounts/blobServices/write"},
+}
+
+# How each client is spelled in the code.
+CALLS = [
+    (re.compile(r"\.resource_groups\.(\w+)\("), "resource_groups"),
+    (re.compile(r"\.managed_clusters\.(\w+)\("), "managed_clusters"),
+    (re.compile(r"self\.client\.(\w+)\("), "secrets", "secrets/azure_keyvault.py"),
+    (re.compile(r"self\.service\.(\w+_service_properties)\("), "blob_service", "didhosts/azure_blob.py"),
+]
+
+
+def sdk_calls() -> dict[str, list[str]]:
+    """Every Azure SDK call in mvd_core/platforms, with where it is made."""
+    found: dict[str, list[str]] = {}
+    for path in sorted(PLATFORMS.rglob("*.py")):
+        rel = path.relative_to(PLATFORMS).as_posix()
+        text = path.read_text()
+        for pattern, client, *only in CALLS:
+            if only and rel != only[0]:
+                continue
+            for match in pattern.finditer(text):
+                line = text[: match.start()].count("\n") + 1
+                found.setdefault(f"{client}.{match.group(1)}", []).append(f"{rel}:{line}")
+    return found
+
+
+def role_actions() -> set[str]:
+    permissions = load(INFRA).resource("azurerm_role_definition", "participants")["permissions"][0]
+    return set(permissions["actions"]) | set(permissions["data_actions"])
+
+
+def test_every_sdk_call_is_mapped_to_its_action():
+    calls = sdk_calls()
+    assert {"managed_clusters.begin_create_or_update", "secrets.set_secret",
+            "blob_service.set_service_properties"} <= set(calls), calls
+    unmapped = {call: where for call, where in calls.items() if call not in SDK_ACTIONS}
+    assert not unmapped, f"Azure SDK calls with no RBAC action in SDK_ACTIONS (add it, and to the role): {unmapped}"
+
+
+def test_the_role_grants_exactly_what_the_code_calls():
+    needed = set().union(*(SDK_ACTIONS[call] for call in sdk_calls()))
+    granted = role_actions()
+    assert not needed - granted, f"the code calls what the role does not grant: {sorted(needed - granted)}"
+    assert not granted - needed, f"the role grants what no code calls: {sorted(granted - needed)}"
+
+
+def test_nothing_deletes_a_resource_group_or_a_vault():
+    granted = role_actions()
+    assert "Microsoft.Resources/subscriptions/resourceGroups/delete" not in granted
+    assert not [a for a in granted if a.startswith("Microsoft.KeyVault/vaults/") and "/secrets/" not in a]
+
+
+def test_without_the_participants_module_only_this_role_reaches_the_subscription():
+    """Scope: the participants' resource groups with the module; without it the subscription
+    (a resource group is created at subscription scope), for this narrowed role only."""
+    locals_ = load(INFRA).locals
+    assert locals_["participant_scopes"] == (
+        "${var.participants_enabled ? module.participants[0].resource_group_ids : "
+        "{subscription = local.subscription_id}}")
+    text = (INFRA / "roles.tf").read_text()
+    assert "roleAssignments" not in text, "the identity must not grant itself roles"
