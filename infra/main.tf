@@ -234,7 +234,20 @@ resource "azurerm_key_vault_secret" "control_plane" {
   value_wo_version = var.secrets_version
   content_type     = each.key == "webhook-secrets" ? "application/json" : "text/plain"
 
-  depends_on = [azurerm_role_assignment.deployer_kv_secrets_officer]
+  # Writing right after the deployer's role assignment can be refused (403) until it applies.
+  depends_on = [time_sleep.rbac_propagation]
+}
+
+# Role assignments apply within minutes, not at once: the deployer's Key Vault secret writes
+# and the app's first Key Vault reference resolution wait this long after them. (The app
+# still starts if a reference is unresolved: the setting that needs it answers 503 naming it
+# until `az functionapp restart`; README.md, "Deploy to Azure".)
+resource "time_sleep" "rbac_propagation" {
+  create_duration = var.rbac_propagation_wait
+  triggers = {
+    deployer_secrets = azurerm_role_assignment.deployer_kv_secrets_officer.id
+    app_secrets      = azurerm_role_assignment.own_secrets.id
+  }
 }
 
 # --- the Function App: Flex Consumption, Linux, Python 3.11 ---

@@ -123,6 +123,17 @@ variable "log_level" {
   }
 }
 
+variable "rbac_propagation_wait" {
+  type        = string
+  description = "How long apply waits after the Key Vault role assignments before writing secrets (Azure RBAC propagation; Microsoft documents up to 10 minutes in rare cases), e.g. 90s or 5m."
+  default     = "90s"
+
+  validation {
+    condition     = can(regex("^[0-9]+[sm]$", var.rbac_propagation_wait))
+    error_message = "rbac_propagation_wait must be a duration such as 90s or 5m."
+  }
+}
+
 variable "alert_emails" {
   type        = list(string)
   description = "E-mail addresses the failed-run alert notifies (the action group's e-mail receivers). Empty: the alert still fires and shows in Azure Monitor, but tells nobody."

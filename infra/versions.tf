@@ -15,6 +15,11 @@ terraform {
       source  = "Azure/azapi"
       version = "~> 2.4"
     }
+    # time_sleep: a new role assignment takes a while to apply (RBAC propagation).
+    time = {
+      source  = "hashicorp/time"
+      version = "~> 0.12"
+    }
   }
 }
 

@@ -281,3 +281,15 @@ def test_a_failed_run_raises_an_alert_whose_receivers_are_variables(root, caplog
     assert "var.alert_webhook_urls" in dynamic["webhook_receiver"]["for_each"]
     assert root.variables["alert_emails"]["default"] == [] and root.variables["alert_webhook_urls"]["default"] == []
     assert len(group["short_name"]) <= 12
+
+
+def test_secret_writes_wait_for_rbac_propagation(root):
+    secret = root.resource("azurerm_key_vault_secret", "control_plane")
+    assert secret["depends_on"] == ["${time_sleep.rbac_propagation}"]
+    wait = root.resource("time_sleep", "rbac_propagation")
+    assert wait["create_duration"] == "${var.rbac_propagation_wait}"
+    assert wait["triggers"]["deployer_secrets"] == "${azurerm_role_assignment.deployer_kv_secrets_officer.id}"
+    assert wait["triggers"]["app_secrets"] == "${azurerm_role_assignment.own_secrets.id}"
+    providers = {name for block in root.blocks("terraform") for req in block["required_providers"] for name in req}
+    assert "time" in providers
+    assert re.fullmatch(validation_regex(root.variables["rbac_propagation_wait"]), root.variables["rbac_propagation_wait"]["default"])
