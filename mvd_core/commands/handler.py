@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from mvd_core.commands.models import Command
 from mvd_core.commands.orchestrations import Orchestrations
 from mvd_core.logs import get_logger, log_context
-from mvd_core.runs import PoisonCommand, RunRegistry, utcnow
+from mvd_core.runs import PoisonCommand, RunRegistry, notify, utcnow
 from mvd_core.workflow.functions import DATASPACE_ORCHESTRATOR
 
 log = get_logger(__name__)
@@ -78,7 +78,7 @@ def handle_poison(message: str | bytes, registry: RunRegistry, dequeue_count: in
         poison = PoisonCommand(id=command.id, received_at=utcnow(), reason=reason)
         record = registry.get(command.run_id)
         if record is not None and not record.finished:
-            registry.fail(command.run_id, reason)
+            notify.fail_run(registry, command.run_id, reason)
     registry.record_poison(poison)
     log.error("poison command %s: %s", poison.id, poison.reason)
     return poison
@@ -109,6 +109,6 @@ async def release_if_ended(registry: RunRegistry, run_id: str, orchestrations: O
     if status is None or not status.ended:
         return False
     reason = f"the orchestration ended ({status.runtime_status}) without recording its result"
-    await asyncio.to_thread(registry.fail, run_id, f"{reason}: {status.error}" if status.error else reason)
+    await asyncio.to_thread(notify.fail_run, registry, run_id, f"{reason}: {status.error}" if status.error else reason)
     log.warning("run %s: orchestration %s without a summary; released", run_id, status.runtime_status)
     return True

@@ -9,7 +9,7 @@ from mvd_core.commands.models import Command, CommandRequest
 from mvd_core.commands.queue import CommandQueue
 from mvd_core.errors import Conflict, ExternalError, MvdError
 from mvd_core.logs import get_logger, log_context
-from mvd_core.runs import RunAccepted, RunRecord, RunRegistry, describe_command, new_run_id, utcnow
+from mvd_core.runs import RunAccepted, RunRecord, RunRegistry, describe_command, new_run_id, notify, utcnow
 
 log = get_logger(__name__)
 
@@ -78,7 +78,7 @@ def _enqueue(request: CommandRequest, run_id: str, registry: RunRegistry, queue:
         except Exception as exc:
             # Release the claim, or the dataspace would wait forever on a run that never starts.
             reason = exc.message if isinstance(exc, MvdError) else f"enqueue failed ({type(exc).__name__})"
-            registry.fail(run_id, reason)
+            notify.fail_run(registry, run_id, reason)
             raise
         log.info("%s from %s accepted", request.action, request.source)
     return RunAccepted(run_id=run_id, action=request.action, status_url=status_url(run_id), coalesced=False)

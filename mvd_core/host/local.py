@@ -15,7 +15,7 @@ from mvd_core.dataspace.models import Schedule
 from mvd_core.engine import Engine, InstanceStatus
 from mvd_core.host.schedule import describe, next_fire, reset_schedule
 from mvd_core.logs import get_logger, log_context
-from mvd_core.runs import Action, RunAccepted, RunSummary, Source, SqliteRunRegistry
+from mvd_core.runs import Action, RunAccepted, RunSummary, Source, SqliteRunRegistry, notify
 from mvd_core.settings import Settings
 from mvd_core.state import private_dir
 from mvd_core.workflow.catalog import ACTIVITIES, ORCHESTRATORS
@@ -88,7 +88,7 @@ class LocalHost:
         with log_context(run_id=current.id):
             if self.engine.get_status(current.id) is None:
                 log.warning("run was claimed but never started; marking it failed")
-                self.registry.fail(current.id, "the control plane stopped before the run started")
+                notify.fail_run(self.registry, current.id, "the control plane stopped before the run started")
             else:
                 asyncio.run(release_if_ended(self.registry, current.id, self.orchestrations))
 

@@ -12,7 +12,8 @@ import httpx
 
 from mvd_core.logs import get_logger, log_context
 from mvd_core.runs.models import RunSummary
-from mvd_core.settings import Settings
+from mvd_core.runs.registry import RunRegistry
+from mvd_core.settings import Settings, get_settings
 from mvd_core.signing import signed_headers
 
 log = get_logger(__name__)
@@ -46,6 +47,15 @@ def run_finished(run: RunSummary, settings: Settings) -> None:
         )
         if failed and settings.notify_url:
             send(run, settings)
+
+
+def fail_run(registry: RunRegistry, run_id: str, reason: str, settings: Settings | None = None) -> None:
+    """Fail a run that ends without the orchestrator's summary (its command poisoned, its
+    orchestration crashed, its enqueue failed) and tell it like any other failed run."""
+    registry.fail(run_id, reason)
+    record = registry.get(run_id)
+    if record is not None and record.status == "failed":
+        run_finished(record.to_summary(), settings or get_settings())
 
 
 def send(run: RunSummary, settings: Settings) -> bool:

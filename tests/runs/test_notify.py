@@ -153,3 +153,26 @@ def test_bad_notify_settings_are_named(env, words, monkeypatch):
         Settings()
     assert words in describe_invalid(info.value)
     assert "short" not in describe_invalid(info.value).replace("shorter", "")
+
+
+def test_a_run_failed_without_a_summary_is_told_too(receiver, caplog):
+    """A nightly reset whose command is poisoned (or whose orchestration crashed) never reaches
+    record_run: failing it still logs the failed outcome and POSTs it, with the reason."""
+    from mvd_core.commands import CommandQueue, CommandRequest, handle_poison, submit
+
+    sent: list[str] = []
+
+    class Keep(CommandQueue):  # type: ignore[misc]
+        def enqueue(self, command) -> None:
+            sent.append(command.model_dump_json(by_alias=True))
+
+    registry = open_registry()
+    accepted = submit(CommandRequest(action="reset", dataspace="mvd", source="timer"), registry, Keep())
+    with caplog.at_level(logging.INFO, logger="mvd"):
+        handle_poison(sent[0], registry, dequeue_count=5)
+    [(_, body)] = receiver.posts
+    run = json.loads(body)["run"]
+    assert run["id"] == accepted.run_id and run["status"] == "failed"
+    assert run["failures"] == [{"participant": "*", "step": "command",
+                                "reason": "reset command from timer could not be processed after 5 attempts"}]
+    assert [r.outcome for r in caplog.records if getattr(r, "event", None) == "run-finished"] == ["failed"]
