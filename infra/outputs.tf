@@ -44,3 +44,8 @@ output "participants" {
   description = "Resource groups, AKS clusters and key vaults pre-created for the participants (empty unless participants_enabled)."
   value       = var.participants_enabled ? module.participants[0].summary : {}
 }
+
+output "runtime_identities" {
+  description = "Participant id -> client id and tenant of its runtimes' Key Vault identity: the blueprint's vault.clientId and vault.tenantId (empty unless participants_enabled)."
+  value       = var.participants_enabled ? module.participants[0].runtime_identities : {}
+}

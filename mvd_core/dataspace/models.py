@@ -380,6 +380,9 @@ class LocalVault(Model):
     kind: Literal["local"] = "local"
 
 
+_GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+
 class AzureKeyVault(Model):
     kind: Literal["azure-key-vault"]
     name: Annotated[
@@ -387,6 +390,10 @@ class AzureKeyVault(Model):
     ]
     resource_group: ResourceGroup | None = None
     vault_url: HttpUrl | None = Field(None, description="https://<name>.vault.azure.net when unset.")
+    # The runtimes' managed identity (workload identity of the namespace's ServiceAccount "runtimes"):
+    # infra/'s output runtime_identities. Its ServiceAccount carries them; no client secret exists.
+    client_id: Annotated[str, _matching(_GUID, "a client id (a GUID)")] | None = None
+    tenant_id: Annotated[str, _matching(_GUID, "a tenant id (a GUID)")] | None = None
 
 
 Vault = Annotated[LocalVault | AzureKeyVault, Field(discriminator="kind")]

@@ -93,6 +93,14 @@ def placeholder_problems(dataspace: Dataspace) -> list[Problem]:
                             "set your account's and the domain's zone's",
                         )
                     )
+        if isinstance(p.vault, AzureKeyVault) and (p.vault.client_id is None or p.vault.tenant_id is None):
+            problems.append(
+                Problem(
+                    f"{where}.vault.clientId",
+                    "the runtimes read the Key Vault with workload identity: set vault.clientId and vault.tenantId "
+                    f"to the managed identity's (terraform output runtime_identities[{p.id!r}])",
+                )
+            )
         for kind, name in sorted(_global_names(p.vault, host) & packaged):
             field = {
                 "Key Vault": "vault.name",

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from mvd_core.dataspace.models import Dataspace, Participant
+from mvd_core.dataspace.models import AzureKeyVault, Dataspace, Participant
 from mvd_core.k8s import labels as L
 from mvd_core.runtimes.cluster import DATAPLANE, PUBLIC_APIS, workload_name
 from mvd_core.runtimes.spec import RuntimeSpec
@@ -38,6 +38,12 @@ POD_NAME_KEY: Final = "statefulset.kubernetes.io/pod-name"
 JOB_NAME_KEY: Final = "batch.kubernetes.io/job-name"
 CERT_MANAGER_ISSUER_KEY: Final = "cert-manager.io/cluster-issuer"
 DEFAULT_DENY: Final = "default-deny"
+# The ServiceAccount every pod that mounts the vault runs as: the subject infra/'s federated
+# credential trusts (system:serviceaccount:<participant>:runtimes).
+RUNTIMES_SERVICE_ACCOUNT: Final = "runtimes"
+WORKLOAD_IDENTITY_CLIENT_KEY: Final = "azure.workload.identity/client-id"
+WORKLOAD_IDENTITY_TENANT_KEY: Final = "azure.workload.identity/tenant-id"
+POD_KINDS: Final = ("Deployment", "StatefulSet", "Job")
 CONNECTOR_UI: Final = "connector-ui"
 
 # Workload -> API -> the pods of the namespace that call it: by the workload they belong to, or
@@ -196,3 +202,31 @@ def exposure_objects(
         ingress(dataspace, participant, specs, meta),
         *network_policies(dataspace, participant, specs, meta),
     ]
+
+
+def service_account(participant: Participant, meta: Meta) -> dict[str, Any]:
+    """The namespace's ServiceAccount ``runtimes``: with a Key Vault, annotated with the managed
+    identity the vault's Secrets Store CSI mount exchanges its token for (workload identity: no
+    client secret). Pods get no API token: nothing in them calls the Kubernetes API."""
+    metadata = meta(RUNTIMES_SERVICE_ACCOUNT, "service-account")
+    vault = participant.vault
+    if isinstance(vault, AzureKeyVault) and vault.client_id is not None:
+        metadata["annotations"] = {WORKLOAD_IDENTITY_CLIENT_KEY: vault.client_id}
+        if vault.tenant_id is not None:
+            metadata["annotations"][WORKLOAD_IDENTITY_TENANT_KEY] = vault.tenant_id
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata, "automountServiceAccountToken": False}
+
+
+def mounts_vault(obj: dict[str, Any]) -> bool:
+    pod = obj.get("spec", {}).get("template", {}).get("spec", {})
+    return obj["kind"] in POD_KINDS and any("csi" in volume for volume in pod.get("volumes", []))
+
+
+def as_runtimes_account(obj: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a workload or Job whose pods mount the vault, running as ``runtimes`` (unhashed)."""
+    out = {**obj, "spec": {**obj["spec"], "template": {**obj["spec"]["template"]}}}
+    out["spec"]["template"]["spec"] = {
+        **obj["spec"]["template"]["spec"],
+        "serviceAccountName": RUNTIMES_SERVICE_ACCOUNT,
+    }
+    return out

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from mvd_core.dataspace.models import Dataspace, LocalDidHost, Participant, SeedJob
 from mvd_core.k8s import labels as L
-from mvd_core.plan.exposure import exposure_objects
+from mvd_core.plan.exposure import as_runtimes_account, exposure_objects, mounts_vault, service_account
 from mvd_core.plan.trust import issuer_did, participant_list_url
 from mvd_core.runtimes.assembly import JVM_FLAGS
 from mvd_core.runtimes.cluster import (
@@ -528,6 +528,10 @@ def render_participant(
     """Every Kubernetes object of one participant, in apply order."""
     specs = participant_specs(dataspace, participant, dids, settings)
     images = runtime_images(dataspace, participant)
+
+    def meta(name: str, component: str) -> dict[str, Any]:
+        return _meta(dataspace, participant, name, component)
+
     workloads: dict[str, list[RuntimeSpec]] = {}
     for spec in specs:
         workloads.setdefault(workload_name(spec.kind, spec.name), []).append(spec)
@@ -547,10 +551,7 @@ def render_participant(
         objects.append(_service(dataspace, participant, name, ports, headless=name == DATAPLANE))
     if participant.runtimes.connector_ui.enabled:
         objects += _connector_ui(dataspace, participant, specs, dids[participant.id], images[CONNECTOR_UI].image)
-    objects += [
-        _finish(o)
-        for o in exposure_objects(dataspace, participant, specs, lambda n, c: _meta(dataspace, participant, n, c))
-    ]
+    objects += [_finish(o) for o in exposure_objects(dataspace, participant, specs, meta)]
     management = api_url(next(s for s in specs if s.kind == "connector"), "management")
     objects += _offers_job(dataspace, participant, settings, management, images[OFFERS_JOB].image)
     for job in participant.seed_jobs:
@@ -585,4 +586,6 @@ def render_participant(
                 }
             )
         )
-    return objects
+    objects.insert(1, _finish(service_account(participant, meta)))
+    # every pod that mounts the vault runs as the ServiceAccount its workload identity trusts
+    return [_finish(as_runtimes_account(o)) if mounts_vault(o) else o for o in objects]

@@ -37,6 +37,7 @@ def test_the_packaged_blueprint_names_every_placeholder_field():
         "participants[1].identity.host.storageAccount",
         "participants[2].vault.name",
         "participants[2].identity.host.bucket",
+        *(f"participants[{i}].vault.clientId" for i in range(3)),
     }
 
 
@@ -71,7 +72,7 @@ def test_an_explicit_public_host_under_example_is_refused_and_the_zone_is_not_ne
 def test_mvd_validate_targets_declared_refuses_the_packaged_blueprint_naming_each_field(tmp_path):
     res = mvd(tmp_path, "validate", "--targets", "declared")
     assert res.returncode == 1
-    assert "(declared targets): 9 problem(s)" in res.stderr
+    assert "(declared targets): 12 problem(s)" in res.stderr
     for field in ("exposure.zone", "participants[0].identity.host.accountId", "participants[2].identity.host.bucket"):
         assert field in res.stderr
     assert "Traceback" not in res.stderr + res.stdout

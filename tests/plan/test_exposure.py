@@ -5,6 +5,7 @@ evaluated with Kubernetes' rules, let each pod reach exactly the ports it needs.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -16,7 +17,9 @@ import pytest
 import yaml
 
 from mvd_core.dataspace import load
+from mvd_core.dataspace.targets import apply_targets
 from mvd_core.plan.desired import dataspace_dids
+from mvd_core.plan.exposure import RUNTIMES_SERVICE_ACCOUNT, mounts_vault
 from mvd_core.plan.render import participant_specs, render_participant
 from mvd_core.settings import Settings
 from tests.plan.test_render import K8S_VERSION, configmap_settings, of_kind
@@ -189,3 +192,31 @@ def test_mvd_render_targets_declared_passes_kubernetes_validate(tmp_path):
         kinds.add(obj["kind"])
     assert {"Ingress", "NetworkPolicy", "StatefulSet", "Service"} <= kinds
     assert len(manifests) > 60
+
+
+# --- workload identity ----------------------------------------------------------------------------
+
+def test_pods_that_mount_the_vault_run_as_the_service_account_of_the_participants_identity(declared):
+    ds, _, objects = declared
+    for p in ds.participants:
+        rendered = objects[p.id]
+        [account] = of_kind(rendered, "ServiceAccount").values()
+        assert account["metadata"]["name"] == RUNTIMES_SERVICE_ACCOUNT
+        assert account["metadata"]["annotations"]["azure.workload.identity/client-id"] == p.vault.client_id
+        assert account["metadata"]["annotations"]["azure.workload.identity/tenant-id"] == p.vault.tenant_id
+        assert account["automountServiceAccountToken"] is False
+        mounting = [o for o in rendered if mounts_vault(o)]
+        assert {o["metadata"]["name"] for o in mounting} >= {"identityhub", "connector", "dataplane", "seed-offers"}
+        for obj in mounting:
+            assert obj["spec"]["template"]["spec"]["serviceAccountName"] == RUNTIMES_SERVICE_ACCOUNT
+        # no client secret anywhere: no Secret object, and nothing names one
+        assert not of_kind(rendered, "Secret")
+        assert "clientSecret" not in json.dumps(rendered) and "client-secret" not in json.dumps(account)
+
+
+def test_the_simulated_target_has_the_service_account_without_an_identity():
+    ds = apply_targets(load(), "simulated")
+    dids = dataspace_dids(ds, Settings())
+    [account] = of_kind(render_participant(ds, ds.participants[0], dids, Settings()), "ServiceAccount").values()
+    assert "annotations" not in account["metadata"] or not any(
+        k.startswith("azure.workload.identity") for k in account["metadata"]["annotations"])

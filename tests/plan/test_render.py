@@ -262,8 +262,8 @@ def test_every_rendered_object_is_valid_against_the_kubernetes_schemas(seed, tar
             checked += 1
     # per participant: namespace, ingress, a ConfigMap per runtime, a workload and a Service per kind,
     # the connector UI's ConfigMap, the offers Job and its ConfigMap; a Service per data plane replica
-    # (3 + 1 + 3) and the NetworkPolicies (default-deny and one per workload: 5 + 4 + 4)
-    assert checked == (18 + 1) + 13 + 15 + 3 * 3 + 7 + 13
+    # (3 + 1 + 3), the NetworkPolicies (default-deny and one per workload: 5 + 4 + 4), the ServiceAccount
+    assert checked == (18 + 1) + 13 + 15 + 3 * 3 + 7 + 13 + 3
 
 
 def test_schema_validation_catches_a_broken_object(seed):

@@ -46,6 +46,11 @@ resource "azurerm_kubernetes_cluster" "this" {
     type = "SystemAssigned"
   }
 
+  # Workload identity: the cluster issues service account tokens that Entra ID accepts for the
+  # participant's runtime identity (federated credential below); no client secret anywhere.
+  oidc_issuer_enabled       = true
+  workload_identity_enabled = true
+
   lifecycle {
     # The control plane converges node counts and versions from the blueprint too.
     ignore_changes = [default_node_pool[0].node_count, kubernetes_version]
@@ -84,4 +89,41 @@ resource "azurerm_storage_account" "did" {
   allow_nested_items_to_be_public = false
   shared_access_key_enabled       = false
   default_to_oauth_authentication = true
+}
+
+# The identity a participant's runtimes read its key vault with, through the Secrets Store CSI
+# driver's Azure provider: the ServiceAccount "runtimes" of the participant's namespace (the
+# render annotates it with this identity's client id) exchanges its token for this identity's.
+resource "azurerm_user_assigned_identity" "runtimes" {
+  for_each = local.vaults
+
+  name                = "id-${each.key}-runtimes"
+  resource_group_name = azurerm_resource_group.this[each.value.resource_group].name
+  location            = var.location
+  tags                = merge(var.tags, { "mvd-participant" = each.key })
+}
+
+# Trust in the participant's own AKS cluster only, and there in its namespace's ServiceAccount only.
+resource "azurerm_federated_identity_credential" "runtimes" {
+  for_each = { for id, v in local.vaults : id => v if contains(keys(local.clusters), id) }
+
+  name                = "aks-${each.key}-runtimes"
+  resource_group_name = azurerm_user_assigned_identity.runtimes[each.key].resource_group_name
+  parent_id           = azurerm_user_assigned_identity.runtimes[each.key].id
+  issuer              = azurerm_kubernetes_cluster.this[each.key].oidc_issuer_url
+  subject             = "system:serviceaccount:${each.key}:${var.runtimes_service_account}"
+  audience            = ["api://AzureADTokenExchange"]
+}
+
+# Read only: the runtimes read their secrets; what they write (the identity hub's STS client
+# secret and API keys) stays in the identity hub pod's own file vault (no EDC 0.15.1 module
+# writes to Key Vault), and the control plane writes the vault with its own identity.
+resource "azurerm_role_assignment" "runtimes_secrets" {
+  for_each = local.vaults
+
+  scope                = azurerm_key_vault.this[each.key].id
+  role_definition_name = "Key Vault Secrets User"
+  principal_id         = azurerm_user_assigned_identity.runtimes[each.key].principal_id
+  principal_type       = "ServicePrincipal"
+  description          = "The runtimes of ${each.key} read its secrets (workload identity of its ServiceAccount ${var.runtimes_service_account})."
 }

@@ -19,3 +19,13 @@ output "summary" {
     }
   }
 }
+
+output "runtime_identities" {
+  description = "Participant id -> the client id of its runtimes' identity (the blueprint's vault.clientId) and the Entra tenant."
+  value = {
+    for id, identity in azurerm_user_assigned_identity.runtimes : id => {
+      client_id = identity.client_id
+      tenant_id = identity.tenant_id
+    }
+  }
+}

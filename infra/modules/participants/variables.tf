@@ -33,3 +33,9 @@ variable "tags" {
   description = "Tags added to every resource."
   default     = {}
 }
+
+variable "runtimes_service_account" {
+  type        = string
+  description = "The ServiceAccount the runtimes of a participant's namespace run as (mvd_core/plan/exposure.py RUNTIMES_SERVICE_ACCOUNT)."
+  default     = "runtimes"
+}

@@ -30,6 +30,7 @@ RESOURCES: dict[tuple[str, str, str], Resource] = {
         Resource("", "v1", "namespaces", "Namespace", namespaced=False),
         Resource("", "v1", "configmaps", "ConfigMap"),
         Resource("", "v1", "secrets", "Secret"),
+        Resource("", "v1", "serviceaccounts", "ServiceAccount"),
         Resource("", "v1", "services", "Service"),
         Resource("apps", "v1", "deployments", "Deployment", has_generation=True),
         Resource("apps", "v1", "statefulsets", "StatefulSet", has_generation=True),
