@@ -4,11 +4,23 @@
 locals {
   principal_id = azapi_resource.function_app.identity[0].principal_id
 
-  # Where the participants' resources live. Without the participants module the control
-  # plane creates resource groups, which only a subscription-scope role allows; with it,
-  # the role shrinks to the resource groups Terraform made.
-  participant_scopes = var.participants_enabled ? module.participants[0].resource_group_ids : { subscription = local.subscription_id }
-  did_blob_scopes    = var.participants_enabled ? module.participants[0].did_storage_account_ids : { subscription = local.subscription_id }
+  # Where the participants' resources live: the resource groups of their AKS clusters and
+  # key vaults, which Terraform always creates (the module, or participant_groups below), so
+  # the participants role is never assigned on the subscription. An Azure Blob DID host names
+  # only its storage account, not its group: without the module its roles reach the
+  # subscription (the blob role still only in $web containers).
+  participant_scopes = var.participants_enabled ? module.participants[0].resource_group_ids : {
+    for name, group in azurerm_resource_group.participant_groups : name => group.id
+  }
+  did_blob_scopes = var.participants_enabled ? module.participants[0].did_storage_account_ids : { subscription = local.subscription_id }
+
+  # The groups that hold a declared AKS cluster or Azure key vault.
+  participant_groups = toset(compact(flatten([
+    for p in values(local.participants) : [
+      p.cluster == null ? null : p.cluster.resource_group,
+      p.vault == null ? null : p.vault.resource_group,
+    ]
+  ])))
 
   # Blob rights apply only inside the static website container ($web) that serves did.json.
   web_container_only = <<-EOT
@@ -78,10 +90,21 @@ resource "azurerm_role_assignment" "deployer_kv_secrets_officer" {
 
 # --- the participants' resources ---
 
+# Without the participants module, the (empty, free) resource groups the control plane would
+# otherwise create, so that its role can be assigned on them rather than on the subscription.
+# The control plane finds them and creates the clusters inside.
+resource "azurerm_resource_group" "participant_groups" {
+  for_each = var.participants_enabled ? toset([]) : local.participant_groups
+
+  name     = each.key
+  location = var.location
+  tags     = local.tags
+}
+
 resource "azurerm_role_definition" "participants" {
   name        = "${var.name_prefix}-control-plane-participants"
   scope       = local.subscription_id
-  description = "MVD control plane: create/find participants' resource groups and AKS clusters, fetch cluster credentials, delete clusters on teardown, keep participant secrets in their existing key vaults, switch on the static website of Azure Blob DID hosts."
+  description = "MVD control plane: find participants' resource groups, create/find AKS clusters, fetch cluster credentials, delete clusters on teardown, keep participant secrets in their existing key vaults."
 
   # Exactly the calls the code makes (tests/infra/test_least_privilege.py maps each SDK call
   # in mvd_core/platforms to its action): nothing deletes a resource group or touches a
@@ -97,11 +120,6 @@ resource "azurerm_role_definition" "participants" {
       "Microsoft.ContainerService/managedClusters/write",
       "Microsoft.ContainerService/managedClusters/delete",
       "Microsoft.ContainerService/managedClusters/listClusterAdminCredential/action",
-      # mvd_core/platforms/didhosts/azure_blob.py: get/set_service_properties, to check and
-      # switch on the static website that serves did.json (Storage Blob Data Contributor
-      # cannot; the DID step fails rather than upload to a site that is not served)
-      "Microsoft.Storage/storageAccounts/blobServices/read",
-      "Microsoft.Storage/storageAccounts/blobServices/write",
     ]
     data_actions = [
       # mvd_core/platforms/secrets/azure_keyvault.py: get_secret / set_secret
@@ -128,7 +146,38 @@ resource "azurerm_role_assignment" "participants" {
   role_definition_id = azurerm_role_definition.participants.role_definition_resource_id
   principal_id       = local.principal_id
   principal_type     = "ServicePrincipal"
-  description        = "Participants' resource groups, AKS clusters, the secrets in their key vaults, DID static websites"
+  description        = "Participants' resource groups, AKS clusters, the secrets in their key vaults"
+}
+
+# mvd_core/platforms/didhosts/azure_blob.py: get/set_service_properties, to check and switch on
+# the static website that serves did.json (Storage Blob Data Contributor cannot; the DID step
+# fails rather than upload to a site that is not served).
+resource "azurerm_role_definition" "did_website" {
+  name        = "${var.name_prefix}-control-plane-did-website"
+  scope       = local.subscription_id
+  description = "MVD control plane: read and switch on the static website of Azure Blob did:web hosts."
+
+  permissions {
+    actions = [
+      "Microsoft.Storage/storageAccounts/blobServices/read",
+      "Microsoft.Storage/storageAccounts/blobServices/write",
+    ]
+    data_actions     = []
+    not_actions      = []
+    not_data_actions = []
+  }
+
+  assignable_scopes = [local.subscription_id]
+}
+
+resource "azurerm_role_assignment" "did_website" {
+  for_each = local.did_blob_scopes
+
+  scope              = each.value
+  role_definition_id = azurerm_role_definition.did_website.role_definition_resource_id
+  principal_id       = local.principal_id
+  principal_type     = "ServicePrincipal"
+  description        = "Check and switch on the static website of Azure Blob DID hosts"
 }
 
 resource "azurerm_role_assignment" "did_blobs" {

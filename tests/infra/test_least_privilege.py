@@ -56,9 +56,14 @@ def sdk_calls() -> dict[str, list[str]]:
     return found
 
 
-def role_actions() -> set[str]:
-    permissions = load(INFRA).resource("azurerm_role_definition", "participants")["permissions"][0]
-    return set(permissions["actions"]) | set(permissions["data_actions"])
+def role_actions(*names: str) -> set[str]:
+    """The actions and data actions of the control plane's custom roles (all, or those named)."""
+    roles = load(INFRA).resources("azurerm_role_definition")
+    granted: set[str] = set()
+    for name in names or tuple(roles):
+        permissions = roles[name]["permissions"][0]
+        granted |= set(permissions["actions"]) | set(permissions["data_actions"])
+    return granted
 
 
 def test_every_sdk_call_is_mapped_to_its_action():
@@ -82,12 +87,21 @@ def test_nothing_deletes_a_resource_group_or_a_vault():
     assert not [a for a in granted if a.startswith("Microsoft.KeyVault/vaults/") and "/secrets/" not in a]
 
 
-def test_without_the_participants_module_only_this_role_reaches_the_subscription():
-    """Scope: the participants' resource groups with the module; without it the subscription
-    (a resource group is created at subscription scope), for this narrowed role only."""
-    locals_ = load(INFRA).locals
-    assert locals_["participant_scopes"] == (
-        "${var.participants_enabled ? module.participants[0].resource_group_ids : "
-        "{subscription = local.subscription_id}}")
-    text = (INFRA / "roles.tf").read_text()
-    assert "roleAssignments" not in text, "the identity must not grant itself roles"
+def test_the_participants_role_is_never_assigned_on_the_subscription():
+    """Its scope is the resource groups of the declared AKS clusters and key vaults, which
+    Terraform creates with or without the module; only the DID website role (an Azure Blob DID
+    host names its account, not its group) can reach the subscription without the module."""
+    root = load(INFRA)
+    locals_ = root.locals
+    assert "subscription" not in locals_["participant_scopes"]
+    assert "azurerm_resource_group.participant_groups" in locals_["participant_scopes"]
+    groups = root.resource("azurerm_resource_group", "participant_groups")
+    assert groups["for_each"] == "${var.participants_enabled ? toset([]) : local.participant_groups}"
+    assert "p.cluster.resource_group" in locals_["participant_groups"]
+    assert "p.vault.resource_group" in locals_["participant_groups"]
+    assert role_actions("did_website") == {"Microsoft.Storage/storageAccounts/blobServices/read",
+                                           "Microsoft.Storage/storageAccounts/blobServices/write"}
+    assert not [a for a in role_actions("participants") if a.startswith("Microsoft.Storage/")]
+    website = root.resource("azurerm_role_assignment", "did_website")
+    assert website["for_each"] == "${local.did_blob_scopes}"
+    assert "roleAssignments" not in (INFRA / "roles.tf").read_text(), "the identity must not grant itself roles"
