@@ -82,7 +82,7 @@ class AzureBlobDidHostClient:
                     f"check that the static website is on and the DID document might never be served; the control "
                     f"plane's identity needs "
                     f"Microsoft.Storage/storageAccounts/blobServices/read and /write on the account (infra/ grants them "
-                    f"in its participants role)"
+                    f"in its did_website role)"
                 ) from None
             raise self._fail("read its service properties", exc) from None
         except AzureError as exc:
