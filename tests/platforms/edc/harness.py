@@ -276,6 +276,8 @@ class TwoMembers(MiniDataspace):
     DID and MembershipCredential from the test's issuer: five JVMs."""
 
     PROVIDER, CONSUMER = "space-enforcer", "interstellar-assembly"
+    # the provider's runtimes that start (its data planes are those named dataplane-<i>)
+    PROVIDER_RUNTIMES: tuple[str, ...] = ("identityhub", "connector", "dataplane-0")
 
     def start_members(self, argfiles: Mapping[str, Path]) -> None:
         self._start_site()
@@ -308,7 +310,7 @@ class TwoMembers(MiniDataspace):
         seeds = {p.id: p for p in load(None).participants}
         self.members: dict[str, Member] = {}
         for pid, runtimes in (
-            (self.PROVIDER, ("identityhub", "connector", "dataplane-0")),
+            (self.PROVIDER, self.PROVIDER_RUNTIMES),
             (self.CONSUMER, ("identityhub", "connector")),
         ):
             seed = seeds[pid]
@@ -352,7 +354,7 @@ class TwoMembers(MiniDataspace):
             self.wait_ready(["identityhub", "connector"], participant=member.id)
         for member in self.members.values():
             self._enroll(member)
-        self.wait_ready(["dataplane-0"], participant=self.PROVIDER)
+        self.wait_ready([r for r in self.PROVIDER_RUNTIMES if r.startswith("dataplane-")], participant=self.PROVIDER)
 
     def _enroll(self, member: Member) -> None:
         """The participant context with the control plane's key, then the MembershipCredential: ISSUED."""
