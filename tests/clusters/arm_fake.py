@@ -4,7 +4,12 @@ Resource groups: HEAD/GET/PUT ``/subscriptions/{s}/resourcegroups/{rg}``. Manage
 GET/PUT/DELETE ``.../providers/Microsoft.ContainerService/managedClusters/{name}`` (a PUT
 answers 201 with ``provisioningState: Creating`` and an ``Azure-AsyncOperation`` header; the
 cluster turns ``Succeeded`` after ``polls_until_ready`` GETs), and POST
-``.../listClusterAdminCredential``. Scripted faults (status, headers, body) can be queued for a
+``.../listClusterAdminCredential``; a cluster PUT with ``oidcIssuerProfile.enabled`` gets an
+``issuerURL``. Workload identity: PUT/GET ``.../providers/Microsoft.ManagedIdentity/
+userAssignedIdentities/{name}`` (clientId, principalId, tenantId), PUT ``.../{name}/
+federatedIdentityCredentials/{fic}``, and PUT ``{scope}/providers/Microsoft.Authorization/
+roleAssignments/{guid}`` (409 RoleAssignmentExists for the same role, principal and scope under
+another name, as ARM answers). Scripted faults (status, headers, body) can be queued for a
 method and path fragment. HTTPS with a self-signed certificate, because azure-core refuses to
 send bearer tokens over plain HTTP.
 """
@@ -18,6 +23,7 @@ import re
 import ssl
 import tempfile
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -75,6 +81,12 @@ _MC = re.compile(r"^/subscriptions/([^/]+)/resourcegroups/([^/]+)/providers/Micr
                  r"managedClusters/([^/]+)(/listClusterAdminCredential)?$", re.IGNORECASE)
 
 
+_UAI = re.compile(r"^/subscriptions/([^/]+)/resourcegroups/([^/]+)/providers/Microsoft\.ManagedIdentity/"
+                  r"userAssignedIdentities/([^/]+)(?:/federatedIdentityCredentials/([^/]+))?$", re.IGNORECASE)
+_ROLE = re.compile(r"^(/subscriptions/.+)/providers/Microsoft\.Authorization/roleAssignments/([^/]+)$", re.IGNORECASE)
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+
+
 class ArmFake:
     def __init__(self, kubeconfig_for: Callable[[str, str], dict[str, Any]], polls_until_ready: int = 3) -> None:
         self.kubeconfig_for = kubeconfig_for
@@ -85,6 +97,9 @@ class ArmFake:
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str, int]] = []
         self.forbidden_groups: set[str] = set()
+        self.identities: dict[tuple[str, str], dict[str, Any]] = {}
+        self.federated_credentials: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.role_assignments: dict[str, dict[str, Any]] = {}  # name -> {"scope", "properties"}
         self._lock = threading.Lock()
         self._dir = tempfile.TemporaryDirectory()
         cert, key = _self_signed(Path(self._dir.name))
@@ -138,6 +153,44 @@ class ArmFake:
                 self.resource_groups[rg] = {"id": path, "name": m.group(2), "location": body["location"],
                                             "properties": {"provisioningState": "Succeeded"}}
                 return (201 if created else 200), {}, self.resource_groups[rg]
+        if m := _ROLE.match(path):
+            scope, name = m.group(1), m.group(2).lower()
+            if method == "PUT":
+                props = body["properties"]
+                for other, existing in self.role_assignments.items():
+                    same = (existing["scope"].lower(), existing["properties"]["principalId"],
+                            existing["properties"]["roleDefinitionId"].lower())
+                    if other != name and same == (scope.lower(), props["principalId"], props["roleDefinitionId"].lower()):
+                        return 409, {}, {"error": {"code": "RoleAssignmentExists",
+                                                   "message": "The role assignment already exists."}}
+                created = name not in self.role_assignments
+                self.role_assignments[name] = {"scope": scope, "properties": {**props, "scope": scope}}
+                return (201 if created else 200), {}, {"id": path, "name": name,
+                                                       "type": "Microsoft.Authorization/roleAssignments",
+                                                       "properties": self.role_assignments[name]["properties"]}
+        if m := _UAI.match(path):
+            rg, name, credential = m.group(2).lower(), m.group(3), m.group(4)
+            if rg not in self.resource_groups:
+                return 404, {}, {"error": {"code": "ResourceGroupNotFound", "message": f"Resource group '{rg}' could not be found."}}
+            if credential is not None and method == "PUT":
+                if (rg, name) not in self.identities:
+                    return 404, {}, {"error": {"code": "ResourceNotFound", "message": f"identity {name} not found"}}
+                created = (rg, name, credential) not in self.federated_credentials
+                self.federated_credentials[(rg, name, credential)] = {"id": path, "name": credential,
+                                                                      "properties": body["properties"]}
+                return (201 if created else 200), {}, self.federated_credentials[(rg, name, credential)]
+            if credential is None and method == "PUT":
+                created = (rg, name) not in self.identities
+                if created:
+                    self.identities[(rg, name)] = {
+                        "id": path, "name": name, "location": body["location"],
+                        "type": "Microsoft.ManagedIdentity/userAssignedIdentities",
+                        "properties": {"tenantId": TENANT,
+                                       "clientId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"client:{path.lower()}")),
+                                       "principalId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"principal:{path.lower()}"))}}
+                return (201 if created else 200), {}, self.identities[(rg, name)]
+            if credential is None and method == "GET" and (rg, name) in self.identities:
+                return 200, {}, self.identities[(rg, name)]
         if m := _MC.match(path):
             rg, name, creds = m.group(2).lower(), m.group(3), m.group(4)
             key = (rg, name)
@@ -166,6 +219,9 @@ class ArmFake:
                 props = dict(body.get("properties") or {})
                 props["provisioningState"] = "Creating" if cluster is None else "Updating"
                 props["fqdn"] = f"{name}.hcp.{body['location']}.azmk8s.io"
+                if (props.get("oidcIssuerProfile") or {}).get("enabled"):
+                    props["oidcIssuerProfile"] = {"enabled": True, "issuerURL": (
+                        f"https://{body['location']}.oic.prod-aks.azure.com/{TENANT}/{uuid.uuid5(uuid.NAMESPACE_URL, path)}/")}
                 self.clusters[key] = {"id": path, "name": name, "type": "Microsoft.ContainerService/ManagedClusters",
                                       "location": body["location"], "identity": body.get("identity"),
                                       "tags": body.get("tags"), "properties": props}

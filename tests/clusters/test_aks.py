@@ -130,3 +130,61 @@ def test_kubeconfig_of_a_cluster_not_created_yet_is_cluster_missing(arm):
     arm.resource_groups["rg-alice"] = {"name": "rg-alice", "location": "westeurope"}
     with pytest.raises(ClusterMissing, match="does not exist yet"):
         source.api_client()
+
+
+# --- workload identity: the runtimes' managed identity, its federated credential, its vault role ---
+
+def test_the_cluster_is_created_with_its_oidc_issuer_and_workload_identity(arm):
+    source = _source(arm)
+    _poll_until_done(source, source.begin_ensure())
+    props = arm.clusters[("rg-alice", "aks-alice")]["properties"]
+    assert props["oidcIssuerProfile"]["enabled"] is True
+    assert props["securityProfile"]["workloadIdentity"]["enabled"] is True
+
+
+def test_a_cluster_without_workload_identity_is_updated(arm):
+    source = _source(arm)
+    _poll_until_done(source, source.begin_ensure())
+    arm.clusters[("rg-alice", "aks-alice")]["properties"].pop("securityProfile")  # made by hand, say
+    op = source.begin_ensure()
+    assert not op.done and "updating" in op.description
+    assert arm.count("PUT", "/managedClusters/aks-alice") == 2
+
+
+def test_vault_identity_creates_the_identity_its_federated_credential_and_the_read_role(arm):
+    from mvd_core.dataspace.models import AzureKeyVault
+    from mvd_core.plan.exposure import RUNTIMES_SERVICE_ACCOUNT
+
+    source = _source(arm)
+    _poll_until_done(source, source.begin_ensure())
+    vault = AzureKeyVault(kind="azure-key-vault", name="kv-alice", resource_group="rg-alice-vault")
+    made = source.vault_identity(vault, RUNTIMES_SERVICE_ACCOUNT)
+    identity = arm.identities[("rg-alice", "id-alice-runtimes")]
+    assert made.client_id == identity["properties"]["clientId"] and made.tenant_id == identity["properties"]["tenantId"]
+    assert identity["location"] == "westeurope"
+    [credential] = arm.federated_credentials.values()
+    issuer = arm.clusters[("rg-alice", "aks-alice")]["properties"]["oidcIssuerProfile"]["issuerURL"]
+    assert credential["properties"] == {"issuer": issuer, "subject": "system:serviceaccount:alice:runtimes",
+                                        "audiences": ["api://AzureADTokenExchange"]}
+    [assignment] = arm.role_assignments.values()
+    assert assignment["scope"] == "/subscriptions/sub-1/resourceGroups/rg-alice-vault/providers/Microsoft.KeyVault/vaults/kv-alice"
+    assert assignment["properties"]["roleDefinitionId"].endswith("/roleDefinitions/4633458b-17de-408a-b874-0445c86b69e6")
+    assert assignment["properties"]["principalId"] == made.principal_id
+    assert assignment["properties"]["principalType"] == "ServicePrincipal"
+    # a repeat sends the same PUTs (ARM refuses the same role for the same principal under another name)
+    assert source.vault_identity(vault, RUNTIMES_SERVICE_ACCOUNT) == made
+    assert len(arm.identities) == len(arm.federated_credentials) == len(arm.role_assignments) == 1
+    assert arm.count("PUT", "/federatedIdentityCredentials/aks-alice-runtimes") == 2
+
+
+def test_vault_identity_without_permission_is_one_line_naming_it(arm):
+    from mvd_core.dataspace.models import AzureKeyVault
+
+    source = _source(arm)
+    _poll_until_done(source, source.begin_ensure())
+    arm.faults.append(Fault("PUT", "roleAssignments", 403, body={"error": {
+        "code": "AuthorizationFailed", "message": "no Microsoft.Authorization/roleAssignments/write"}}))
+    with pytest.raises(ExternalError) as refused:
+        source.vault_identity(AzureKeyVault(kind="azure-key-vault", name="kv-alice"), "runtimes")
+    message = str(refused.value)
+    assert "\n" not in message and "403" in message and "roleAssignments/write" in message and "alice" in message

@@ -13,6 +13,7 @@ memory.
 from __future__ import annotations
 
 import json
+import uuid
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -23,8 +24,9 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
 )
 from kubernetes import client as k8s
+from pydantic import BaseModel, ConfigDict
 
-from mvd_core.dataspace.models import AksCluster
+from mvd_core.dataspace.models import AksCluster, AzureKeyVault
 from mvd_core.errors import ExternalError, MvdError
 from mvd_core.logs import get_logger
 from mvd_core.platforms.clusters.base import ClusterMissing, ClusterOperation
@@ -37,6 +39,24 @@ if TYPE_CHECKING:  # the management SDKs are imported when an AKS cluster is fir
     from azure.mgmt.resource.resources import ResourceManagementClient
 
 log = get_logger(__name__)
+
+# The documented ARM calls of workload identity, sent through the generic resources API.
+MSI_API_VERSION = "2023-01-31"
+ROLE_ASSIGNMENT_API_VERSION = "2022-04-01"
+# Built-in "Key Vault Secrets User": get and list secrets, nothing else.
+KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
+TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
+
+
+class VaultIdentity(BaseModel):
+    """The managed identity a participant's runtimes read its Key Vault with."""
+
+    model_config = ConfigDict(frozen=True)
+
+    client_id: str
+    tenant_id: str
+    principal_id: str
+
 
 IN_PROGRESS = {"Creating", "Updating", "Upgrading", "Scaling", "Starting", "Stopping", "Migrating", "Deleting"}
 
@@ -137,6 +157,11 @@ class AksClusterSource:
                         vm_size=self.model.vm_size,
                     )
                 ],
+                # workload identity: the cluster issues service account tokens Entra ID accepts (vault_identity)
+                oidc_issuer_profile=m.ManagedClusterOIDCIssuerProfile(enabled=True),
+                security_profile=m.ManagedClusterSecurityProfile(
+                    workload_identity=m.ManagedClusterSecurityProfileWorkloadIdentity(enabled=True)
+                ),
             ),
             tags={"mvd.dataspace/participant": self.participant_id, "managed-by": "mvd-control-plane"},
         )
@@ -145,6 +170,11 @@ class AksClusterSource:
         pools = mc.agent_pool_profiles or []
         system = next((p for p in pools if p.name == "system"), pools[0] if pools else None)
         if system is None or system.count != self.model.node_count or system.vm_size != self.model.vm_size:
+            return False
+        issuer, security = mc.oidc_issuer_profile, mc.security_profile
+        if not (
+            issuer and issuer.enabled and security and security.workload_identity and security.workload_identity.enabled
+        ):
             return False
         return not self.model.kubernetes_version or mc.kubernetes_version == self.model.kubernetes_version
 
@@ -194,6 +224,63 @@ class AksClusterSource:
         if state in IN_PROGRESS:
             return self._op(False, f"{self.describe()}: {state.lower()}", token=token)
         raise ExternalError(f"{self._where} ended in provisioning state {state}")
+
+    def vault_identity(self, vault: AzureKeyVault, service_account: str) -> VaultIdentity:
+        """Workload identity for the participant's runtimes on this (ready) cluster: the managed
+        identity ``id-<participant>-runtimes`` in the cluster's resource group, its federated
+        credential for ``system:serviceaccount:<participant>:<service_account>`` on this cluster's
+        OIDC issuer, and "Key Vault Secrets User" on the participant's vault only. Each is a PUT of
+        a fixed name, so a repeat changes nothing."""
+        rg, pid = self.model.resource_group, self.participant_id
+        base = f"/subscriptions/{self.subscription}/resourceGroups"
+        identity_id = f"{base}/{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-{pid}-runtimes"
+        vault_id = f"{base}/{vault.resource_group or rg}/providers/Microsoft.KeyVault/vaults/{vault.name}"
+        try:
+            mc = self._get(self._aks())
+            issuer = mc.oidc_issuer_profile.issuer_url if mc and mc.oidc_issuer_profile else None
+            if not issuer:
+                raise ExternalError(f"{self._where} has no OIDC issuer yet (workload identity needs it)")
+            resources = self._resources()
+            identity = resources.resources.begin_create_or_update_by_id(
+                identity_id, {"location": self.model.location}, api_version=MSI_API_VERSION, polling=False
+            ).result()
+            props = identity.properties or {}
+            made = VaultIdentity(
+                client_id=props["clientId"], tenant_id=props["tenantId"], principal_id=props["principalId"]
+            )
+            resources.resources.begin_create_or_update_by_id(
+                f"{identity_id}/federatedIdentityCredentials/aks-{pid}-runtimes",
+                {
+                    "properties": {
+                        "issuer": issuer,
+                        "subject": f"system:serviceaccount:{pid}:{service_account}",
+                        "audiences": [TOKEN_EXCHANGE_AUDIENCE],
+                    }
+                },
+                api_version=MSI_API_VERSION,
+                polling=False,
+            ).result()
+            # a role assignment's name is a GUID: derived from what it grants, so a repeat is the same PUT
+            name = uuid.uuid5(uuid.NAMESPACE_URL, f"{vault_id}|{made.principal_id}|{KEY_VAULT_SECRETS_USER}")
+            resources.resources.begin_create_or_update_by_id(
+                f"{vault_id}/providers/Microsoft.Authorization/roleAssignments/{name}",
+                {
+                    "properties": {
+                        "roleDefinitionId": f"/subscriptions/{self.subscription}/providers/Microsoft.Authorization/"
+                        f"roleDefinitions/{KEY_VAULT_SECRETS_USER}",
+                        "principalId": made.principal_id,
+                        "principalType": "ServicePrincipal",
+                    }
+                },
+                api_version=ROLE_ASSIGNMENT_API_VERSION,
+                polling=False,
+            ).result()
+        except (HttpResponseError, ClientAuthenticationError) as exc:
+            raise _arm_error(f"workload identity of {pid}'s runtimes on {self._where}", exc) from None
+        except KeyError as exc:
+            raise ExternalError(f"the managed identity id-{pid}-runtimes came back without {exc}") from None
+        log.info("%s: workload identity %s reads %s", self._where, made.client_id, vault.name)
+        return made
 
     def api_client(self) -> k8s.ApiClient:
         if self._kubeconfig is None:
