@@ -402,10 +402,27 @@ Vault = Annotated[LocalVault | AzureKeyVault, Field(discriminator="kind")]
 # --- the rest ---------------------------------------------------------------------------
 
 
+# Blueprint fields that named runtime images before the runtimes were assembled in their pods.
+RETIRED_IMAGE_FIELDS = ("connector", "dataPlane", "data_plane", "catalog")
+
+
 class Images(Model):
-    connector: ImageRef = "ghcr.io/eclipse-edc/mvd/connector:0.9.0"
-    data_plane: ImageRef = "ghcr.io/eclipse-edc/mvd/data-plane:0.9.0"
-    catalog: ImageRef = "ghcr.io/eclipse-edc/mvd/catalog:0.9.0"
+    """Images the blueprint chooses. The EDC runtimes' are not among them: the project's own
+    (a published JRE and Maven image; README "The runtimes on Kubernetes")."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name in RETIRED_IMAGE_FIELDS:
+                if name in data:
+                    raise ValueError(
+                        f"images.{name} is no longer set by a blueprint: every EDC runtime runs the project's JRE "
+                        "image and assembles itself from Maven Central at start (README 'The runtimes on "
+                        "Kubernetes'); remove it"
+                    )
+        return data
+
     # The EDC Data Dashboard (github.com/eclipse-edc/DataDashboard, release v0.5.0 of 2026-06-25;
     # its release workflow pushes this tag). Kubernetes only.
     connector_ui: ImageRef = "ghcr.io/eclipse-edc/data-dashboard:0.5.0"

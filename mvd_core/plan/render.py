@@ -6,8 +6,9 @@ holding its settings as the properties file EDC reads (``-Dedc.fs.config``). Per
 kind one workload and one Service with a port per API: Deployments ``identityhub``,
 ``connector`` and ``catalog`` (when standalone), and a StatefulSet ``dataplane`` whose pods
 ``dataplane-<i>`` are the spec's runtimes of those names, so each replica registers its own
-address with the connector. The connector UI (image only), an Ingress for the APIs others
-reach from outside, and the blueprint's seed Jobs. Output is deterministic: same blueprint
+address with the connector. Every runtime pod runs a published JRE image; its init container
+assembles the runtime from the Maven project in the ConfigMap ``edc-maven`` (``runtimes/images.py``).
+The connector UI, an Ingress for the APIs others reach from outside, and the seed Jobs. Output is deterministic: same blueprint
 and DIDs, same objects, same spec hashes.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from pathlib import PurePosixPath
 from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict
@@ -23,7 +25,7 @@ from mvd_core.dataspace.models import Dataspace, LocalDidHost, Participant, Seed
 from mvd_core.k8s import labels as L
 from mvd_core.plan.exposure import as_runtimes_account, exposure_objects, mounts_vault, service_account
 from mvd_core.plan.trust import issuer_did, participant_list_url
-from mvd_core.runtimes.assembly import JVM_FLAGS
+from mvd_core.runtimes.assembly import java_command
 from mvd_core.runtimes.cluster import (
     DATAPLANE,
     VAULT_PATH,
@@ -31,6 +33,19 @@ from mvd_core.runtimes.cluster import (
     cluster_runtimes,
     public_url,
     workload_name,
+)
+from mvd_core.runtimes.images import (
+    ARGFILE,
+    ASSEMBLY_DIR,
+    CURL_IMAGE,
+    JRE_IMAGE,
+    MAVEN_IMAGE,
+    MAVEN_SOURCES_DIR,
+    PUBLISHED_IMAGES,
+    assemble_env,
+    assemble_script,
+    maven_configmap_files,
+    maven_configmap_items,
 )
 from mvd_core.runtimes.participant import DSP_VERSION_PATH, MANAGEMENT_API_KEY, context_id
 from mvd_core.runtimes.seed import ManagementRequest, seed_requests
@@ -48,18 +63,34 @@ DASHBOARD_NGINX: Final = "/etc/nginx/conf.d/default.conf"
 # whoever loads it gets the key (its config file is served at /config/edc-connector-config.json).
 DASHBOARD_ORIGIN: Final = f"http://localhost:{CONNECTOR_UI_PORT}"
 API_KEY_PLACEHOLDER: Final = "@MANAGEMENT_API_KEY@"
-# The offers Job: curl's official image (github.com/curl/curl-container, tag 8.18.0 of 2026-01-08,
-# Alpine 3.23 with busybox sh), pushed by that repository's release workflow to Docker Hub.
-SEED_IMAGE: Final = "curlimages/curl:8.18.0"
-SEED_IMAGE_SOURCE: Final = (
-    "curlimages/curl on Docker Hub (github.com/curl/curl-container), pinned in mvd_core/plan/render.py"
-)
+# The offers Job: curl's official image (runtimes/images.py).
+SEED_IMAGE: Final = CURL_IMAGE
+# The ConfigMap holding the Maven project every runtime pod's init container assembles its runtime from.
+MAVEN_CONFIGMAP: Final = "edc-maven"
+# The init container of a runtime pod, and its key in the image table: "<workload>/assemble".
+ASSEMBLE: Final = "assemble"
+# Every pod runs as this uid/gid (not root; none of the images needs a user of its own).
+POD_UID: Final = 10001
+POD_SECURITY: Final = {
+    "runAsNonRoot": True,
+    "runAsUser": POD_UID,
+    "runAsGroup": POD_UID,
+    "fsGroup": POD_UID,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+CONTAINER_SECURITY: Final = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "capabilities": {"drop": ["ALL"]},
+}
+# The init container's Maven: measured at ~330 MiB RSS with its 384m heap resolving and compiling.
+ASSEMBLE_RESOURCES: Final = {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "768Mi"}}
 OFFERS_JOB: Final = "seed-offers"
 SEED_DIR: Final = "/etc/mvd/seed"
 SEED_SCRIPT: Final = "seed.sh"
 # Attempts, 2 s apart, while the connector does not answer yet (its startup probe allows 5 min).
 SEED_ATTEMPTS: Final = 180
-SETTINGS_DIR: Final = "/etc/mvd"
+SETTINGS_DIR: Final = PurePosixPath("/etc/mvd")
 # The Secrets Store CSI driver mounts the participant's Key Vault secrets as files named by
 # alias: the layout the runtimes' file vault reads. Its SecretProviderClass is not rendered yet.
 VAULT_DRIVER: Final = "secrets-store.csi.k8s.io"
@@ -77,24 +108,25 @@ class RuntimeImage(BaseModel):
     source: str
 
 
-def runtime_images(dataspace: Dataspace, participant: Participant) -> dict[str, RuntimeImage]:
-    """Workload or Job name -> its image, for what the participant renders: the one place every
-    rendered image reference comes from.
+def _published(image: str) -> RuntimeImage:
+    return RuntimeImage(image=image, source=f"{PUBLISHED_IMAGES[image].origin}; pinned in mvd_core/runtimes/images.py")
 
-    The identity hub has no image of its own among the blueprint's images, so it names the
-    connector's (issue 15 replaces these placeholders with images that exist)."""
+
+def runtime_images(dataspace: Dataspace, participant: Participant) -> dict[str, RuntimeImage]:
+    """Workload or Job name (``<workload>/assemble`` for a runtime's init container) -> its image,
+    for what the participant renders: the one place every rendered image reference comes from.
+
+    The runtimes' images are the project's (published JRE and Maven images, pinned by tag); the
+    connector UI's and the seed Jobs' are the blueprint's."""
     images = dataspace.images_for(participant)
     where = f"participants[{participant.id}].images" if participant.images is not None else "images"
-    out = {
-        "identityhub": RuntimeImage(image=images.connector, source=f"{where}.connector (no identity hub image yet)"),
-        "connector": RuntimeImage(image=images.connector, source=f"{where}.connector"),
-        DATAPLANE: RuntimeImage(image=images.data_plane, source=f"{where}.dataPlane"),
-    }
-    if participant.runtimes.catalog is not None:
-        out["catalog"] = RuntimeImage(image=images.catalog, source=f"{where}.catalog")
+    out: dict[str, RuntimeImage] = {}
+    for workload in ("identityhub", "connector", DATAPLANE, *(["catalog"] if participant.runtimes.catalog else [])):
+        out[workload] = _published(JRE_IMAGE)
+        out[f"{workload}/{ASSEMBLE}"] = _published(MAVEN_IMAGE)
     if participant.runtimes.connector_ui.enabled:
         out[CONNECTOR_UI] = RuntimeImage(image=images.connector_ui, source=f"{where}.connectorUi")
-    out[OFFERS_JOB] = RuntimeImage(image=SEED_IMAGE, source=SEED_IMAGE_SOURCE)
+    out[OFFERS_JOB] = _published(SEED_IMAGE)
     for i, job in enumerate(participant.seed_jobs):
         out[_job_name(job)] = RuntimeImage(
             image=job.image, source=f"participants[{participant.id}].seedJobs[{i}].image"
@@ -169,6 +201,23 @@ def _settings_file(spec: RuntimeSpec) -> str:
     return f"{spec.name}.properties"
 
 
+def _assemble_container(spec: RuntimeSpec, image: str) -> dict[str, Any]:
+    """The init container: assembles the runtime's kind into the shared volume (runtimes/images.py)."""
+    return {
+        "name": ASSEMBLE,
+        "image": image,
+        "command": ["/bin/sh", "-c", assemble_script()],
+        "env": assemble_env(spec.kind),
+        "resources": ASSEMBLE_RESOURCES,
+        "securityContext": CONTAINER_SECURITY,
+        "volumeMounts": [
+            {"name": "maven", "mountPath": str(MAVEN_SOURCES_DIR), "readOnly": True},
+            {"name": "runtime", "mountPath": str(ASSEMBLY_DIR)},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+    }
+
+
 def _container(spec: RuntimeSpec, image: str, *, per_pod: bool) -> dict[str, Any]:
     default = spec.apis["default"]
     # A StatefulSet's pods share a template: each reads the settings file named like itself.
@@ -176,14 +225,6 @@ def _container(spec: RuntimeSpec, image: str, *, per_pod: bool) -> dict[str, Any
     env: list[dict[str, Any]] = []
     if per_pod:
         env.append({"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}})
-    env.append(
-        {
-            "name": "JAVA_TOOL_OPTIONS",
-            "value": " ".join(
-                ["-Xms32m", f"-Xmx{spec.heap_mb}m", *JVM_FLAGS, f"-Dedc.fs.config={SETTINGS_DIR}/{settings_file}"]
-            ),
-        }
-    )
 
     def probe(path: str, period: int, failures: int) -> dict[str, Any]:
         return {"httpGet": {"path": path, "port": "default"}, "periodSeconds": period, "failureThreshold": failures}
@@ -192,21 +233,31 @@ def _container(spec: RuntimeSpec, image: str, *, per_pod: bool) -> dict[str, Any
     return {
         "name": workload_name(spec.kind, spec.name),
         "image": image,
+        # the processes target's command line: the JRE image's java, the assembled @argfile
+        "command": java_command(spec, ARGFILE, SETTINGS_DIR / settings_file, java="java"),
         "env": env,
         "ports": [{"name": api, "containerPort": endpoint.port} for api, endpoint in spec.apis.items()],
         "startupProbe": probe(f"{default.path}/check/startup", 5, 60),
         "readinessProbe": probe(spec.readiness_path, 5, 3),
         "livenessProbe": probe(f"{default.path}/check/liveness", 10, 3),
         "resources": {"requests": {"cpu": "100m", "memory": memory}, "limits": {"memory": memory}},
+        "securityContext": CONTAINER_SECURITY,
         "volumeMounts": [
-            {"name": "settings", "mountPath": SETTINGS_DIR, "readOnly": True},
+            {"name": "settings", "mountPath": str(SETTINGS_DIR), "readOnly": True},
             {"name": "vault", "mountPath": str(VAULT_PATH), "readOnly": True},
+            {"name": "runtime", "mountPath": str(ASSEMBLY_DIR), "readOnly": True},
+            {"name": "tmp", "mountPath": "/tmp"},
         ],
     }
 
 
 def _workload(
-    dataspace: Dataspace, participant: Participant, name: str, specs: list[RuntimeSpec], image: str
+    dataspace: Dataspace,
+    participant: Participant,
+    name: str,
+    specs: list[RuntimeSpec],
+    images: dict[str, RuntimeImage],
+    maven: dict[str, Any],
 ) -> dict[str, Any]:
     stateful = specs[0].kind == "dataplane"
     labels = _labels(dataspace, participant, name)
@@ -217,13 +268,22 @@ def _workload(
             "projected": {"sources": [{"configMap": {"name": settings_configmap(spec)}} for spec in specs]},
         },
         _vault_volume(participant),
+        {"name": "maven", "configMap": {"name": MAVEN_CONFIGMAP, "items": maven_configmap_items()}},
+        # the Maven repository and the built extensions: ~80-110 MB per runtime kind
+        {"name": "runtime", "emptyDir": {"sizeLimit": "1Gi"}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
     ]
     spec: dict[str, Any] = {
         "replicas": len(specs),
         "selector": {"matchLabels": selector},
         "template": {
-            "metadata": {"labels": labels},
-            "spec": {"containers": [_container(specs[0], image, per_pod=stateful)], "volumes": volumes},
+            "metadata": {"labels": labels, "annotations": _config_hash(maven)},
+            "spec": {
+                "securityContext": POD_SECURITY,
+                "initContainers": [_assemble_container(specs[0], images[f"{name}/{ASSEMBLE}"].image)],
+                "containers": [_container(specs[0], images[name].image, per_pod=stateful)],
+                "volumes": volumes,
+            },
         },
     }
     if stateful:
@@ -362,9 +422,11 @@ def _offers_job(
             {"name": "MVD_API_KEY_FILE", "value": f"{VAULT_PATH}/{MANAGEMENT_API_KEY}"},
         ],
         "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "32Mi"}},
+        "securityContext": CONTAINER_SECURITY,
         "volumeMounts": [
             {"name": "requests", "mountPath": SEED_DIR, "readOnly": True},
             {"name": "vault", "mountPath": str(VAULT_PATH), "readOnly": True},
+            {"name": "tmp", "mountPath": "/tmp"},  # the script's mktemp files
         ],
     }
     job = _finish(
@@ -379,10 +441,12 @@ def _offers_job(
                     "metadata": {"annotations": _config_hash(configmap)},
                     "spec": {
                         "restartPolicy": "Never",
+                        "securityContext": POD_SECURITY,
                         "containers": [container],
                         "volumes": [
                             {"name": "requests", "configMap": {"name": OFFERS_JOB}},
                             _vault_volume(participant),
+                            {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
                         ],
                     },
                 },
@@ -476,6 +540,7 @@ def _connector_ui(
         "image": image,
         "command": ["/bin/sh", "-c", _FILL_IN_KEY],
         "env": [{"name": "MVD_API_KEY_FILE", "value": f"{VAULT_PATH}/{MANAGEMENT_API_KEY}"}],
+        "securityContext": CONTAINER_SECURITY,
         "volumeMounts": [
             {"name": "config", "mountPath": "/etc/mvd/connector-ui", "readOnly": True},
             {"name": "vault", "mountPath": str(VAULT_PATH), "readOnly": True},
@@ -488,9 +553,12 @@ def _connector_ui(
         "ports": [{"name": "http", "containerPort": CONNECTOR_UI_PORT}],
         "readinessProbe": {"httpGet": {"path": "/", "port": "http"}},
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
+        "securityContext": CONTAINER_SECURITY,
         "volumeMounts": [
             {"name": "filled", "mountPath": DASHBOARD_CONFIG, "subPath": "edc-connector-config.json", "readOnly": True},
             {"name": "config", "mountPath": DASHBOARD_NGINX, "subPath": "nginx.conf", "readOnly": True},
+            # nginx-unprivileged keeps its pid file and temp files in /tmp
+            {"name": "tmp", "mountPath": "/tmp"},
         ],
     }
     return [
@@ -506,12 +574,14 @@ def _connector_ui(
                     "template": {
                         "metadata": {"labels": labels, "annotations": _config_hash(configmap)},
                         "spec": {
+                            "securityContext": POD_SECURITY,
                             "initContainers": [init],
                             "containers": [container],
                             "volumes": [
                                 {"name": "config", "configMap": {"name": CONNECTOR_UI}},
                                 _vault_volume(participant),
                                 {"name": "filled", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
+                                {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
                             ],
                         },
                     },
@@ -545,8 +615,17 @@ def render_participant(
         ),
         *(_configmap(dataspace, participant, spec) for spec in specs),
     ]
+    maven = _finish(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": _meta(dataspace, participant, MAVEN_CONFIGMAP, "runtime"),
+            "data": maven_configmap_files(),
+        }
+    )
+    objects.append(maven)
     for name, group in workloads.items():
-        objects.append(_workload(dataspace, participant, name, group, images[name].image))
+        objects.append(_workload(dataspace, participant, name, group, images, maven))
         ports = {api: endpoint.port for api, endpoint in group[0].apis.items()}
         objects.append(_service(dataspace, participant, name, ports, headless=name == DATAPLANE))
     if participant.runtimes.connector_ui.enabled:

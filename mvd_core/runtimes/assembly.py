@@ -24,7 +24,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from pydantic import BaseModel
 
@@ -78,6 +78,11 @@ def _source_files() -> list[Path]:
     return sorted(
         p for p in MAVEN_SOURCES.rglob("*") if p.is_file() and "target" not in p.relative_to(MAVEN_SOURCES).parts
     )
+
+
+def maven_sources() -> dict[str, str]:
+    """The Maven project's files (relative POSIX path -> text): what ``assemble`` copies and builds."""
+    return {p.relative_to(MAVEN_SOURCES).as_posix(): p.read_text("utf-8") for p in _source_files()}
 
 
 def sources_hash() -> str:
@@ -197,18 +202,19 @@ def check_tools() -> None:
         raise AssemblyError(f"assembling the EDC runtimes needs Maven, and no mvn was found on PATH: {INSTALL_HINT}")
 
 
+# Maven's options for assembling the runtimes, here and in a pod's init container (runtimes/images.py).
+MAVEN_FLAGS: tuple[str, ...] = (
+    "-B",
+    "--no-transfer-progress",
+    "--strict-checksums",
+    "-Dstyle.color=never",
+    "-DskipTests",
+)
+
+
 def _maven_command(offline: bool) -> list[str]:
     mvn = shutil.which("mvn") or "mvn"
-    return [
-        mvn,
-        "-B",
-        "--no-transfer-progress",
-        "--strict-checksums",
-        "-Dstyle.color=never",
-        "-DskipTests",
-        *(["--offline"] if offline else []),
-        "package",
-    ]
+    return [mvn, *MAVEN_FLAGS, *(["--offline"] if offline else []), "package"]
 
 
 _BUILDING = re.compile(r"\[INFO\] Building runtime-(\w+) ")
@@ -332,11 +338,11 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def java_command(spec: RuntimeSpec, argfile: Path, config_file: Path) -> list[str]:
-    """The command line of one runtime: no setting and no secret on it, only the files naming them."""
-    java = java_executable() or "java"
+def java_command(spec: RuntimeSpec, argfile: PurePath, config_file: PurePath, *, java: str | None = None) -> list[str]:
+    """The command line of one runtime: no setting and no secret on it, only the files naming them.
+    ``java`` is the executable (a container's own ``java`` on its PATH); the local one by default."""
     return [
-        java,
+        java or java_executable() or "java",
         "-Xms32m",
         f"-Xmx{spec.heap_mb}m",
         *JVM_FLAGS,

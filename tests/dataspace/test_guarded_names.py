@@ -90,7 +90,7 @@ def _base() -> dict:
     gt["identity"]["host"]["endpointUrl"] = "https://acct.r2.cloudflarestorage.com"
     gt["seedJobs"] = [{"name": "assets", "image": "busybox:1.36"}]
     data["schedule"]["timezone"] = "Europe/Berlin"
-    data["images"] = {"connector": "ghcr.io/eclipse-edc/mvd/connector:0.9.0"}
+    data["images"] = {"connectorUi": "ghcr.io/eclipse-edc/data-dashboard:0.5.0"}
     return data
 
 
@@ -150,7 +150,7 @@ BLUEPRINT_FIELDS = [
     "participants[1].identity.host.domain",
     "participants[2].identity.host.bucket",
     "participants[2].identity.host.region",
-    "images.connector",
+    "images.connectorUi",
     "schedule.reset",
     "schedule.timezone",
 ]

@@ -77,8 +77,10 @@ def test_render_lists_every_image_with_where_it_comes_from(tmp_path):
                   if line.strip().startswith("image:")}
     assert named and named == {entry["image"] for entry in listed}
     by_use = {use: entry["source"] for entry in listed for use in entry["usedBy"]}
-    assert by_use["galactic-turbine/dataplane"] == "images.dataPlane"
-    assert by_use["space-enforcer/identityhub"].startswith("images.connector")
+    for runtime in ("galactic-turbine/dataplane", "space-enforcer/identityhub", "galactic-turbine/catalog"):
+        assert by_use[runtime].startswith("Docker Hub official image eclipse-temurin ")
+        assert by_use[f"{runtime}/assemble"].startswith("Docker Hub official image maven ")
+    assert by_use["space-enforcer/connector-ui"] == "images.connectorUi"
     assert "galactic-turbine/catalog" in by_use and "space-enforcer/catalog" not in by_use
     for entry in listed:
         assert entry["image"] in res.stdout

@@ -20,6 +20,7 @@ from mvd_core.dataspace.targets import apply_targets
 from mvd_core.k8s import labels as L
 from mvd_core.plan.desired import dataspace_dids, did_document
 from mvd_core.plan.render import participant_specs, render_participant, runtime_images
+from mvd_core.runtimes.assembly import BASE_RUNTIME, JVM_FLAGS
 from mvd_core.runtimes.participant import participant_runtimes
 from mvd_core.settings import Settings
 
@@ -153,11 +154,16 @@ def test_apis_probes_and_heap_come_from_the_spec(seed):
         assert container["readinessProbe"]["httpGet"]["path"] == spec.readiness_path
         assert {container[p]["httpGet"]["path"] for p in ("startupProbe", "livenessProbe")} == {
             "/api/check/startup", "/api/check/liveness"}
-        env = {e["name"]: e.get("value") for e in container["env"]}
-        assert f"-Xmx{spec.heap_mb}m" in env["JAVA_TOOL_OPTIONS"].split()
+        # the processes target's command line, on the JRE image's java and the assembled @argfile
+        command = container["command"]
+        assert command[:-2] == ["java", "-Xms32m", f"-Xmx{spec.heap_mb}m", *JVM_FLAGS, "@/opt/mvd/runtime/runtime.args"]
+        assert command[-1] == BASE_RUNTIME and command[-2].startswith("-Dedc.fs.config=/etc/mvd/")
+        assert "env" not in container or all(e["name"] != "JAVA_TOOL_OPTIONS" for e in container["env"])
+    assert workloads["connector"]["spec"]["template"]["spec"]["containers"][0]["command"][-2] == (
+        "-Dedc.fs.config=/etc/mvd/connector.properties")
     # each data plane pod reads the settings file named like itself, from its own ConfigMap
     [dataplane] = workloads["dataplane"]["spec"]["template"]["spec"]["containers"]
-    assert "-Dedc.fs.config=/etc/mvd/$(POD_NAME).properties" in dataplane["env"][-1]["value"].split()
+    assert dataplane["command"][-2] == "-Dedc.fs.config=/etc/mvd/$(POD_NAME).properties"
     sources = workloads["dataplane"]["spec"]["template"]["spec"]["volumes"][0]["projected"]["sources"]
     assert [s["configMap"]["name"] for s in sources] == ["dataplane-0-settings", "dataplane-1-settings",
                                                          "dataplane-2-settings"]
@@ -188,8 +194,14 @@ def test_every_image_comes_from_the_one_image_table(seed):
         table = runtime_images(ds, p)
         used = {}
         for obj in render_participant(ds, p, dids, Settings()):
-            for container in obj.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []):
+            pod = obj.get("spec", {}).get("template", {}).get("spec", {})
+            for container in pod.get("containers", []):
                 used[obj["metadata"]["name"]] = container["image"]
+            for init in pod.get("initContainers", []):
+                if init["name"] == "assemble":
+                    used[obj["metadata"]["name"] + "/assemble"] = init["image"]
+                else:  # the connector UI's config step runs its own image's shell
+                    assert init["image"] == pod["containers"][0]["image"]
         assert used == {name: ref.image for name, ref in table.items()}
     assert runtime_images(ds, ds.participants[0])["seed-assets"].image == "busybox:1.36"
 
@@ -263,7 +275,7 @@ def test_every_rendered_object_is_valid_against_the_kubernetes_schemas(seed, tar
     # per participant: namespace, ingress, a ConfigMap per runtime, a workload and a Service per kind,
     # the connector UI's ConfigMap, the offers Job and its ConfigMap; a Service per data plane replica
     # (3 + 1 + 3), the NetworkPolicies (default-deny and one per workload: 5 + 4 + 4), the ServiceAccount
-    assert checked == (18 + 1) + 13 + 15 + 3 * 3 + 7 + 13 + 3
+    assert checked == (18 + 1) + 13 + 15 + 3 * 3 + 7 + 13 + 3 + 3  # + the Maven project ConfigMap (edc-maven) each
 
 
 def test_schema_validation_catches_a_broken_object(seed):

@@ -264,6 +264,7 @@ def test_the_data_dashboard_config_carries_the_spec_addresses_and_no_key(seed):
         assert mounts == {
             "/app/config/edc-connector-config.json": ("filled", "edc-connector-config.json"),
             "/etc/nginx/conf.d/default.conf": ("config", "nginx.conf"),
+            "/tmp": ("tmp", None),  # nginx-unprivileged's pid and temp files, on a read-only root
         }
         [init] = pod["initContainers"]
         assert init["image"] == container["image"]
@@ -271,6 +272,7 @@ def test_the_data_dashboard_config_carries_the_spec_addresses_and_no_key(seed):
             "config": "configMap",
             "vault": "csi",
             "filled": "emptyDir",
+            "tmp": "emptyDir",
         }
         [ingress] = of_kind(objects, "Ingress").values()
         assert CONNECTOR_UI not in json.dumps(ingress)
