@@ -32,8 +32,18 @@ SDK_ACTIONS: dict[str, set[str]] = {
     "blob_service.set_service_properties": {"Microsoft.Storage/storageAccounts/blobServices/write"},
 }
 
+# Calls in code no step runs yet, with the function that holds them: not granted. Their
+# actions would include Microsoft.Authorization/roleAssignments/write, which the control
+# plane must not have; infra's participants module creates the runtimes' identity, federated
+# credential and vault role instead. The test below fails once a step calls the function.
+NOT_CALLED_YET: dict[str, str] = {
+    # clusters/aks.py: the managed identity, its federated credential and its vault role (k8s-exposure)
+    "resources.begin_create_or_update_by_id": "vault_identity",
+}
+
 # How each client is spelled in the code.
 CALLS = [
+    (re.compile(r"resources\.resources\.(\w+)\("), "resources"),
     (re.compile(r"\.resource_groups\.(\w+)\("), "resource_groups"),
     (re.compile(r"\.managed_clusters\.(\w+)\("), "managed_clusters"),
     (re.compile(r"self\.client\.(\w+)\("), "secrets", "secrets/azure_keyvault.py"),
@@ -70,15 +80,24 @@ def test_every_sdk_call_is_mapped_to_its_action():
     calls = sdk_calls()
     assert {"managed_clusters.begin_create_or_update", "secrets.set_secret",
             "blob_service.set_service_properties"} <= set(calls), calls
-    unmapped = {call: where for call, where in calls.items() if call not in SDK_ACTIONS}
+    unmapped = {call: where for call, where in calls.items() if call not in SDK_ACTIONS and call not in NOT_CALLED_YET}
     assert not unmapped, f"Azure SDK calls with no RBAC action in SDK_ACTIONS (add it, and to the role): {unmapped}"
 
 
 def test_the_role_grants_exactly_what_the_code_calls():
-    needed = set().union(*(SDK_ACTIONS[call] for call in sdk_calls()))
+    needed = set().union(*(SDK_ACTIONS[call] for call in sdk_calls() if call not in NOT_CALLED_YET))
     granted = role_actions()
     assert not needed - granted, f"the code calls what the role does not grant: {sorted(needed - granted)}"
     assert not granted - needed, f"the role grants what no code calls: {sorted(granted - needed)}"
+
+
+def test_the_calls_not_granted_are_not_called_yet():
+    code = [*ROOT.joinpath("mvd_core").rglob("*.py"), *ROOT.joinpath("blueprints").rglob("*.py")]
+    for call, function in NOT_CALLED_YET.items():
+        callers = [p.relative_to(ROOT).as_posix() for p in code if re.search(rf"\.{function}\(", p.read_text())]
+        assert not callers, (
+            f"{callers} call {function}(), which makes {call}: map its actions in SDK_ACTIONS and grant them "
+            "(a role assignment would need roleAssignments/write, which the control plane must not have)")
 
 
 def test_nothing_deletes_a_resource_group_or_a_vault():
