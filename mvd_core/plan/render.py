@@ -125,7 +125,10 @@ def runtime_images(dataspace: Dataspace, participant: Participant) -> dict[str, 
         out[workload] = _published(JRE_IMAGE)
         out[f"{workload}/{ASSEMBLE}"] = _published(MAVEN_IMAGE)
     if participant.runtimes.connector_ui.enabled:
-        out[CONNECTOR_UI] = RuntimeImage(image=images.connector_ui, source=f"{where}.connectorUi")
+        known = PUBLISHED_IMAGES.get(images.connector_ui)
+        out[CONNECTOR_UI] = RuntimeImage(
+            image=images.connector_ui, source=f"{where}.connectorUi" + (f": {known.origin}" if known else "")
+        )
     out[OFFERS_JOB] = _published(SEED_IMAGE)
     for i, job in enumerate(participant.seed_jobs):
         out[_job_name(job)] = RuntimeImage(

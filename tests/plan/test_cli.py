@@ -80,7 +80,7 @@ def test_render_lists_every_image_with_where_it_comes_from(tmp_path):
     for runtime in ("galactic-turbine/dataplane", "space-enforcer/identityhub", "galactic-turbine/catalog"):
         assert by_use[runtime].startswith("Docker Hub official image eclipse-temurin ")
         assert by_use[f"{runtime}/assemble"].startswith("Docker Hub official image maven ")
-    assert by_use["space-enforcer/connector-ui"] == "images.connectorUi"
+    assert by_use["space-enforcer/connector-ui"].startswith("images.connectorUi: ghcr.io, the EDC Data Dashboard's")
     assert "galactic-turbine/catalog" in by_use and "space-enforcer/catalog" not in by_use
     for entry in listed:
         assert entry["image"] in res.stdout

@@ -64,7 +64,11 @@ def test_an_image_the_blueprint_chooses_is_listed_with_its_field():
     ds = load()
     p = ds.participants[0].model_copy(update={"seed_jobs": [SeedJob(name="assets", image="busybox:1.36")]})
     table = runtime_images(ds, p)
-    assert table["seed-assets"].source == f"participants[{p.id}].seedJobs[0].image"
+    assert table["seed-assets"].source == f"participants[{p.id}].seedJobs[0].image"  # the blueprint's, unchecked
+    # the blueprint's connector UI image: its field, and its origin when it is the documented one
+    assert table["connector-ui"].source == "images.connectorUi: " + PUBLISHED_IMAGES[table["connector-ui"].image].origin
+    other = ds.model_copy(update={"images": ds.images.model_copy(update={"connector_ui": "registry.example/ui:1.2.3"})})
+    assert runtime_images(other, p)["connector-ui"].source == "images.connectorUi"
     assert table["connector"].image == JRE_IMAGE and "eclipse-temurin" in table["connector"].source
     assert table["connector/assemble"].image == MAVEN_IMAGE and "carlossg/docker-maven" in table["connector/assemble"].source
 
