@@ -30,6 +30,8 @@ from typing import Any, Final
 from mvd_core.dataspace.models import AzureKeyVault, Dataspace, Participant
 from mvd_core.k8s import labels as L
 from mvd_core.runtimes.cluster import DATAPLANE, PUBLIC_APIS, workload_name
+from mvd_core.runtimes.participant import IDENTITY_HUB_PARTICIPANT_KEY, STS_CLIENT_SECRET
+from mvd_core.runtimes.seed import DATA_SOURCE_KEY
 from mvd_core.runtimes.spec import RuntimeSpec
 
 # The label Kubernetes (1.21+) puts on every namespace, and on a StatefulSet's pods (1.27+ on Jobs').
@@ -44,6 +46,9 @@ RUNTIMES_SERVICE_ACCOUNT: Final = "runtimes"
 WORKLOAD_IDENTITY_CLIENT_KEY: Final = "azure.workload.identity/client-id"
 WORKLOAD_IDENTITY_TENANT_KEY: Final = "azure.workload.identity/tenant-id"
 POD_KINDS: Final = ("Deployment", "StatefulSet", "Job")
+# What the identity hub writes to its vault itself: not in Key Vault before the runtimes start, so
+# not in the mount (a listed secret that does not exist keeps every pod mounting it from starting).
+HUB_WRITTEN: Final = (STS_CLIENT_SECRET, IDENTITY_HUB_PARTICIPANT_KEY)
 CONNECTOR_UI: Final = "connector-ui"
 
 # Workload -> API -> the pods of the namespace that call it: by the workload they belong to, or
@@ -230,3 +235,42 @@ def as_runtimes_account(obj: dict[str, Any]) -> dict[str, Any]:
         "serviceAccountName": RUNTIMES_SERVICE_ACCOUNT,
     }
     return out
+
+
+def vault_secret_provider(participant: Participant) -> str:
+    """The SecretProviderClass every pod's vault volume names."""
+    return f"{participant.id}-vault"
+
+
+def vault_objects(specs: list[RuntimeSpec]) -> list[str]:
+    """The Key Vault secrets the vault mount holds: every alias the runtimes read that the control
+    plane writes before they start (and the data-source key their seeded assets name)."""
+    aliases = {alias for spec in specs for alias in spec.secrets} | {DATA_SOURCE_KEY}
+    return sorted(aliases - set(HUB_WRITTEN))
+
+
+def secret_provider_class(participant: Participant, specs: list[RuntimeSpec], meta: Meta) -> dict[str, Any] | None:
+    """The Azure provider's SecretProviderClass of a participant whose vault is a Key Vault read with
+    workload identity (``vault.clientId``): one file per secret, named by its alias, the layout the
+    runtimes' file vault reads. None for any other vault (the local file vault needs none)."""
+    vault = participant.vault
+    if not isinstance(vault, AzureKeyVault) or vault.client_id is None or vault.tenant_id is None:
+        return None
+    objects = "array:\n" + "".join(
+        f"  - |\n    objectName: {alias}\n    objectType: secret\n" for alias in vault_objects(specs)
+    )
+    return {
+        "apiVersion": "secrets-store.csi.x-k8s.io/v1",
+        "kind": "SecretProviderClass",
+        "metadata": meta(vault_secret_provider(participant), "vault"),
+        "spec": {
+            "provider": "azure",
+            "parameters": {
+                "usePodIdentity": "false",
+                "clientID": vault.client_id,
+                "keyvaultName": vault.name,
+                "tenantId": vault.tenant_id,
+                "objects": objects,
+            },
+        },
+    }

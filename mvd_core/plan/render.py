@@ -23,7 +23,13 @@ from pydantic import BaseModel, ConfigDict
 
 from mvd_core.dataspace.models import Dataspace, LocalDidHost, Participant, SeedJob
 from mvd_core.k8s import labels as L
-from mvd_core.plan.exposure import as_runtimes_account, exposure_objects, mounts_vault, service_account
+from mvd_core.plan.exposure import (
+    as_runtimes_account,
+    exposure_objects,
+    mounts_vault,
+    secret_provider_class,
+    service_account,
+)
 from mvd_core.plan.trust import issuer_did, participant_list_url
 from mvd_core.runtimes.assembly import java_command
 from mvd_core.runtimes.cluster import (
@@ -669,5 +675,8 @@ def render_participant(
             )
         )
     objects.insert(1, _finish(service_account(participant, meta)))
+    provider = secret_provider_class(participant, specs, meta)
+    if provider is not None:
+        objects.insert(2, _finish(provider))
     # every pod that mounts the vault runs as the ServiceAccount its workload identity trusts
     return [_finish(as_runtimes_account(o)) if mounts_vault(o) else o for o in objects]

@@ -39,6 +39,32 @@ class _Kind:
     api: type
     stem: str  # e.g. "namespaced_deployment" -> read_namespaced_deployment
     namespaced: bool = True
+    # (group, version, plural) of a custom resource, served through CustomObjectsApi; its
+    # definition may be missing from a cluster (a 404 on list is then "none")
+    custom: tuple[str, str, str] | None = None
+
+
+class _CustomObjects:
+    """CustomObjectsApi for one custom resource, called like the typed APIs: ``read_x(name,
+    namespace)``, ``list_x(namespace)``, ``patch_x(name, namespace, body)``, ``delete_x(name, namespace)``."""
+
+    def __init__(self, api_client: k8s.ApiClient, group: str, version: str, plural: str) -> None:
+        self._api = k8s.CustomObjectsApi(api_client)
+        self._where = (group, version)
+        self._plural = plural
+
+    def read(self, name: str, namespace: str, **kwargs: Any) -> Any:
+        return self._api.get_namespaced_custom_object(*self._where, namespace, self._plural, name, **kwargs)
+
+    def list(self, namespace: str, **kwargs: Any) -> Any:
+        return self._api.list_namespaced_custom_object(*self._where, namespace, self._plural, **kwargs)
+
+    def patch(self, name: str, namespace: str, body: Any, **kwargs: Any) -> Any:
+        return self._api.patch_namespaced_custom_object(*self._where, namespace, self._plural, name, body, **kwargs)
+
+    def delete(self, name: str, namespace: str, **kwargs: Any) -> Any:
+        kwargs.pop("propagation_policy", None)
+        return self._api.delete_namespaced_custom_object(*self._where, namespace, self._plural, name, **kwargs)
 
 
 KINDS: dict[str, _Kind] = {
@@ -46,6 +72,10 @@ KINDS: dict[str, _Kind] = {
     "ConfigMap": _Kind(k8s.CoreV1Api, "namespaced_config_map"),
     "Secret": _Kind(k8s.CoreV1Api, "namespaced_secret"),
     "ServiceAccount": _Kind(k8s.CoreV1Api, "namespaced_service_account"),
+    # the Secrets Store CSI driver's: the Key Vault secrets of the vault mount (applied before its pods)
+    "SecretProviderClass": _Kind(
+        k8s.CustomObjectsApi, "", custom=("secrets-store.csi.x-k8s.io", "v1", "secretproviderclasses")
+    ),
     "Service": _Kind(k8s.CoreV1Api, "namespaced_service"),
     "Deployment": _Kind(k8s.AppsV1Api, "namespaced_deployment"),
     "StatefulSet": _Kind(k8s.AppsV1Api, "namespaced_stateful_set"),
@@ -64,6 +94,7 @@ API_VERSIONS = {
     "Job": "batch/v1",
     "Ingress": "networking.k8s.io/v1",
     "NetworkPolicy": "networking.k8s.io/v1",
+    "SecretProviderClass": "secrets-store.csi.x-k8s.io/v1",
 }
 ORDER = list(KINDS)
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
@@ -117,6 +148,8 @@ def _kind(obj_or_kind: dict[str, Any] | str) -> _Kind:
 
 def _method(api_client: k8s.ApiClient, kind: str, verb: str) -> Any:
     spec = KINDS[kind]
+    if spec.custom is not None:
+        return getattr(_CustomObjects(api_client, *spec.custom), verb)
     return getattr(spec.api(api_client), f"{verb}_{spec.stem}")
 
 
@@ -156,11 +189,15 @@ def list_objects(
 ) -> list[dict[str, Any]]:
     """Objects of ``kind``, with apiVersion/kind filled in."""
     spec = _kind(kind)
-    fn = getattr(spec.api(api_client), f"list_{spec.stem}")
+    fn = _method(api_client, kind, "list")
     kwargs: dict[str, Any] = {"_preload_content": False}
     if label_selector:
         kwargs["label_selector"] = label_selector
-    body = _json(call(fn, *_ns_args(kind, namespace), what=f"list {kind} in {namespace or 'cluster'}", **kwargs))
+    what = f"list {kind} in {namespace or 'cluster'}"
+    resp = call(fn, *_ns_args(kind, namespace), what=what, missing_ok=spec.custom is not None, **kwargs)
+    if resp is None:
+        return []  # the cluster does not define this custom resource: it holds none
+    body = _json(resp)
     return [{"apiVersion": API_VERSIONS[kind], "kind": kind, **item} for item in body.get("items") or []]
 
 

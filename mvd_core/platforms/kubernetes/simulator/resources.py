@@ -37,6 +37,7 @@ RESOURCES: dict[tuple[str, str, str], Resource] = {
         Resource("batch", "v1", "jobs", "Job", has_generation=True),
         Resource("networking.k8s.io", "v1", "ingresses", "Ingress", has_generation=True),
         Resource("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", has_generation=True),
+        Resource("secrets-store.csi.x-k8s.io", "v1", "secretproviderclasses", "SecretProviderClass"),
     ]
 }
 
