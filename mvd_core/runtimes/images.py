@@ -126,7 +126,7 @@ mvn {flags} -Dmaven.repo.local="$MVD_ASSEMBLY/repository" -pl "runtimes/$MVD_RUN
 classpath=$(sed 's/[\\\\"]/\\\\&/g' "runtimes/$MVD_RUNTIME_KIND/target/classpath.txt")
 printf '%s "%s"\\n' -cp "$classpath" > "$MVD_ASSEMBLY/runtime.args.tmp"
 mv "$MVD_ASSEMBLY/runtime.args.tmp" "$MVD_ASSEMBLY/runtime.args"
-echo "assembled EDC runtime $MVD_RUNTIME_KIND: $(tr ':' '\\n' < "runtimes/$MVD_RUNTIME_KIND/target/classpath.txt" | wc -l) jars"
+echo "assembled EDC runtime $MVD_RUNTIME_KIND: $(tr ':' '\\n' < "runtimes/$MVD_RUNTIME_KIND/target/classpath.txt" | grep -c .) jars"
 """
 
 
