@@ -49,9 +49,10 @@ def test_hand_edit_and_extra_managed_object_show_exactly():
     p, desired, observed = _first_participant_as_served()
     dp = next(o for o in observed if object_key(o) == "StatefulSet/galactic-turbine/dataplane")
     dp["spec"]["replicas"] = 1  # kubectl scale, spec-hash annotation untouched
-    extra = copy.deepcopy(observed[1])
+    configmap = next(o for o in observed if o["kind"] == "ConfigMap")
+    extra = copy.deepcopy(configmap)
     extra["metadata"]["name"] = "left-over"
-    foreign = copy.deepcopy(observed[1])
+    foreign = copy.deepcopy(configmap)
     foreign["metadata"]["name"] = "not-ours"
     foreign["metadata"]["labels"] = {"app": "other"}
     diff = diff_objects(desired, observed + [extra, foreign], p.id)
@@ -65,7 +66,7 @@ def test_hand_edit_and_extra_managed_object_show_exactly():
 def test_objects_of_another_participant_are_never_deleted():
     ds, dids = _seed()
     gti, selt = ds.participants[0], ds.participants[1]
-    other = render_participant(ds, selt, dids, Settings())[1]
+    other = next(o for o in render_participant(ds, selt, dids, Settings()) if o["kind"] == "ConfigMap")
     assert other["metadata"]["labels"][L.PARTICIPANT_KEY] == "space-enforcer"
     assert diff_objects(render_participant(ds, gti, dids, Settings()), [other], gti.id).delete == []
 
