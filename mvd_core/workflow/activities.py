@@ -12,7 +12,7 @@ from typing import Any
 
 from mvd_core.dataspace import Dataspace, load_targeted
 from mvd_core.dataspace.datasets import dataset_bytes
-from mvd_core.dataspace.models import Participant
+from mvd_core.dataspace.models import Participant, SimulatedCluster
 from mvd_core.errors import MvdError
 from mvd_core.identity import keys
 from mvd_core.identity.document import build_did_document
@@ -137,7 +137,9 @@ def ensure_key(data: dict[str, Any]) -> dict[str, Any]:
             jwk = keys.ensure_participant_key(store, p.id, p.identity.key_type)
             verb = "key"
         detail = f"{verb} {jwk['kid'][:12]}… in {store.description}"
-        if work.on_processes:
+        # wherever runtimes really run: processes read the vault, a real cluster's pods mount it
+        # (its SecretProviderClass lists these); a simulated cluster runs none
+        if not isinstance(p.cluster, SimulatedCluster):
             created = runtimes.ensure_secrets(store)
             detail += f", runtime secrets {'created' if created else 'kept'}"
         return {"kid": jwk["kid"], "detail": detail}
