@@ -12,7 +12,7 @@ import yaml
 from mvd_core.cli.common import FileOption, TargetsOption, load_dataspace, resolve_targets
 from mvd_core.cli.console import err, out
 from mvd_core.dataspace import load
-from mvd_core.dataspace.loader import DEFAULT_NAME, BlueprintError
+from mvd_core.dataspace.loader import BlueprintError
 from mvd_core.dataspace.models import Dataspace
 from mvd_core.dataspace.placeholders import refuse_placeholders
 from mvd_core.plan.desired import dataspace_dids, render_dataspace
@@ -32,7 +32,7 @@ def validate(
     try:
         dataspace = load(file)
         if chosen == "declared":
-            refuse_placeholders(dataspace, str(file) if file is not None else f"(default) {DEFAULT_NAME}")
+            refuse_placeholders(dataspace, file)
     except BlueprintError as exc:
         err.print(f"[bold red]{exc.source}[/]: {len(exc.problems)} problem(s)")
         for problem in exc.problems:

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from mvd_core.dataspace import Dataspace, load_targeted
-from mvd_core.dataspace.loader import DEFAULT_NAME
 from mvd_core.dataspace.placeholders import refuse_placeholders
 from mvd_core.dataspace.targets import Targets
 from mvd_core.settings import Settings, get_settings
@@ -46,6 +45,5 @@ def load_dataspace(
     chosen = resolve_targets(targets, settings)
     dataspace = load_targeted(settings, file=file, targets=chosen)
     if deploying and chosen == "declared":
-        source = file or settings.dataspace_file
-        refuse_placeholders(dataspace, str(source) if source is not None else f"(default) {DEFAULT_NAME}")
+        refuse_placeholders(dataspace, file or settings.dataspace_file)
     return dataspace, settings, chosen

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from pathlib import Path
 from typing import Final
 
-from mvd_core.dataspace.loader import BlueprintError, Problem, load
+from mvd_core.dataspace.loader import DEFAULT_NAME, BlueprintError, Problem, load
 from mvd_core.dataspace.models import (
     AzureBlobDidHost,
     AzureKeyVault,
@@ -116,8 +117,10 @@ def placeholder_problems(dataspace: Dataspace) -> list[Problem]:
     return problems
 
 
-def refuse_placeholders(dataspace: Dataspace, source: str) -> None:
-    """Raise a BlueprintError listing every placeholder the declared targets cannot deploy."""
+def refuse_placeholders(dataspace: Dataspace, file: Path | None) -> None:
+    """Raise a BlueprintError listing every placeholder the declared targets cannot deploy
+    (``file``: the blueprint's path, None for the packaged one)."""
     problems = placeholder_problems(dataspace)
     if problems:
+        source = str(file) if file is not None else f"(default) {DEFAULT_NAME}"
         raise BlueprintError(f"{source} (declared targets)", problems)

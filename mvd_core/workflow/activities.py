@@ -13,6 +13,7 @@ from typing import Any
 from mvd_core.dataspace import Dataspace, load_targeted
 from mvd_core.dataspace.datasets import dataset_bytes
 from mvd_core.dataspace.models import Participant, SimulatedCluster
+from mvd_core.dataspace.placeholders import refuse_placeholders
 from mvd_core.errors import MvdError
 from mvd_core.identity import keys
 from mvd_core.identity.document import build_did_document
@@ -73,6 +74,9 @@ def load_baseline(command: dict[str, Any]) -> dict[str, Any]:
     settings = get_settings()
     with log_context(run_id=command.get("runId"), step="baseline"):
         dataspace = load_targeted(settings)
+        if settings.targets == "declared" and command["action"] != "teardown":
+            # nothing is created for a blueprint that still names made-up hosts, ids or global names
+            refuse_placeholders(dataspace, settings.dataspace_file)
         if dataspace.name != command["dataspace"]:
             raise MvdError(
                 f"command is for dataspace {command['dataspace']!r}, the blueprint declares {dataspace.name!r}"
