@@ -28,11 +28,12 @@ def validate(
 ) -> None:
     """Check a blueprint: prints OK, or every problem with its field path and line (exit 1).
     With the declared targets, also every placeholder an operator must fill in."""
-    chosen = resolve_targets(targets, get_settings())
+    settings = get_settings()
+    chosen = resolve_targets(targets, settings)
     try:
         dataspace = load(file)
         if chosen == "declared":
-            refuse_placeholders(dataspace, file)
+            refuse_placeholders(dataspace, file, settings.base_url)
     except BlueprintError as exc:
         err.print(f"[bold red]{exc.source}[/]: {len(exc.problems)} problem(s)")
         for problem in exc.problems:

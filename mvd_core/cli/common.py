@@ -45,5 +45,5 @@ def load_dataspace(
     chosen = resolve_targets(targets, settings)
     dataspace = load_targeted(settings, file=file, targets=chosen)
     if deploying and chosen == "declared":
-        refuse_placeholders(dataspace, file or settings.dataspace_file)
+        refuse_placeholders(dataspace, file or settings.dataspace_file, settings.base_url)
     return dataspace, settings, chosen

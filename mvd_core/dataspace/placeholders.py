@@ -9,10 +9,12 @@ before anything is rendered or created.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from functools import cache
 from pathlib import Path
 from typing import Final
+from urllib.parse import urlsplit
 
 from mvd_core.dataspace.loader import DEFAULT_NAME, BlueprintError, Problem, load
 from mvd_core.dataspace.models import (
@@ -117,10 +119,39 @@ def placeholder_problems(dataspace: Dataspace) -> list[Problem]:
     return problems
 
 
-def refuse_placeholders(dataspace: Dataspace, file: Path | None) -> None:
+def control_plane_problems(base_url: str) -> list[Problem]:
+    """The control plane's public URL as the declared targets need it: the runtimes on the
+    clusters resolve the issuer's did:web there, crawl the participant list and fetch the
+    seeded data, so it must be an https address others reach, not this machine's listener."""
+    parts = urlsplit(base_url)
+    host = (parts.hostname or "").lower()
+    local = host in ("localhost", "") or host.endswith(".localhost") or _is_local_address(host)
+    if parts.scheme == "https" and not local and not is_reserved_host(host):
+        return []
+    return [
+        Problem(
+            "MVD_PUBLIC_URL",
+            f"{base_url!r} is not reachable from the clusters (the issuer's DID, the participant list and the "
+            "seeded data are served there); set MVD_PUBLIC_URL to the control plane's public https URL",
+        )
+    ]
+
+
+def _is_local_address(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private or address.is_link_local or address.is_unspecified
+
+
+def refuse_placeholders(dataspace: Dataspace, file: Path | None, base_url: str | None = None) -> None:
     """Raise a BlueprintError listing every placeholder the declared targets cannot deploy
-    (``file``: the blueprint's path, None for the packaged one)."""
+    (``file``: the blueprint's path, None for the packaged one; ``base_url``: the control plane's
+    public URL, checked when given)."""
     problems = placeholder_problems(dataspace)
+    if base_url is not None:
+        problems += control_plane_problems(base_url)
     if problems:
         source = str(file) if file is not None else f"(default) {DEFAULT_NAME}"
         raise BlueprintError(f"{source} (declared targets)", problems)

@@ -76,7 +76,7 @@ def load_baseline(command: dict[str, Any]) -> dict[str, Any]:
         dataspace = load_targeted(settings)
         if settings.targets == "declared" and command["action"] != "teardown":
             # nothing is created for a blueprint that still names made-up hosts, ids or global names
-            refuse_placeholders(dataspace, settings.dataspace_file)
+            refuse_placeholders(dataspace, settings.dataspace_file, settings.base_url)
         if dataspace.name != command["dataspace"]:
             raise MvdError(
                 f"command is for dataspace {command['dataspace']!r}, the blueprint declares {dataspace.name!r}"

@@ -18,9 +18,15 @@ from mvd_core.dataspace.placeholders import is_reserved_host, placeholder_proble
 FILLED = Path(__file__).parents[1] / "fixtures" / "declared-dataspace.yaml"
 
 
-def mvd(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+PUBLIC_URL = "https://mvd.contoso-dataspace.eu"
+
+
+def mvd(tmp_path: Path, *args: str, public_url: str | None = PUBLIC_URL) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MVD_HOME": str(tmp_path / "home"), "COLUMNS": "300"}
     env.pop("MVD_TARGETS", None)
+    env.pop("MVD_PUBLIC_URL", None)
+    if public_url is not None:
+        env["MVD_PUBLIC_URL"] = public_url
     return subprocess.run([sys.executable, "-m", "mvd_core", *args], capture_output=True, text=True, env=env,
                           timeout=120, check=False)
 
@@ -80,6 +86,16 @@ def test_mvd_validate_targets_declared_refuses_the_packaged_blueprint_naming_eac
     ok = mvd(tmp_path, "validate", str(FILLED), "--targets", "declared")
     assert ok.returncode == 0, ok.stderr
     assert "ready for the declared targets" in ok.stdout
+
+
+@pytest.mark.parametrize("url", [None, "http://127.0.0.1:7080", "https://10.0.0.5", "http://mvd.contoso.eu",
+                                 "https://mvd.example.org", "https://localhost:7443"])
+def test_the_control_planes_url_must_be_public_https_for_the_declared_targets(tmp_path, url):
+    """Unset, MVD_PUBLIC_URL is this machine's listener: the runtimes on the clusters could not
+    resolve the issuer's DID, crawl the participant list or fetch the seeded data there."""
+    res = mvd(tmp_path, "validate", str(FILLED), "--targets", "declared", public_url=url)
+    assert res.returncode == 1
+    assert "MVD_PUBLIC_URL" in res.stderr and "1 problem(s)" in res.stderr and "Traceback" not in res.stderr
 
 
 def test_render_and_plan_on_the_declared_targets_refuse_placeholders_and_write_nothing(tmp_path):

@@ -66,7 +66,8 @@ def test_an_output_directory_that_cannot_be_written_is_named(tmp_path):
 
 
 
-def test_render_lists_every_image_with_where_it_comes_from(tmp_path):
+def test_render_lists_every_image_with_where_it_comes_from(tmp_path, monkeypatch):
+    monkeypatch.setenv("MVD_PUBLIC_URL", "https://mvd.contoso-dataspace.eu")  # the declared targets need one
     filled = Path(__file__).parents[1] / "fixtures" / "declared-dataspace.yaml"  # the placeholders filled in
     res = mvd("render", "--targets", "declared", "-f", str(filled), "--out", str(tmp_path / "out"), env_home=tmp_path)
     assert res.returncode == 0, res.stderr

@@ -202,7 +202,8 @@ def test_each_data_plane_replica_is_reached_at_the_address_its_edrs_name(declare
 
 
 def test_mvd_render_targets_declared_passes_kubernetes_validate(tmp_path):
-    env = {**os.environ, "MVD_HOME": str(tmp_path / "home"), "COLUMNS": "300"}
+    env = {**os.environ, "MVD_HOME": str(tmp_path / "home"), "COLUMNS": "300",
+           "MVD_PUBLIC_URL": "https://mvd.contoso-dataspace.eu"}
     res = subprocess.run([sys.executable, "-m", "mvd_core", "render", "--targets", "declared", "-f", str(FILLED),
                           "-o", str(tmp_path / "out")], capture_output=True, text=True, env=env, timeout=120,
                          check=False)

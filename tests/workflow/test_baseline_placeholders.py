@@ -37,6 +37,7 @@ def test_a_run_on_the_declared_targets_refuses_placeholders(declared, action):
 def test_a_teardown_and_a_filled_in_blueprint_go_ahead(declared):
     assert _baseline("teardown")["targets"] == "declared"
     declared.setenv("MVD_DATASPACE_FILE", str(FILLED))
+    declared.setenv("MVD_PUBLIC_URL", "https://mvd.contoso-dataspace.eu")
     get_settings.cache_clear()
     assert _baseline("provision")["participants"] == ["galactic-turbine", "space-enforcer", "interstellar-assembly"]
 
