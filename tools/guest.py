@@ -38,7 +38,7 @@ from mvd_core.errors import MvdError
 from mvd_core.identity import keys
 from mvd_core.identity.didweb import did_from_host_and_path
 from mvd_core.identity.document import build_did_document
-from mvd_core.platforms.edc.identityhub import IdentityHub, KeyDescriptor, ParticipantExists, ParticipantManifest
+from mvd_core.platforms.edc.identityhub import IdentityHub, ParticipantExists
 from mvd_core.platforms.edc.management import ManagementApi
 from mvd_core.platforms.processes import ProcessPlatform
 from mvd_core.platforms.secrets.local import LocalFileVault
@@ -46,7 +46,6 @@ from mvd_core.runtimes.participant import (
     IDENTITY_HUB_PARTICIPANT_KEY,
     IDENTITY_HUB_SUPERUSER_KEY,
     MANAGEMENT_API_KEY,
-    STS_CLIENT_SECRET,
     participant_runtimes,
     required_ports,
 )
@@ -57,6 +56,7 @@ from mvd_core.workflow.runtimes import (
     credential_service_url,
     ensure_secrets,
     management_url,
+    participant_manifest,
     protocol_url,
 )
 from mvd_core.workflow.seed import MEMBERSHIP_OFFERS, MEMBERSHIP_POLICY, membership_policy
@@ -234,19 +234,7 @@ class Guest:
         try:
             admin.wait_until_admin()
             try:
-                admin.create_participant(
-                    ParticipantManifest(
-                        participant_context_id=self.did,
-                        did=self.did,
-                        api_key_alias=IDENTITY_HUB_PARTICIPANT_KEY,
-                        key=KeyDescriptor(
-                            key_id=f"{self.did}#{jwk['kid']}",
-                            private_key_alias=keys.secret_name(self.participant_id),
-                            public_key_jwk=keys.public_jwk(jwk),
-                        ),
-                        additional_properties={"clientSecret": STS_CLIENT_SECRET},
-                    )
-                )
+                admin.create_participant(participant_manifest(self.did, self.participant_id, jwk))
             except ParticipantExists:
                 pass  # the identity hub is in memory: only a second call in one run gets here
         finally:

@@ -13,6 +13,7 @@ import base64
 import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -183,6 +184,23 @@ def _required(store: SecretStore, name: str) -> str:
     return value
 
 
+def participant_manifest(did: str, key_owner: str, jwk: dict[str, Any]) -> ParticipantManifest:
+    """The identity hub participant context for ``did`` with the key the control plane made
+    (``key_owner``'s in the vault, so the DID document's key id is the one the runtimes sign
+    with); the hub writes its API key and STS client secret into the vault under our aliases."""
+    return ParticipantManifest(
+        participant_context_id=did,
+        did=did,
+        api_key_alias=IDENTITY_HUB_PARTICIPANT_KEY,
+        key=KeyDescriptor(
+            key_id=f"{did}#{jwk['kid']}",
+            private_key_alias=keys.secret_name(key_owner),
+            public_key_jwk=keys.public_jwk(jwk),
+        ),
+        additional_properties={"clientSecret": STS_CLIENT_SECRET},
+    )
+
+
 def enroll(
     participant: Participant,
     did: str,
@@ -206,17 +224,7 @@ def enroll(
     )
     try:
         admin.wait_until_admin()
-        manifest = ParticipantManifest(
-            participant_context_id=did,
-            did=did,
-            api_key_alias=IDENTITY_HUB_PARTICIPANT_KEY,
-            key=KeyDescriptor(
-                key_id=f"{did}#{jwk['kid']}",
-                private_key_alias=keys.secret_name(participant.id),
-                public_key_jwk=keys.public_jwk(jwk),
-            ),
-            additional_properties={"clientSecret": STS_CLIENT_SECRET},
-        )
+        manifest = participant_manifest(did, participant.id, jwk)
         try:
             admin.create_participant(manifest)  # the hub writes its API key and STS secret into the vault
             context = "participant context created"

@@ -29,9 +29,7 @@ from mvd_core.platforms.edc import (
     DSP_PROTOCOL,
     CredentialRequestItem,
     IdentityHub,
-    KeyDescriptor,
     ManagementApi,
-    ParticipantManifest,
 )
 from mvd_core.platforms.processes import JavaCommand, ProcessPlatform
 from mvd_core.platforms.secrets.local import LocalFileVault
@@ -46,7 +44,7 @@ from mvd_core.runtimes.participant import (
     required_ports,
 )
 from mvd_core.runtimes.spec import RuntimeSpec
-from mvd_core.workflow.runtimes import context_id
+from mvd_core.workflow.runtimes import context_id, participant_manifest
 from tests.fixtures.loopback import QuietHandler, serve
 
 PARTICIPANT = "space-enforcer"
@@ -366,19 +364,7 @@ class TwoMembers(MiniDataspace):
         )
         try:
             hub.wait_until_admin()
-            created = hub.create_participant(
-                ParticipantManifest(
-                    participant_context_id=member.did,
-                    did=member.did,
-                    api_key_alias=IDENTITY_HUB_PARTICIPANT_KEY,
-                    key=KeyDescriptor(
-                        key_id=f"{member.did}#{jwk['kid']}",
-                        private_key_alias=keys.secret_name(member.id),
-                        public_key_jwk=keys.public_jwk(jwk),
-                    ),
-                    additional_properties={"clientSecret": STS_CLIENT_SECRET},
-                )
-            )
+            created = hub.create_participant(participant_manifest(member.did, member.id, jwk))
             holder = hub.as_participant(created.api_key)
             holder.request_credentials(
                 member.did,
