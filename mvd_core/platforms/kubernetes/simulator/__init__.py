@@ -4,6 +4,7 @@ One loopback server hosts many clusters under ``/clusters/<name>``; their object
 SQLite under ``$MVD_HOME/clusters/`` so every process sees the same clusters.
 """
 
+from mvd_core.platforms.kubernetes.simulator.portforward import MappedPod
 from mvd_core.platforms.kubernetes.simulator.server import (
     Faults,
     SimulatorServer,
@@ -12,4 +13,4 @@ from mvd_core.platforms.kubernetes.simulator.server import (
 )
 from mvd_core.platforms.kubernetes.simulator.store import ClusterStore
 
-__all__ = ["ClusterStore", "Faults", "SimulatorServer", "shared_simulator", "stop_shared_simulators"]
+__all__ = ["ClusterStore", "Faults", "MappedPod", "SimulatorServer", "shared_simulator", "stop_shared_simulators"]

@@ -7,6 +7,11 @@ Paths are the real API's, below ``/clusters/<cluster>``:
 Verbs: GET, LIST (label/field selectors), WATCH (chunked JSON events), POST, PUT, PATCH (apply,
 merge, strategic merge), DELETE. Errors are ``Status`` bodies with the real reasons and codes.
 ``/clusters/<cluster>/_sim/requests`` reports the request counts.
+
+Pods exist only where a test maps one (``map_pod``): a simulated cluster runs no container, so
+``/api/v1/namespaces/<ns>/pods`` lists the mapped pods (GET, label selectors) and
+``.../pods/<name>/portforward`` speaks the real port-forward websocket protocol
+(``simulator/portforward.py``), bridged to the local addresses the pod's ports are mapped to.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from mvd_core.logs import get_logger
+from mvd_core.platforms.kubernetes.simulator.portforward import PROTOCOL, Forwarding, MappedPod, accept_key
 from mvd_core.platforms.kubernetes.simulator.resources import RESOURCES, Resource
 from mvd_core.platforms.kubernetes.simulator.selectors import field_matcher, label_matcher
 from mvd_core.platforms.kubernetes.simulator.store import ApiError, ClusterStore
@@ -122,6 +128,8 @@ class SimulatorServer:
         self._counts: dict[str, Counter[str]] = {}
         self._counts_lock = threading.Lock()
         self.changed = threading.Condition()
+        self._pods: dict[tuple[str, str, str], MappedPod] = {}
+        self._pods_lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"sim": self})
         self._httpd = _QuietServer((host, port), handler)
         self._thread: threading.Thread | None = None
@@ -151,6 +159,29 @@ class SimulatorServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    # --- pods a test maps to local addresses --------------------------------------------
+
+    def map_pod(self, cluster: str, pod: MappedPod) -> None:
+        """Pretend ``pod`` runs in ``cluster``: it is listed, and a port-forward to one of its
+        ports reaches the local address mapped to it."""
+        with self._pods_lock:
+            self._pods[(cluster, pod.namespace, pod.name)] = pod
+
+    def unmap_pod(self, cluster: str, namespace: str, name: str) -> None:
+        with self._pods_lock:
+            self._pods.pop((cluster, namespace, name), None)
+
+    def pods(self, cluster: str, namespace: str) -> list[MappedPod]:
+        with self._pods_lock:
+            return [p for (c, ns, _), p in sorted(self._pods.items()) if (c, ns) == (cluster, namespace)]
+
+    def pod(self, cluster: str, namespace: str, name: str) -> MappedPod:
+        with self._pods_lock:
+            found = self._pods.get((cluster, namespace, name))
+        if found is None:
+            raise ApiError(404, "NotFound", f'pods "{name}" not found')
+        return found
 
     # --- request accounting -----------------------------------------------------------
 
@@ -238,6 +269,8 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         try:
+            if self._pods_route(method, url.path, query):
+                return
             route = _parse(url.path)
             body = self._body() if method in ("POST", "PUT", "PATCH") else None
             if route.special == "_sim/requests":
@@ -264,6 +297,55 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:
             log.exception("k8s-sim: internal error")
             self._send(500, ApiError(500, "InternalError", f"simulator error: {type(exc).__name__}").status_body())
+
+    def _pods_route(self, method: str, path: str, query: dict[str, str]) -> bool:
+        """Pods (only those a test mapped) and their port-forward; False for any other path."""
+        parts = [p for p in path.split("/") if p]
+        if len(parts) < 7 or parts[0] != "clusters" or parts[2:5] != ["api", "v1", "namespaces"] or parts[6] != "pods":
+            return False
+        cluster, namespace, rest = parts[1], parts[5], parts[7:]
+        if not self.sim.store.has_cluster(cluster):
+            raise ApiError(404, "NotFound", f'simulated cluster "{cluster}" does not exist')
+        if method != "GET" or len(rest) > 2 or (len(rest) == 2 and rest[1] != "portforward"):
+            raise ApiError(405, "MethodNotAllowed", "the simulated cluster only reads pods and forwards their ports")
+        if not rest:
+            self.sim.count(cluster, "list pods")
+            labels = label_matcher(query.get("labelSelector"))
+            items = [_as_item(p.as_object()) for p in self.sim.pods(cluster, namespace) if labels(dict(p.labels))]
+            self._send(
+                200, {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "0"}, "items": items}
+            )
+            return True
+        pod = self.sim.pod(cluster, namespace, rest[0])
+        if len(rest) == 1:
+            self.sim.count(cluster, "get pods")
+            self._send(200, pod.as_object())
+            return True
+        self.sim.count(cluster, "portforward pods")
+        self._port_forward(pod, query)
+        return True
+
+    def _port_forward(self, pod: MappedPod, query: dict[str, str]) -> None:
+        if (self.headers.get("Upgrade") or "").lower() != "websocket" or not self.headers.get("Sec-WebSocket-Key"):
+            raise ApiError(400, "BadRequest", "Upgrade request required")
+        offered = [p.strip() for p in (self.headers.get("Sec-WebSocket-Protocol") or "").split(",")]
+        if PROTOCOL not in offered:
+            raise ApiError(400, "BadRequest", f"port-forward needs the {PROTOCOL} websocket subprotocol")
+        try:
+            ports = [int(p) for p in (query.get("ports") or "").split(",") if p]
+        except ValueError:
+            ports = []
+        if not ports or any(not 0 < p < 65536 for p in ports):
+            raise ApiError(400, "BadRequest", "query parameter ports must list port numbers (1-65535)")
+        self.send_response(101, "Switching Protocols")
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept_key(self.headers["Sec-WebSocket-Key"]))
+        self.send_header("Sec-WebSocket-Protocol", PROTOCOL)
+        self.end_headers()
+        self.wfile.flush()
+        Forwarding(pod, ports, self.rfile, self.wfile).run()
+        self.close_connection = True
 
     def _dispatch(self, method: str, route: _Route, query: dict[str, str], body: Any) -> None:
         res = route.resource
