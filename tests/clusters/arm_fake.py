@@ -6,7 +6,7 @@ answers 201 with ``provisioningState: Creating`` and an ``Azure-AsyncOperation``
 cluster turns ``Succeeded`` after ``polls_until_ready`` GETs), and POST
 ``.../listClusterAdminCredential``; a cluster PUT with ``oidcIssuerProfile.enabled`` gets an
 ``issuerURL``. Workload identity: PUT/GET ``.../providers/Microsoft.ManagedIdentity/
-userAssignedIdentities/{name}`` (clientId, principalId, tenantId), PUT ``.../{name}/
+userAssignedIdentities/{name}`` (clientId, principalId, tenantId), PUT/GET ``.../{name}/
 federatedIdentityCredentials/{fic}``, and PUT ``{scope}/providers/Microsoft.Authorization/
 roleAssignments/{guid}`` (409 RoleAssignmentExists for the same role, principal and scope under
 another name, as ARM answers). Scripted faults (status, headers, body) can be queued for a
@@ -191,6 +191,8 @@ class ArmFake:
                 return (201 if created else 200), {}, self.identities[(rg, name)]
             if credential is None and method == "GET" and (rg, name) in self.identities:
                 return 200, {}, self.identities[(rg, name)]
+            if credential is not None and method == "GET" and (rg, name, credential) in self.federated_credentials:
+                return 200, {}, self.federated_credentials[(rg, name, credential)]
         if m := _MC.match(path):
             rg, name, creds = m.group(2).lower(), m.group(3), m.group(4)
             key = (rg, name)

@@ -82,7 +82,10 @@ def test_permanent_403_fails_with_a_clear_error_and_no_retries(arm):
     with pytest.raises(ExternalError) as err:
         _source(arm).begin_ensure()
     text = str(err.value)
-    assert "403 AuthorizationFailed" in text and "rg-alice" in text and "Contributor" in text
+    assert "403 AuthorizationFailed" in text and "rg-alice" in text
+    # the project's role and the action it lacks, not a broad built-in role
+    assert "lacks Microsoft.Resources/subscriptions/resourcegroups/read" in text
+    assert "-control-plane-participants from infra/roles.tf" in text and "Contributor" not in text
     assert "fake-arm-token" not in text
     assert len(arm.requests) == 1
 
@@ -171,10 +174,33 @@ def test_vault_identity_creates_the_identity_its_federated_credential_and_the_re
     assert assignment["properties"]["roleDefinitionId"].endswith("/roleDefinitions/4633458b-17de-408a-b874-0445c86b69e6")
     assert assignment["properties"]["principalId"] == made.principal_id
     assert assignment["properties"]["principalType"] == "ServicePrincipal"
-    # a repeat sends the same PUTs (ARM refuses the same role for the same principal under another name)
+    # a repeat reads the identity and its credential, writes neither, and PUTs the same role assignment
     assert source.vault_identity(vault, RUNTIMES_SERVICE_ACCOUNT) == made
     assert len(arm.identities) == len(arm.federated_credentials) == len(arm.role_assignments) == 1
+    assert arm.count("PUT", "/userAssignedIdentities/id-alice-runtimes") == 1
+    assert arm.count("PUT", "/federatedIdentityCredentials/aks-alice-runtimes") == 1
+    assert arm.count("GET", "/federatedIdentityCredentials/aks-alice-runtimes") == 2
+
+
+def test_vault_identity_follows_a_new_issuer_and_keeps_a_grant_made_under_another_name(arm):
+    """A recreated cluster has a new issuer: the credential is rewritten. A role assignment infra/
+    made for the same identity (a random name) is the same grant: ARM's 409 RoleAssignmentExists is
+    not an error, and no second assignment appears."""
+    from mvd_core.dataspace.models import AzureKeyVault
+
+    source = _source(arm)
+    _poll_until_done(source, source.begin_ensure())
+    vault = AzureKeyVault(kind="azure-key-vault", name="kv-alice")
+    made = source.vault_identity(vault, "runtimes")
+    [grant] = arm.role_assignments.values()
+    arm.role_assignments = {"0b5e0a35-infra-made": grant}
+    arm.clusters[("rg-alice", "aks-alice")]["properties"]["oidcIssuerProfile"]["issuerURL"] = "https://new.issuer/"
+    assert source.vault_identity(vault, "runtimes") == made
+    [credential] = arm.federated_credentials.values()
+    assert credential["properties"]["issuer"] == "https://new.issuer/"
     assert arm.count("PUT", "/federatedIdentityCredentials/aks-alice-runtimes") == 2
+    assert list(arm.role_assignments) == ["0b5e0a35-infra-made"]
+    assert [s for m, p, s in arm.requests if m == "PUT" and "roleAssignments" in p] == [201, 409]
 
 
 def test_vault_identity_without_permission_is_one_line_naming_it(arm):
@@ -183,8 +209,15 @@ def test_vault_identity_without_permission_is_one_line_naming_it(arm):
     source = _source(arm)
     _poll_until_done(source, source.begin_ensure())
     arm.faults.append(Fault("PUT", "roleAssignments", 403, body={"error": {
-        "code": "AuthorizationFailed", "message": "no Microsoft.Authorization/roleAssignments/write"}}))
+        "code": "AuthorizationFailed", "message": (
+            "The client 'c0ffee00-0000-0000-0000-000000000001' with object id 'c0ffee00-0000-0000-0000-000000000001' "
+            "does not have authorization to perform action 'Microsoft.Authorization/roleAssignments/write' over "
+            "scope '/subscriptions/sub-1/resourceGroups/rg-alice/providers/Microsoft.KeyVault/vaults/kv-alice' or "
+            "the scope is invalid. If access was recently granted, please refresh your credentials.")}}))
     with pytest.raises(ExternalError) as refused:
         source.vault_identity(AzureKeyVault(kind="azure-key-vault", name="kv-alice"), "runtimes")
     message = str(refused.value)
-    assert "\n" not in message and "403" in message and "roleAssignments/write" in message and "alice" in message
+    assert "\n" not in message and "403" in message and "alice" in message
+    assert "lacks Microsoft.Authorization/roleAssignments/write: assign it <name_prefix>-control-plane-runtime-" \
+           "identities from infra/roles.tf" in message
+    assert "Contributor" not in message and "fake-arm-token" not in message

@@ -39,6 +39,7 @@ SDK_ACTIONS: dict[str, set[str]] = {
 NOT_CALLED_YET: dict[str, str] = {
     # clusters/aks.py: the managed identity, its federated credential and its vault role (k8s-exposure)
     "resources.begin_create_or_update_by_id": "vault_identity",
+    "resources.get_by_id": "vault_identity",
 }
 
 # How each client is spelled in the code.

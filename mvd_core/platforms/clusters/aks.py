@@ -21,15 +21,16 @@ from azure.core.credentials import TokenCredential
 from azure.core.exceptions import (
     ClientAuthenticationError,
     HttpResponseError,
+    ResourceExistsError,
     ResourceNotFoundError,
 )
 from kubernetes import client as k8s
-from pydantic import BaseModel, ConfigDict
 
 from mvd_core.dataspace.models import AksCluster, AzureKeyVault
 from mvd_core.errors import ExternalError, MvdError
-from mvd_core.logs import get_logger
-from mvd_core.platforms.clusters.base import ClusterMissing, ClusterOperation
+from mvd_core.logs import get_logger, redact
+from mvd_core.platforms.azure_errors import permission_hint
+from mvd_core.platforms.clusters.base import ClusterMissing, ClusterOperation, VaultIdentity
 from mvd_core.platforms.kubernetes.client import api_client_from_kubeconfig_dict
 from mvd_core.settings import Settings
 
@@ -37,6 +38,7 @@ if TYPE_CHECKING:  # the management SDKs are imported when an AKS cluster is fir
     from azure.mgmt.containerservice import ContainerServiceClient
     from azure.mgmt.containerservice.models import ManagedCluster
     from azure.mgmt.resource.resources import ResourceManagementClient
+    from azure.mgmt.resource.resources.models import GenericResource
 
 log = get_logger(__name__)
 
@@ -48,16 +50,6 @@ KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
 
 
-class VaultIdentity(BaseModel):
-    """The managed identity a participant's runtimes read its Key Vault with."""
-
-    model_config = ConfigDict(frozen=True)
-
-    client_id: str
-    tenant_id: str
-    principal_id: str
-
-
 IN_PROGRESS = {"Creating", "Updating", "Upgrading", "Scaling", "Starting", "Stopping", "Migrating", "Deleting"}
 
 
@@ -65,10 +57,8 @@ def _arm_error(action: str, exc: HttpResponseError | ClientAuthenticationError) 
     code = getattr(getattr(exc, "error", None), "code", None) or ""
     message = getattr(getattr(exc, "error", None), "message", None) or exc.reason or str(exc).splitlines()[0]
     status = exc.status_code or 0
-    hint = ""
-    if status in (401, 403):
-        hint = " (the control plane's Azure identity lacks permission; grant it Contributor on the subscription or resource group)"
-    return ExternalError(f"{action}: Azure answered {status} {code}: {message}{hint}".replace("  ", " "))
+    hint = f" ({permission_hint(exc)})" if status in (401, 403) else ""
+    return ExternalError(redact(f"{action}: Azure answered {status} {code}: {message}{hint}".replace("  ", " ")))
 
 
 class AksClusterSource:
@@ -229,11 +219,14 @@ class AksClusterSource:
         """Workload identity for the participant's runtimes on this (ready) cluster: the managed
         identity ``id-<participant>-runtimes`` in the cluster's resource group, its federated
         credential for ``system:serviceaccount:<participant>:<service_account>`` on this cluster's
-        OIDC issuer, and "Key Vault Secrets User" on the participant's vault only. Each is a PUT of
-        a fixed name, so a repeat changes nothing."""
+        OIDC issuer, and "Key Vault Secrets User" on the participant's vault only. The identity and
+        the credential are read first and written only when missing or different; the role
+        assignment is a PUT of a name derived from what it grants. So a repeat (or a retry after a
+        crash between the calls) makes the same identity and no second role assignment."""
         rg, pid = self.model.resource_group, self.participant_id
         base = f"/subscriptions/{self.subscription}/resourceGroups"
         identity_id = f"{base}/{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-{pid}-runtimes"
+        credential_id = f"{identity_id}/federatedIdentityCredentials/aks-{pid}-runtimes"
         vault_id = f"{base}/{vault.resource_group or rg}/providers/Microsoft.KeyVault/vaults/{vault.name}"
         try:
             mc = self._get(self._aks())
@@ -241,46 +234,61 @@ class AksClusterSource:
             if not issuer:
                 raise ExternalError(f"{self._where} has no OIDC issuer yet (workload identity needs it)")
             resources = self._resources()
-            identity = resources.resources.begin_create_or_update_by_id(
-                identity_id, {"location": self.model.location}, api_version=MSI_API_VERSION, polling=False
-            ).result()
+            identity = self._read(resources, identity_id, MSI_API_VERSION)
+            if identity is None or not (identity.properties or {}).get("principalId"):
+                identity = resources.resources.begin_create_or_update_by_id(
+                    identity_id, {"location": self.model.location}, api_version=MSI_API_VERSION, polling=False
+                ).result()
             props = identity.properties or {}
             made = VaultIdentity(
                 client_id=props["clientId"], tenant_id=props["tenantId"], principal_id=props["principalId"]
             )
-            resources.resources.begin_create_or_update_by_id(
-                f"{identity_id}/federatedIdentityCredentials/aks-{pid}-runtimes",
-                {
-                    "properties": {
-                        "issuer": issuer,
-                        "subject": f"system:serviceaccount:{pid}:{service_account}",
-                        "audiences": [TOKEN_EXCHANGE_AUDIENCE],
-                    }
-                },
-                api_version=MSI_API_VERSION,
-                polling=False,
-            ).result()
-            # a role assignment's name is a GUID: derived from what it grants, so a repeat is the same PUT
-            name = uuid.uuid5(uuid.NAMESPACE_URL, f"{vault_id}|{made.principal_id}|{KEY_VAULT_SECRETS_USER}")
-            resources.resources.begin_create_or_update_by_id(
-                f"{vault_id}/providers/Microsoft.Authorization/roleAssignments/{name}",
-                {
-                    "properties": {
-                        "roleDefinitionId": f"/subscriptions/{self.subscription}/providers/Microsoft.Authorization/"
-                        f"roleDefinitions/{KEY_VAULT_SECRETS_USER}",
-                        "principalId": made.principal_id,
-                        "principalType": "ServicePrincipal",
-                    }
-                },
-                api_version=ROLE_ASSIGNMENT_API_VERSION,
-                polling=False,
-            ).result()
+            trust = {
+                "issuer": issuer,
+                "subject": f"system:serviceaccount:{pid}:{service_account}",
+                "audiences": [TOKEN_EXCHANGE_AUDIENCE],
+            }
+            credential = self._read(resources, credential_id, MSI_API_VERSION)
+            if credential is None or {k: (credential.properties or {}).get(k) for k in trust} != trust:
+                resources.resources.begin_create_or_update_by_id(
+                    credential_id, {"properties": trust}, api_version=MSI_API_VERSION, polling=False
+                ).result()
+            self._assign_secrets_user(resources, vault_id, made.principal_id)
         except (HttpResponseError, ClientAuthenticationError) as exc:
             raise _arm_error(f"workload identity of {pid}'s runtimes on {self._where}", exc) from None
         except KeyError as exc:
             raise ExternalError(f"the managed identity id-{pid}-runtimes came back without {exc}") from None
         log.info("%s: workload identity %s reads %s", self._where, made.client_id, vault.name)
         return made
+
+    @staticmethod
+    def _read(resources: ResourceManagementClient, resource_id: str, api_version: str) -> GenericResource | None:
+        try:
+            return resources.resources.get_by_id(resource_id, api_version=api_version)
+        except ResourceNotFoundError:
+            return None
+
+    def _assign_secrets_user(self, resources: ResourceManagementClient, vault_id: str, principal_id: str) -> None:
+        # a role assignment's name is a GUID: derived from what it grants, so a repeat is the same PUT
+        name = uuid.uuid5(uuid.NAMESPACE_URL, f"{vault_id}|{principal_id}|{KEY_VAULT_SECRETS_USER}")
+        try:
+            resources.resources.begin_create_or_update_by_id(
+                f"{vault_id}/providers/Microsoft.Authorization/roleAssignments/{name}",
+                {
+                    "properties": {
+                        "roleDefinitionId": f"/subscriptions/{self.subscription}/providers/Microsoft.Authorization/"
+                        f"roleDefinitions/{KEY_VAULT_SECRETS_USER}",
+                        "principalId": principal_id,
+                        "principalType": "ServicePrincipal",
+                    }
+                },
+                api_version=ROLE_ASSIGNMENT_API_VERSION,
+                polling=False,
+            ).result()
+        except ResourceExistsError as exc:
+            # the same grant under another name (infra/'s participants module made it): already in place
+            if getattr(getattr(exc, "error", None), "code", None) != "RoleAssignmentExists":
+                raise
 
     def api_client(self) -> k8s.ApiClient:
         if self._kubeconfig is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from mvd_core.errors import NotFound
 
@@ -28,6 +28,16 @@ class ClusterOperation(BaseModel):
     kind: str
     simulated: bool = False
     description: str
+
+
+class VaultIdentity(BaseModel):
+    """The managed identity a participant's runtimes read its Key Vault with (workload identity)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    client_id: str
+    tenant_id: str
+    principal_id: str
 
 
 @runtime_checkable
