@@ -298,6 +298,8 @@ def test_azure_website_off_and_not_ours_to_switch_on_says_how(azurite):
         message = str(caught.value)
         assert "the static website is off and could not be switched on (HTTP 403" in message
         assert "az storage blob service-properties update --account-name mvdtest --static-website" in message
+        assert ("lacks Microsoft.Storage/storageAccounts/blobServices/write: assign it "
+                "<name_prefix>-control-plane-did-website from infra/roles.tf") in message
         assert "sig=" not in message
     finally:
         admin.set_service_properties(static_website=StaticWebsite(enabled=True))

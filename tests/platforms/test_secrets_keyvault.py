@@ -68,6 +68,9 @@ def test_wrong_token_is_an_external_error_without_secrets(vault):
         store.set("s", "TOP-SECRET-VALUE")
     message = str(caught.value)
     assert "not authorized to write secret 's'" in message
+    # the data action Key Vault checked and the project's role that grants it
+    assert ("lacks Microsoft.KeyVault/vaults/secrets/setSecret/action: assign it "
+            "<name_prefix>-control-plane-participants from infra/roles.tf") in message
     assert vault.url in message
     assert "TOP-SECRET-VALUE" not in message and "not-the-right-token" not in message
 

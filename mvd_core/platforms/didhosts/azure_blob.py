@@ -29,13 +29,20 @@ from mvd_core.errors import ExternalError
 from mvd_core.identity.didweb import did_for, did_to_url, document_path
 from mvd_core.identity.document import to_bytes
 from mvd_core.logs import get_logger, redact
-from mvd_core.platforms.azure_errors import reason
+from mvd_core.platforms.azure_errors import permission_hint, reason
 from mvd_core.platforms.didhosts import CACHE_CONTROL, CONTENT_TYPE, PublishResult
 from mvd_core.settings import Settings
 
 log = get_logger(__name__)
 
 WEB_CONTAINER = "$web"
+# The data action Azure checks for each verb of this client's errors.
+BLOB_ACTIONS = {
+    "create": "Microsoft.Storage/storageAccounts/blobServices/containers/write",
+    "read": "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
+    "upload": "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write",
+    "delete": "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete",
+}
 HASH_METADATA = "mvdsha256"  # Azure metadata names are C# identifiers: no '-'
 
 
@@ -68,7 +75,14 @@ class AzureBlobDidHostClient:
 
     def _fail(self, action: str, exc: AzureError) -> AzureBlobError:
         if isinstance(exc, ClientAuthenticationError) or getattr(exc, "status_code", None) in (401, 403):
-            return AzureBlobError(f"{self.description}: not authorized to {action} ({reason(exc)})")
+            needed = (
+                "Microsoft.Storage/storageAccounts/blobServices/read"
+                if "service properties" in action
+                else BLOB_ACTIONS.get(action.split()[0])
+            )
+            return AzureBlobError(
+                f"{self.description}: not authorized to {action} ({reason(exc)}; {permission_hint(exc, needed)})"
+            )
         return AzureBlobError(redact(f"{self.description}: could not {action} ({reason(exc)})"))
 
     def _ensure_static_website(self) -> None:
@@ -93,9 +107,12 @@ class AzureBlobDidHostClient:
         try:
             self.service.set_service_properties(static_website=StaticWebsite(enabled=True))
         except AzureError as exc:
+            grant = ""
+            if isinstance(exc, ClientAuthenticationError) or getattr(exc, "status_code", None) in (401, 403):
+                grant = f"{permission_hint(exc, 'Microsoft.Storage/storageAccounts/blobServices/write')}, or "
             raise AzureBlobError(
                 f"{self.description}: the static website is off and could not be switched on ({reason(exc)}); "
-                f"enable it once with `az storage blob service-properties update --account-name "
+                f"{grant}enable it once with `az storage blob service-properties update --account-name "
                 f"{self.host.storage_account} --static-website --auth-mode login`"
             ) from None
         log.info("enabled the static website of storage account %s", self.host.storage_account)

@@ -21,10 +21,19 @@ from azure.keyvault.secrets import SecretClient
 
 from mvd_core.errors import ExternalError
 from mvd_core.logs import get_logger
-from mvd_core.platforms.azure_errors import reason
+from mvd_core.platforms.azure_errors import permission_hint, reason
 from mvd_core.platforms.secrets import check_name
 
 log = get_logger(__name__)
+
+
+# The data action Key Vault checks for each of this store's verbs (the RBAC permission model).
+SECRET_ACTIONS = {
+    "read": "Microsoft.KeyVault/vaults/secrets/getSecret/action",
+    "write": "Microsoft.KeyVault/vaults/secrets/setSecret/action",
+    "delete": "Microsoft.KeyVault/vaults/secrets/delete",
+    "purge": "Microsoft.KeyVault/vaults/secrets/purge/action",
+}
 
 
 class AzureKeyVaultStore:
@@ -54,9 +63,10 @@ class AzureKeyVaultStore:
                 "participants_enabled = true, or `az keyvault create --name <name> --resource-group <group> "
                 "--enable-rbac-authorization true`) and let the control plane's identity use its secrets"
             )
-        if isinstance(exc, ClientAuthenticationError):
+        if isinstance(exc, ClientAuthenticationError) or getattr(exc, "status_code", None) == 403:
             return ExternalError(
-                f"{self.description}: not authorized to {action} secret {name!r} ({reason(exc, message=True)})"
+                f"{self.description}: not authorized to {action} secret {name!r} ({reason(exc)}; "
+                f"{permission_hint(exc, SECRET_ACTIONS.get(action))})"
             )
         return ExternalError(f"{self.description}: could not {action} secret {name!r} ({reason(exc, message=True)})")
 
