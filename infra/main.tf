@@ -55,6 +55,9 @@ locals {
     AzureWebJobsStorage__credential           = "managedidentity"
     APPLICATIONINSIGHTS_CONNECTION_STRING     = azurerm_application_insights.main.connection_string
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING = "Authorization=AAD"
+    # With host.json's telemetryMode OpenTelemetry: the app exports its own log records
+    # (blueprints/_telemetry.py), so the host does not forward them a second time.
+    PYTHON_ENABLE_OPENTELEMETRY = "true"
     # The command queue triggers' connection (blueprints/commands.py: "MVD_STORAGE_CONNECTION"),
     # identity-based: the same account, no connection string.
     MVD_STORAGE_CONNECTION__accountName = azurerm_storage_account.main.name

@@ -21,6 +21,7 @@ HOST_SETTINGS = {
     "AzureWebJobsStorage__credential": "Functions host",
     "APPLICATIONINSIGHTS_CONNECTION_STRING": "Functions host telemetry",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "Functions host telemetry (Entra ID)",
+    "PYTHON_ENABLE_OPENTELEMETRY": "Functions Python worker: OpenTelemetry (blueprints/_telemetry.py)",
     "MVD_STORAGE_CONNECTION__accountName": "Functions host: the command queue triggers' connection",
     "MVD_STORAGE_CONNECTION__credential": "Functions host: the command queue triggers' connection",
     "AWS_ACCESS_KEY_ID": "boto3, S3 did:web host",
