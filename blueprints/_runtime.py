@@ -12,6 +12,7 @@ import azure.durable_functions as df
 import azure.functions as func
 from pydantic import ValidationError
 
+from blueprints._telemetry import export_to_application_insights
 from mvd_core.api.backend import Backend
 from mvd_core.api.dashboard import SECURITY_HEADERS
 from mvd_core.api.handlers import ApiRequest, ApiResponse, Handler, error
@@ -29,7 +30,8 @@ log = get_logger(__name__)
 def configure_logging() -> None:
     """MVD_LOG_LEVEL and MVD_LOG_FORMAT on the Functions host (neither is a secret, so they are
     read while the app is indexed). A value that does not validate leaves INFO and console
-    with one warning naming it, rather than an app that indexes nothing."""
+    with one warning naming it, rather than an app that indexes nothing. Then the export to
+    Application Insights (``_telemetry``), when the host has a connection string."""
     try:
         chosen = LogSettings()
         configure_worker(chosen.log_level, chosen.log_format)
@@ -39,6 +41,7 @@ def configure_logging() -> None:
     except ValueError:
         configure_worker()
         log.warning("logging at INFO: invalid settings: MVD_LOG_LEVEL (not a level: DEBUG, INFO, WARNING, ERROR)")
+    export_to_application_insights()
 
 
 configure_logging()

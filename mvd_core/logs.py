@@ -12,6 +12,7 @@ import contextvars
 import json
 import logging
 import re
+import traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -63,9 +64,12 @@ class _ContextFilter(logging.Filter):
         for name in _CONTEXT_FIELDS:
             if not hasattr(record, name):
                 setattr(record, name, ctx.get(name))
+        if getattr(record, "_mvd_json", False):
+            return True
         record.msg = redact(record.getMessage())
         record.args = None
-        if _json_messages and not getattr(record, "_mvd_json", False):
+        if _json_messages:
+            setattr(record, "_mvd_plain", record.msg)  # noqa: B010 (what an exporter sends instead)
             record.msg = JsonFormatter().format(record)
             setattr(record, "_mvd_json", True)  # noqa: B010 (not a LogRecord attribute mypy knows)
         return True
@@ -136,6 +140,68 @@ def configure_worker(level: str = "INFO", fmt: str = "console") -> None:
         handler.close()
     root.propagate = True
     _json_messages = fmt == "json"
+
+
+# The fields an exported record carries, under the names telemetry shows them by
+# (Application Insights' customDimensions.runId ...).
+_EXPORTED_FIELDS = {
+    "run_id": "runId",
+    "participant": "participant",
+    "step": "step",
+    "event": "event",
+    "outcome": "outcome",
+    "action": "action",
+}
+# The exporter's own records would be exported by the exporter.
+_NOT_EXPORTED = ("opentelemetry", "azure.monitor.opentelemetry")
+
+
+class ExportHandler(logging.Handler):
+    """Hands each record reaching it (on the root logger) to ``target``'s handlers, an
+    exporter's, as a copy holding only what may leave the process: the redacted message (the
+    plain one, never the JSON line), run id, participant and step from the record or the
+    context, the ``extra`` event fields the alert reads, and a redacted exception. Records of
+    other libraries go only from ``others_level`` up; ``target`` must not propagate."""
+
+    def __init__(self, target: logging.Logger, *, others_level: int = logging.WARNING) -> None:
+        super().__init__()
+        self.target = target
+        self.others_level = others_level
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith(_NOT_EXPORTED):
+            return
+        ours = record.name == "mvd" or record.name.startswith("mvd.")
+        if not ours and record.levelno < self.others_level:
+            return
+        message = getattr(record, "_mvd_plain", None) or redact(record.getMessage())
+        copy = logging.LogRecord(
+            record.name, record.levelno, record.pathname, record.lineno, message, None, None, record.funcName
+        )
+        copy.created = record.created
+        context = _context.get()
+        for field, name in _EXPORTED_FIELDS.items():
+            value = getattr(record, field, None) or context.get(field)
+            if value:
+                setattr(copy, name, str(value))
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            # The OpenTelemetry semantic conventions' names: the Azure Monitor exporter makes
+            # the record an exception with them (exc_info itself would go out unredacted).
+            setattr(copy, "exception.type", type(error).__name__)
+            setattr(copy, "exception.message", redact(str(error)))
+            setattr(copy, "exception.stacktrace", redact("".join(traceback.format_exception(error))))
+        self.target.handle(copy)
+
+
+def export_records(target: logging.Logger, *, others_level: int = logging.WARNING) -> None:
+    """Send every record reaching the root logger to ``target``'s handlers through an
+    ``ExportHandler`` (one: a second call replaces the first)."""
+    target.propagate = False
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, ExportHandler)]:
+        root.removeHandler(handler)
+    root.addHandler(ExportHandler(target, others_level=others_level))
 
 
 def get_logger(name: str) -> logging.Logger:
