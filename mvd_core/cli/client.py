@@ -3,6 +3,8 @@ local host (engine + the HTTP server for local DID documents) for one command.""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
@@ -177,14 +179,22 @@ def connect(settings: Settings, api: str | None) -> ControlPlane:
     return InProcessControlPlane.start(settings)
 
 
-def reader(settings: Settings, api: str | None) -> Reader:
-    """``--api URL`` when given; else the local server if one is running; else the state under
-    ``MVD_HOME`` read from disk, with no engine (so beside a server on another port too)."""
+@contextmanager
+def reader(settings: Settings, api: str | None) -> Iterator[Reader]:
+    """``with reader(settings, api) as source``: ``--api URL`` when given; else the local
+    server if one is running; else the state under ``MVD_HOME`` read from disk, with no engine
+    (so beside a server on another port too). Closed when the block ends, however it ends."""
     from mvd_core.host import token as api_token
     from mvd_core.host.reader import LocalReader
 
+    source: Reader
     if api:
-        return RemoteControlPlane(api, api_token.read(settings))
-    if server_running(settings, settings.base_url):
-        return RemoteControlPlane(settings.base_url, api_token.read(settings))
-    return LocalReader(settings)
+        source = RemoteControlPlane(api, api_token.read(settings))
+    elif server_running(settings, settings.base_url):
+        source = RemoteControlPlane(settings.base_url, api_token.read(settings))
+    else:
+        source = LocalReader(settings)
+    try:
+        yield source
+    finally:
+        source.close()

@@ -19,11 +19,8 @@ from mvd_core.settings import get_settings
 def endpoints(api: ApiOption = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Each participant's DID, management API base (EDC's /v3/... paths go after it), DSP address
     and management API key file; the issuer's DID."""
-    source = reader(get_settings(), api)
-    try:
+    with reader(get_settings(), api) as source:
         view = source.endpoints()
-    finally:
-        source.close()
     if as_json:
         print(json.dumps(view.wire(), indent=2))
         return

@@ -126,11 +126,8 @@ def invite(
 
 def participants(api: ApiOption = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Seed and onboarded participants: when each joined and when the next reset removes it."""
-    source = reader(get_settings(), api)
-    try:
+    with reader(get_settings(), api) as source:
         view = source.participants()
-    finally:
-        source.close()
     if as_json:
         print(json.dumps(view.wire(), indent=2))
         return

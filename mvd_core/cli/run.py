@@ -100,11 +100,8 @@ def rotate_keys(
 
 def status(api: ApiOption = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """The dataspace: participants, clusters, DIDs and whether they resolve, current and last run."""
-    cp = reader(get_settings(), api)
-    try:
+    with reader(get_settings(), api) as cp:
         view = cp.dataspace()
-    finally:
-        cp.close()
     if as_json:
         print(json.dumps(view.wire(), indent=2))
         return
@@ -161,8 +158,7 @@ def runs(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Recent runs, newest first; or one run with every participant's steps, details and errors."""
-    cp = reader(get_settings(), api)
-    try:
+    with reader(get_settings(), api) as cp:
         if run_id is not None:
             run = cp.run(run_id)
             if run is None:
@@ -170,8 +166,6 @@ def runs(
             items = [run]
         else:
             items = cp.runs(limit)
-    finally:
-        cp.close()
     if as_json:
         print(json.dumps([r.wire() for r in items] if run_id is None else items[0].wire(), indent=2))
         return
