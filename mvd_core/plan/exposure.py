@@ -30,7 +30,7 @@ from typing import Any, Final
 from mvd_core.dataspace.models import AzureKeyVault, Dataspace, Participant
 from mvd_core.k8s import labels as L
 from mvd_core.runtimes.cluster import DATAPLANE, PUBLIC_APIS, workload_name
-from mvd_core.runtimes.participant import IDENTITY_HUB_PARTICIPANT_KEY, STS_CLIENT_SECRET
+from mvd_core.runtimes.participant import IDENTITY_HUB_PARTICIPANT_KEY
 from mvd_core.runtimes.seed import DATA_SOURCE_KEY
 from mvd_core.runtimes.spec import RuntimeSpec
 
@@ -46,9 +46,11 @@ RUNTIMES_SERVICE_ACCOUNT: Final = "runtimes"
 WORKLOAD_IDENTITY_CLIENT_KEY: Final = "azure.workload.identity/client-id"
 WORKLOAD_IDENTITY_TENANT_KEY: Final = "azure.workload.identity/tenant-id"
 POD_KINDS: Final = ("Deployment", "StatefulSet", "Job")
-# What the identity hub writes to its vault itself: not in Key Vault before the runtimes start, so
-# not in the mount (a listed secret that does not exist keeps every pod mounting it from starting).
-HUB_WRITTEN: Final = (STS_CLIENT_SECRET, IDENTITY_HUB_PARTICIPANT_KEY)
+# What only the identity hub writes (to its own vault; the identity step copies it to Key Vault for
+# the control plane): not in Key Vault before the runtimes start, so not in the mount (a listed
+# secret that does not exist keeps every pod mounting it from starting). The STS client secret is
+# listed: the vault step writes a first value, the identity step the hub's (see workflow.runtimes).
+HUB_WRITTEN: Final = (IDENTITY_HUB_PARTICIPANT_KEY,)
 CONNECTOR_UI: Final = "connector-ui"
 
 # Workload -> API -> the pods of the namespace that call it: by the workload they belong to, or

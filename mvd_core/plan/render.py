@@ -98,11 +98,21 @@ SEED_SCRIPT: Final = "seed.sh"
 SEED_ATTEMPTS: Final = 180
 SETTINGS_DIR: Final = PurePosixPath("/etc/mvd")
 # The Secrets Store CSI driver mounts the participant's Key Vault secrets as files named by
-# alias: the layout the runtimes' file vault reads. Its SecretProviderClass is not rendered yet.
+# alias: the layout the runtimes' file vault reads (its SecretProviderClass: plan/exposure.py).
 VAULT_DRIVER: Final = "secrets-store.csi.k8s.io"
 # Headroom over -Xmx for metaspace (capped at 192m by the JVM flags), thread stacks and code cache.
 NON_HEAP_MB: Final = 256
 WORKLOAD_KINDS: Final = ("Deployment", "StatefulSet")
+# The identity hub's writable vault (a memory volume at VAULT_PATH) and where its init container
+# reads the CSI-mounted Key Vault secrets it copies there.
+HUB_VAULT: Final = "hub-vault"
+HUB_VAULT_SOURCE: Final = "/var/run/mvd/vault-source"
+# Each mounted secret's content (the CSI driver's files are symlinks into its ..data directory, which
+# the glob skips; cp -L copies what they point at), readable by the hub alone.
+HUB_VAULT_COPY: Final = (
+    f'set -eu; for f in {HUB_VAULT_SOURCE}/*; do [ -f "$f" ] || continue; '
+    f'cp -L "$f" {VAULT_PATH}/; chmod 600 "{VAULT_PATH}/${{f##*/}}"; done'
+)
 
 
 class RuntimeImage(BaseModel):
@@ -295,6 +305,8 @@ def _workload(
             },
         },
     }
+    if name == "identityhub":
+        _writable_vault(spec["template"]["spec"], images[name].image)
     if stateful:
         # all replicas at once (none waits for another) under the headless Service of their DNS names
         spec.update(serviceName=name, podManagementPolicy="Parallel")
@@ -345,6 +357,35 @@ CONFIG_HASH_KEY: Final = "mvd.dataspace/config-hash"
 
 def _config_hash(configmap: dict[str, Any]) -> dict[str, str]:
     return {CONFIG_HASH_KEY: configmap["metadata"]["annotations"][L.SPEC_HASH_KEY]}
+
+
+def _writable_vault(pod: dict[str, Any], image: str) -> None:
+    """The identity hub writes to its vault (each participant context's API key and STS client
+    secret), which a CSI mount cannot take: its file vault (``edc.vault.file.path``, the same path
+    as every runtime's) is a memory volume that the init container ``vault`` fills with the
+    mounted Key Vault secrets before the hub starts. What the hub writes lives as long as the pod,
+    as its in-memory contexts do; the identity step copies what the control plane needs to Key
+    Vault. The init container runs the hub's own image (its shell and cp); no value is in the spec."""
+    pod["volumes"].append({"name": HUB_VAULT, "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}})
+    [main] = pod["containers"]
+    main["volumeMounts"] = [
+        {"name": HUB_VAULT, "mountPath": str(VAULT_PATH)} if mount["name"] == "vault" else mount
+        for mount in main["volumeMounts"]
+    ]
+    pod["initContainers"].append(
+        {
+            "name": "vault",
+            "image": image,
+            "command": ["sh", "-c", HUB_VAULT_COPY],
+            "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "32Mi"}},
+            "securityContext": CONTAINER_SECURITY,
+            "volumeMounts": [
+                {"name": "vault", "mountPath": HUB_VAULT_SOURCE, "readOnly": True},
+                {"name": HUB_VAULT, "mountPath": str(VAULT_PATH)},
+                {"name": "tmp", "mountPath": "/tmp"},
+            ],
+        }
+    )
 
 
 def _vault_volume(participant: Participant) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from mvd_core.platforms.secrets import SecretStore
 from mvd_core.runs import notify
 from mvd_core.runtimes.spec import RuntimeSpec
 from mvd_core.settings import Settings, get_settings
-from mvd_core.workflow import connect, offboard, runtimes, seed
+from mvd_core.workflow import cluster_identity, connect, offboard, runtimes, seed
 from mvd_core.workflow.functions import activity
 
 log = get_logger(__name__)
@@ -283,16 +283,26 @@ def enroll_identity(data: dict[str, Any]) -> dict[str, Any]:
     dataspace issuer (again after every reset: the hub's state is in memory)."""
     work = Work(data)
     with work.context("identity"):
+        holder_pid = f"membership-{work.run_id}"
         if not work.on_processes:
-            return {"skipped": True, "detail": f"no identity hub runs on a {work.participant.cluster.kind} cluster"}
+            return cluster_identity.enroll_on_cluster(
+                work.dataspace,
+                work.participant,
+                work.dids,
+                work.api(),
+                work.store(),
+                work.settings,
+                work.desired(),
+                holder_pid,
+            )
         did = work.dids[work.participant.id]
         detail = runtimes.enroll(
             work.participant,
             did,
-            work.runtime_specs(),
+            runtimes.hub_endpoints(work.runtime_specs()),
             work.store(),
             work.settings,
-            holder_pid=f"membership-{work.run_id}",
+            holder_pid=holder_pid,
         )
         return {"detail": detail}
 

@@ -12,22 +12,26 @@ from __future__ import annotations
 import base64
 import secrets
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from pydantic import SecretStr
 
 from mvd_core.dataspace.models import Participant
 from mvd_core.errors import MvdError
 from mvd_core.identity import keys
 from mvd_core.plan.trust import issuer_did, participant_list_url
 from mvd_core.platforms.edc.identityhub import (
+    CreatedParticipant,
     CredentialRequestItem,
     IdentityHub,
     KeyDescriptor,
     ParticipantExists,
     ParticipantManifest,
+    SecureTokenService,
 )
 from mvd_core.platforms.edc.management import FederatedCatalog, ManagementApi
 from mvd_core.platforms.processes import ApplyResult, ProcessPlatform, RuntimeState, find_java
@@ -151,9 +155,14 @@ def ensure_secrets(store: SecretStore) -> list[str]:
     """The secrets the runtimes read from the vault, created once: the management API key,
     the data plane's token key pair, the identity hub's admin key, and the data-source key the
     data planes send when they fetch the participant's seeded datasets from the control plane.
-    Returns what was created."""
+    Returns what was created.
+
+    The STS client secret gets a first value too, which nobody accepts: the identity hub generates
+    its own when the identity step creates the participant context, and the step writes that one
+    here. Its mere presence lets a cluster's vault mount list it from the start (a listed secret
+    that does not exist keeps the connector and the catalog from starting)."""
     created = []
-    for name in (MANAGEMENT_API_KEY, DATA_SOURCE_KEY):
+    for name in (MANAGEMENT_API_KEY, DATA_SOURCE_KEY, STS_CLIENT_SECRET):
         if store.get(name) is None:
             store.set(name, secrets.token_urlsafe(32))
             created.append(name)
@@ -201,45 +210,91 @@ def participant_manifest(did: str, key_owner: str, jwk: dict[str, Any]) -> Parti
     )
 
 
+@dataclass(frozen=True)
+class HubEndpoints:
+    """Where the control plane reaches a participant's identity hub: its identity (admin) API and
+    its STS API (the processes' own ports, or a cluster pod's through a port-forward)."""
+
+    identity: str
+    sts: str
+
+
+def hub_endpoints(runtime_specs: Sequence[RuntimeSpec]) -> HubEndpoints:
+    """The processes target's: the identity hub runtime's own ports on this machine."""
+    hub = by_name(runtime_specs, "identityhub")
+    return HubEndpoints(identity=hub.url("identity"), sts=hub.url("sts"))
+
+
 def enroll(
     participant: Participant,
     did: str,
-    runtime_specs: Sequence[RuntimeSpec],
+    hub: HubEndpoints,
     store: SecretStore,
     settings: Settings,
     holder_pid: str,
 ) -> str:
     """The participant's context in its identity hub with the control plane's key (so the DID
     document's key id is the one the runtimes sign with), then its MembershipCredential from the
-    dataspace issuer over DCP, waited for until ISSUED. Idempotent: an existing context and an
-    issued credential are kept."""
+    dataspace issuer over DCP, waited for until ISSUED. Idempotent: an existing context whose STS
+    secret the vault holds and an issued credential are kept."""
     jwk = keys.public_key(store, participant.id)
     if jwk is None:
         raise MvdError(f"{participant.id} has no signing key in its vault yet")
-    hub_spec = by_name(runtime_specs, "identityhub")
-    admin = IdentityHub(
-        hub_spec.url("identity"),
-        runtime=f"{participant.id}/identityhub",
-        api_key=_required(store, IDENTITY_HUB_SUPERUSER_KEY),
-    )
+    runtime = f"{participant.id}/identityhub"
+    admin = IdentityHub(hub.identity, runtime=runtime, api_key=_required(store, IDENTITY_HUB_SUPERUSER_KEY))
+    sts = SecureTokenService(hub.sts, runtime=runtime)
     try:
         admin.wait_until_admin()
-        manifest = participant_manifest(did, participant.id, jwk)
-        try:
-            admin.create_participant(manifest)  # the hub writes its API key and STS secret into the vault
-            context = "participant context created"
-        except ParticipantExists:
-            context = "participant context kept"
-        hub = admin.as_participant(_required(store, IDENTITY_HUB_PARTICIPANT_KEY))
+        context = _ensure_context(admin, sts, participant_manifest(did, participant.id, jwk), store)
+        holder = admin.as_participant(_required(store, IDENTITY_HUB_PARTICIPANT_KEY))
         issuer = issuer_did(settings)
-        if any(c.issuer == issuer and "MembershipCredential" in c.types for c in hub.credentials(did)):
+        if any(c.issuer == issuer and "MembershipCredential" in c.types for c in holder.credentials(did)):
             return f"{context}, MembershipCredential already held"
-        if hub.credential_request(did, holder_pid) is None:
-            hub.request_credentials(did, issuer_did=issuer, holder_pid=holder_pid, credentials=MEMBERSHIP)
-        hub.wait_for_credentials(did, holder_pid, timeout=CREDENTIAL_TIMEOUT)
+        if holder.credential_request(did, holder_pid) is None:
+            holder.request_credentials(did, issuer_did=issuer, holder_pid=holder_pid, credentials=MEMBERSHIP)
+        holder.wait_for_credentials(did, holder_pid, timeout=CREDENTIAL_TIMEOUT)
         return f"{context}, MembershipCredential issued by {issuer}"
     finally:
+        sts.close()
         admin.close()
+
+
+def _ensure_context(
+    admin: IdentityHub, sts: SecureTokenService, manifest: ParticipantManifest, store: SecretStore
+) -> str:
+    """The participant context, with its API key and STS client secret in the participant's vault.
+
+    IdentityHub 0.15.1 generates the STS client secret at creation (whatever its vault held at the
+    alias), writes it to its own vault and returns it once, in the answer. Where the hub's vault is
+    the participant's (processes) the answer's values are already there; on a cluster the hub's
+    vault is its pod's memory volume, so they are written to the participant's vault here, where the
+    connector and the catalog read the STS secret. A context that exists is kept when the hub's STS
+    accepts the vault's secret; otherwise (a step killed between the hub's answer and the vault
+    write) it is deleted and created again, the only way to learn its keys."""
+    did = manifest.did
+    try:
+        _keep_keys(store, admin.create_participant(manifest))
+        return "participant context created"
+    except ParticipantExists:
+        secret = store.get(STS_CLIENT_SECRET)
+        if (
+            store.get(IDENTITY_HUB_PARTICIPANT_KEY) is not None
+            and secret is not None
+            and sts.accepts(did, SecretStr(secret))
+        ):
+            return "participant context kept"
+    admin.delete_participant(manifest.participant_context_id)
+    _keep_keys(store, admin.create_participant(manifest))
+    return "participant context re-created (the vault did not hold its STS client secret)"
+
+
+def _keep_keys(store: SecretStore, created: CreatedParticipant) -> None:
+    for name, value in (
+        (IDENTITY_HUB_PARTICIPANT_KEY, created.api_key.get_secret_value()),
+        (STS_CLIENT_SECRET, created.client_secret.get_secret_value()),
+    ):
+        if store.get(name) != value:
+            store.set(name, value)
 
 
 def management_api(runtime_specs: Sequence[RuntimeSpec], store: SecretStore) -> ManagementApi:

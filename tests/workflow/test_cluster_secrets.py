@@ -18,7 +18,7 @@ from mvd_core.workflow.catalog import ACTIVITIES
 from mvd_core.workflow.orchestrators import participant_slice
 
 RUNTIME_SECRETS = {"management-api-key", "data-source-key", "ih-superuser-apikey",
-                   "dataplane-token-private-key", "dataplane-token-public-key"}
+                   "dataplane-token-private-key", "dataplane-token-public-key", "sts-client-secret"}
 
 
 def _work(cluster: Any) -> dict[str, Any]:

@@ -73,13 +73,15 @@ class EdcApi:
         path: str,
         *,
         json: Any = None,
+        form: dict[str, str] | None = None,
         ok: Iterable[int] = (200, 201, 204),
     ) -> httpx.Response:
-        """``method`` ``base_url + path``; EdcApiError unless the status is in ``ok``."""
+        """``method`` ``base_url + path`` (a JSON body, or ``form`` URL-encoded); EdcApiError
+        unless the status is in ``ok``."""
         url = self.base_url + path
         headers = {"x-api-key": self._api_key.get_secret_value()} if self._api_key else {}
         try:
-            response = self._client.request(method, url, json=json, headers=headers)
+            response = self._client.request(method, url, json=json, data=form, headers=headers)
         except httpx.HTTPError as exc:
             raise EdcApiError(
                 f"{self.kind} of {self.runtime}: {method} {url} failed ({type(exc).__name__}: {self._hide(str(exc))})"

@@ -104,6 +104,24 @@ class ParticipantExists(EdcApiError):
     status = 409
 
 
+class SecureTokenService(EdcApi):
+    """The identity hub's STS API (``web.http.sts``), where a connector gets its self-issued tokens."""
+
+    kind = "identity hub STS API"
+
+    def accepts(self, client_id: str, client_secret: SecretStr) -> bool:
+        """Whether the STS issues a token to ``client_id`` with ``client_secret``: the hub compares
+        it with what its own vault holds at the account's secret alias."""
+        self._remember_secret(client_secret.get_secret_value())
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": client_secret.get_secret_value(),
+            "audience": client_id,
+        }
+        return self.request("POST", "/token", form=form, ok=(200, 400, 401)).status_code == 200
+
+
 class IdentityHub(EdcApi):
     kind = "identity hub API"
 

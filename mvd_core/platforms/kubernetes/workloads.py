@@ -391,8 +391,11 @@ def prune(
     return sorted(removed)
 
 
-def restart(api_client: k8s.ApiClient, objects: list[dict[str, Any]], token: str) -> list[str]:
-    """Roll every Deployment and StatefulSet of ``objects`` by stamping ``token`` on its pod template.
+def restart(
+    api_client: k8s.ApiClient, objects: list[dict[str, Any]], token: str, *, annotation: str = L.RESTARTED_AT_KEY
+) -> list[str]:
+    """Roll every Deployment and StatefulSet of ``objects`` by stamping ``token`` on its pod
+    template (as ``annotation``: a reset's restart, or another reason to restart).
 
     The stamp is written by its own field manager, so a later apply neither removes it nor
     counts it as drift; restarting again with the same token writes nothing.
@@ -406,9 +409,9 @@ def restart(api_client: k8s.ApiClient, objects: list[dict[str, Any]], token: str
         if current is None:
             continue
         annotations = ((current["spec"].get("template") or {}).get("metadata") or {}).get("annotations") or {}
-        if annotations.get(L.RESTARTED_AT_KEY) == token:
+        if annotations.get(annotation) == token:
             continue
-        patch = {"spec": {"template": {"metadata": {"annotations": {L.RESTARTED_AT_KEY: token}}}}}
+        patch = {"spec": {"template": {"metadata": {"annotations": {annotation: token}}}}}
         call(
             _method(api_client, obj["kind"], "patch"),
             meta["name"],
