@@ -9,7 +9,8 @@ channel byte: port ``i`` (in the order of ``ports``) has data channel ``2i`` and
 ``2i+1``. The server's first message on each channel is the port number, little-endian uint16;
 then data flows both ways on the data channel, and a failure to reach the pod's port arrives on
 the error channel as text (``error forwarding port <p> to pod <pod>, uid ...: ...``), after which
-that port is closed. The websocket closes once every port's connection has ended.
+that port is closed. The websocket closes once every port's connection has ended. (The kubelet's
+``pkg/kubelet/cri/streaming/portforward/websocket.go`` does this; the API server relays it.)
 """
 
 from __future__ import annotations
