@@ -24,4 +24,17 @@ locals {
       did_storage_account = try(p.identity.host.kind, "") == "azure-blob" ? p.identity.host.storageAccount : null
     }
   }
+
+  # The resource groups of the Key Vaults whose runtimes' identity the control plane makes: on an
+  # AKS cluster it creates, for a vault whose blueprint names no vault.clientId
+  # (mvd_core/workflow/connect.py makes_vault_identity). The identity lives beside the vault.
+  runtime_identity_groups = toset([
+    for p in local.dataspace.participants : local.participants[p.id].vault.resource_group
+    if local.participants[p.id].cluster != null && local.participants[p.id].vault != null && try(p.vault.clientId, null) == null
+  ])
+
+  # Azure Blob did:web hosts: storage account -> participant.
+  did_storage_accounts = {
+    for id, p in local.participants : p.did_storage_account => id if p.did_storage_account != null
+  }
 }

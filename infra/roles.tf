@@ -6,13 +6,21 @@ locals {
 
   # Where the participants' resources live: the resource groups of their AKS clusters and
   # key vaults, which Terraform always creates (the module, or participant_groups below), so
-  # the participants role is never assigned on the subscription. An Azure Blob DID host names
-  # only its storage account, not its group: without the module its roles reach the
-  # subscription (the blob role still only in $web containers).
+  # the participants role is never assigned on the subscription.
   participant_scopes = var.participants_enabled ? module.participants[0].resource_group_ids : {
     for name, group in azurerm_resource_group.participant_groups : name => group.id
   }
-  did_blob_scopes = var.participants_enabled ? module.participants[0].did_storage_account_ids : { subscription = local.subscription_id }
+  # The groups of the vaults whose runtimes' identity the control plane makes (participants.tf).
+  runtime_identity_scopes = {
+    for name, id in local.participant_scopes : name => id if contains(local.runtime_identity_groups, name)
+  }
+  # An Azure Blob DID host names its storage account, not its group: without the module the
+  # operator names each account's group (did_storage_account_groups, validated complete), so
+  # the DID roles reach those accounts only, never the subscription.
+  did_blob_scopes = var.participants_enabled ? module.participants[0].did_storage_account_ids : {
+    for account, id in local.did_storage_accounts :
+    id => "${local.subscription_id}/resourceGroups/${var.did_storage_account_groups[account]}/providers/Microsoft.Storage/storageAccounts/${account}"
+  }
 
   # The groups that hold a declared AKS cluster or Azure key vault.
   participant_groups = toset(compact(flatten([
@@ -21,6 +29,24 @@ locals {
       p.vault == null ? null : p.vault.resource_group,
     ]
   ])))
+
+  # The one role assignment the control plane may write: Key Vault Secrets User (built-in role
+  # 4633458b-...), to a service principal (the runtimes' managed identity); every other action
+  # of the role passes. Microsoft: "Delegate Azure role assignment management to others with
+  # conditions", example "Constrain roles" (and principal types).
+  secrets_user_grants_only = <<-EOT
+    (
+      (
+        !(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})
+      )
+      OR
+      (
+        @Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {4633458b-17de-408a-b874-0445c86b69e6}
+        AND
+        @Request[Microsoft.Authorization/roleAssignments:PrincipalType] ForAnyOfAnyValues:StringEqualsIgnoreCase {'ServicePrincipal'}
+      )
+    )
+  EOT
 
   # Blob rights apply only inside the static website container ($web) that serves did.json.
   web_container_only = <<-EOT
@@ -147,6 +173,45 @@ resource "azurerm_role_assignment" "participants" {
   principal_id       = local.principal_id
   principal_type     = "ServicePrincipal"
   description        = "Participants' resource groups, AKS clusters, the secrets in their key vaults"
+}
+
+# mvd_core/platforms/clusters/aks.py vault_identity: the runtimes' managed identity, its federated
+# credential on the cluster's OIDC issuer, and their read role on the participant's vault, for
+# the AKS clusters the control plane creates when the blueprint names no vault.clientId. The one
+# role it may grant is fixed by the assignment's condition (secrets_user_grants_only).
+resource "azurerm_role_definition" "runtime_identities" {
+  name        = "${var.name_prefix}-control-plane-runtime-identities"
+  scope       = local.subscription_id
+  description = "MVD control plane: make each participant's runtimes' managed identity and federated credential, and grant it Key Vault Secrets User on the participant's vault (the assignment's condition allows no other role)."
+
+  permissions {
+    actions = [
+      # resources.get_by_id / begin_create_or_update_by_id on the identity and its credential
+      "Microsoft.ManagedIdentity/userAssignedIdentities/read",
+      "Microsoft.ManagedIdentity/userAssignedIdentities/write",
+      "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/read",
+      "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/write",
+      # begin_create_or_update_by_id on the vault's role assignment (constrained below)
+      "Microsoft.Authorization/roleAssignments/write",
+    ]
+    data_actions     = []
+    not_actions      = []
+    not_data_actions = []
+  }
+
+  assignable_scopes = [local.subscription_id]
+}
+
+resource "azurerm_role_assignment" "runtime_identities" {
+  for_each = local.runtime_identity_scopes
+
+  scope              = each.value
+  role_definition_id = azurerm_role_definition.runtime_identities.role_definition_resource_id
+  principal_id       = local.principal_id
+  principal_type     = "ServicePrincipal"
+  description        = "Make the runtimes' Key Vault identity in this group; grant only Key Vault Secrets User, only to service principals"
+  condition_version  = "2.0"
+  condition          = local.secrets_user_grants_only
 }
 
 # mvd_core/platforms/didhosts/azure_blob.py: get/set_service_properties, to check and switch on

@@ -58,6 +58,22 @@ variable "participants_enabled" {
   default     = false
 }
 
+variable "did_storage_account_groups" {
+  type        = map(string)
+  description = "Without the participants module: storage account name -> resource group, for each Azure Blob did:web host the blueprint names (identity.host.storageAccount). The DID roles are assigned on those accounts only, never on the subscription. Ignored when participants_enabled (the module creates the accounts)."
+  default     = {}
+
+  validation {
+    condition     = var.participants_enabled || length(setsubtract(keys(local.did_storage_accounts), keys(var.did_storage_account_groups))) == 0
+    error_message = "did_storage_account_groups must name the resource group of every Azure Blob did:web host's storage account in the blueprint (the DID roles are assigned on those accounts, not on the subscription); missing: ${join(", ", sort(setsubtract(keys(local.did_storage_accounts), keys(var.did_storage_account_groups))))}."
+  }
+
+  validation {
+    condition     = alltrue([for group in values(var.did_storage_account_groups) : can(regex("^[-\\w._()]{1,90}$", group)) && !endswith(group, ".")])
+    error_message = "did_storage_account_groups values must be resource group names (1-90 letters, digits, '-', '_', '.', '(', ')', not ending in '.')."
+  }
+}
+
 variable "control_plane_secrets" {
   type        = map(string)
   description = "The control plane's own secrets, written to its Key Vault (write-only: never stored in state) and referenced from the app settings. Keys: webhook-secrets (JSON object source -> HMAC secret), cloudflare-api-token, r2-access-key-id, r2-secret-access-key, aws-access-key-id, aws-secret-access-key. A key left out leaves its setting unset."

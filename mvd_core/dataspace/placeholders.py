@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from mvd_core.dataspace.loader import DEFAULT_NAME, BlueprintError, Problem, load
 from mvd_core.dataspace.models import (
+    AksCluster,
     AzureBlobDidHost,
     AzureKeyVault,
     CloudflareDidHost,
@@ -96,12 +97,15 @@ def placeholder_problems(dataspace: Dataspace) -> list[Problem]:
                             "set your account's and the domain's zone's",
                         )
                     )
-        if isinstance(p.vault, AzureKeyVault) and (p.vault.client_id is None or p.vault.tenant_id is None):
+        # on an AKS cluster the control plane creates, it makes the identity itself (its cluster step)
+        needs_identity = isinstance(p.vault, AzureKeyVault) and not isinstance(p.cluster, AksCluster)
+        if needs_identity and (p.vault.client_id is None or p.vault.tenant_id is None):
             problems.append(
                 Problem(
                     f"{where}.vault.clientId",
-                    "the runtimes read the Key Vault with workload identity: set vault.clientId and vault.tenantId "
-                    f"to the managed identity's (terraform output runtime_identities[{p.id!r}])",
+                    "the runtimes read the Key Vault with workload identity, on a cluster the control plane does not "
+                    "create: set vault.clientId and vault.tenantId to the managed identity's that the cluster's "
+                    'service account runtimes is federated with (README "Run on a real cluster")',
                 )
             )
         for kind, name in sorted(_global_names(p.vault, host) & packaged):

@@ -20,7 +20,7 @@ from mvd_core.identity.document import build_did_document
 from mvd_core.logs import get_logger, log_context
 from mvd_core.plan.desired import dataspace_dids, did_document
 from mvd_core.plan.render import WORKLOAD_KINDS, render_participant
-from mvd_core.platforms.clusters import ClusterOperation
+from mvd_core.platforms.clusters import ClusterOperation, ClusterSource, VaultIdentity
 from mvd_core.platforms.edc import exchange
 from mvd_core.platforms.secrets import SecretStore
 from mvd_core.runs import notify
@@ -45,6 +45,17 @@ class Work:
         self.dataspace = Dataspace.model_validate(data["baseline"]["dataspace"])
         self.dids: dict[str, str] = data["baseline"]["dids"]
         self.participant: Participant = self.dataspace.participant(data["participant"])
+        if data.get("vaultIdentity"):
+            # made by this run's cluster step (the orchestrator hands it on to every later step)
+            identity = VaultIdentity.model_validate(data["vaultIdentity"])
+            self.participant = connect.with_vault_identity(self.participant, identity)
+            self.dataspace = self.dataspace.model_copy(
+                update={
+                    "participants": [
+                        self.participant if p.id == self.participant.id else p for p in self.dataspace.participants
+                    ]
+                }
+            )
         self.rotate_key: bool = bool(data.get("rotateKey"))
         self.data = data
 
@@ -94,13 +105,20 @@ def load_baseline(command: dict[str, Any]) -> dict[str, Any]:
         }
 
 
-def _operation(op: ClusterOperation) -> dict[str, Any]:
-    return {
+def _operation(work: Work, source: ClusterSource, op: ClusterOperation) -> dict[str, Any]:
+    """The cluster step's answer. Once the cluster is ready, the runtimes' Key Vault identity is
+    made on it where the control plane makes it, and handed on (``work``) to the later steps."""
+    answer: dict[str, Any] = {
         "done": op.done,
         "pollAfterSeconds": op.poll_after_seconds,
         "token": op.token,
         "description": op.description,
     }
+    identity = connect.ensure_vault_identity(work.participant, source) if op.done else None
+    if identity is not None:
+        answer["work"] = {"vaultIdentity": identity.model_dump(mode="json")}
+        answer["description"] += f"; runtimes read their vault as managed identity {identity.client_id}"
+    return answer
 
 
 @activity("begin_cluster")
@@ -115,14 +133,16 @@ def begin_cluster(data: dict[str, Any]) -> dict[str, Any]:
                 "token": None,
                 "description": f"no cluster: runtimes run as processes on this machine ({java})",
             }
-        return _operation(connect.cluster_source(work.participant, work.settings).begin_ensure())
+        source = connect.cluster_source(work.participant, work.settings)
+        return _operation(work, source, source.begin_ensure())
 
 
 @activity("poll_cluster")
 def poll_cluster(data: dict[str, Any]) -> dict[str, Any]:
     work = Work(data)
     with work.context("cluster"):
-        return _operation(connect.cluster_source(work.participant, work.settings).poll(data["token"]))
+        source = connect.cluster_source(work.participant, work.settings)
+        return _operation(work, source, source.poll(data["token"]))
 
 
 @activity("ensure_key")

@@ -7,22 +7,26 @@ a store or an observer and never open one), next to the activities that use it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from mvd_core.dataspace.models import Participant
+from mvd_core.dataspace.models import AksCluster, AzureKeyVault, Participant
 from mvd_core.errors import MvdError
 from mvd_core.identity.keys import ensure_participant_key, public_key
 from mvd_core.identity.resolver import options_for
 from mvd_core.k8s.diff import ParticipantDiff
 from mvd_core.logs import get_logger
 from mvd_core.plan.desired import PublicKeys
+from mvd_core.plan.exposure import RUNTIMES_SERVICE_ACCOUNT
 from mvd_core.plan.planner import Observe, PlanRuntimes
-from mvd_core.platforms.clusters import ClusterMissing, ClusterSource, open_cluster_source
+from mvd_core.platforms.clusters import ClusterMissing, ClusterSource, VaultIdentity, open_cluster_source
 from mvd_core.platforms.didhosts import DidHostClient, open_did_host
 from mvd_core.platforms.processes import ProcessPlatform
 from mvd_core.platforms.secrets import SecretStore, open_secret_store
 from mvd_core.runtimes.participant import runtime_layout
 from mvd_core.settings import Settings
+
+if TYPE_CHECKING:
+    from mvd_core.platforms.clusters.aks import AksClusterSource
 
 log = get_logger(__name__)
 
@@ -37,6 +41,32 @@ def did_host(participant: Participant, settings: Settings) -> DidHostClient:
 
 def cluster_source(participant: Participant, settings: Settings) -> ClusterSource:
     return open_cluster_source(participant.cluster, participant.id, settings)
+
+
+def makes_vault_identity(participant: Participant) -> bool:
+    """Whether the control plane makes the runtimes' Key Vault identity: on an AKS cluster it
+    creates, for a Key Vault whose blueprint names no identity (``vault.clientId``). A blueprint
+    that names one keeps it (infra/'s participants module made it; its output runtime_identities)."""
+    vault = participant.vault
+    return isinstance(participant.cluster, AksCluster) and isinstance(vault, AzureKeyVault) and vault.client_id is None
+
+
+def ensure_vault_identity(participant: Participant, source: ClusterSource) -> VaultIdentity | None:
+    """The managed identity the runtimes read their Key Vault with, made (idempotently) on the
+    ready AKS cluster when the control plane makes it; None when the blueprint names it or has none."""
+    if not makes_vault_identity(participant):
+        return None
+    return cast("AksClusterSource", source).vault_identity(
+        cast(AzureKeyVault, participant.vault), RUNTIMES_SERVICE_ACCOUNT
+    )
+
+
+def with_vault_identity(participant: Participant, identity: VaultIdentity) -> Participant:
+    """The participant as the render needs it: its Key Vault read with ``identity`` (the
+    ServiceAccount's annotation and the SecretProviderClass carry its client and tenant id)."""
+    vault = cast(AzureKeyVault, participant.vault)
+    update = {"client_id": identity.client_id, "tenant_id": identity.tenant_id}
+    return participant.model_copy(update={"vault": vault.model_copy(update=update)})
 
 
 def resolve_options(participant: Participant, settings: Settings) -> dict[str, Any]:

@@ -153,7 +153,8 @@ def _call(context: DurableOrchestrationContext, track: Tracker, step: Call, work
 def _operation(
     context: DurableOrchestrationContext, track: Tracker, step: Operation, work: dict[str, Any]
 ) -> Orchestration:
-    """Start a long cloud operation (creating a cluster) and poll it with durable timers."""
+    """Start a long cloud operation (creating a cluster) and poll it with durable timers. What
+    its last answer hands on (``work``: the runtimes' vault identity) goes to every later step."""
     track.start(step.name)
     op = yield from call(context, step.begin, work)
     delay = POLL_MIN
@@ -161,6 +162,7 @@ def _operation(
         yield _wait(context, op.get("pollAfterSeconds") or delay)
         delay = min(delay * 2, POLL_MAX)
         op = yield from call(context, step.poll, {**work, "token": op.get("token")})
+    work.update(op.get("work") or {})
     track.done(step.name, op["description"])
 
 

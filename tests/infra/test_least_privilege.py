@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.infra.terraform import INFRA, ROOT, load
 
+pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 PLATFORMS = ROOT / "mvd_core" / "platforms"
 
 # SDK call -> the actions Azure authorizes it with (Azure RBAC resource provider operations).
@@ -32,15 +35,10 @@ SDK_ACTIONS: dict[str, set[str]] = {
     "blob_service.set_service_properties": {"Microsoft.Storage/storageAccounts/blobServices/write"},
 }
 
-# Calls in code no step runs yet, with the function that holds them: not granted. Their
-# actions would include Microsoft.Authorization/roleAssignments/write, which the control
-# plane must not have; infra's participants module creates the runtimes' identity, federated
-# credential and vault role instead. The test below fails once a step calls the function.
-NOT_CALLED_YET: dict[str, str] = {
-    # clusters/aks.py: the managed identity, its federated credential and its vault role (k8s-exposure)
-    "resources.begin_create_or_update_by_id": "vault_identity",
-    "resources.get_by_id": "vault_identity",
-}
+# Generic ARM calls (resources.get_by_id / begin_create_or_update_by_id): their action depends on
+# the resource they name, so it is read off the requests they send to the ARM fake (arm_action).
+GENERIC = {"resources.get_by_id", "resources.begin_create_or_update_by_id"}
+KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 
 # How each client is spelled in the code.
 CALLS = [
@@ -77,28 +75,84 @@ def role_actions(*names: str) -> set[str]:
     return granted
 
 
+def arm_action(method: str, path: str) -> str:
+    """The RBAC action ARM checks for a request: the provider namespace and resource types of the
+    path's last provider segment, then read (GET), write (PUT) or delete (DELETE)."""
+    segments = [s for s in path.split("/") if s]
+    lowered = [s.lower() for s in segments]
+    if "providers" not in lowered:
+        types = ["Microsoft.Resources", "subscriptions", "resourceGroups"]
+    else:
+        at = len(lowered) - 1 - lowered[::-1].index("providers")
+        namespace, rest = segments[at + 1], segments[at + 2:]
+        types = [namespace, *rest[0::2]]
+    return "/".join(types) + "/" + {"GET": "read", "HEAD": "read", "PUT": "write", "DELETE": "delete"}[method]
+
+
+@pytest.fixture(scope="module")
+def vault_identity_requests() -> list[tuple[str, str, int]]:
+    """Every request vault_identity sends (a first run and a repeat) through the real SDK to the ARM fake."""
+    from mvd_core.dataspace.models import AksCluster, AzureKeyVault
+    from mvd_core.platforms.clusters.aks import AksClusterSource
+    from mvd_core.settings import get_settings
+    from tests.clusters.arm_fake import ArmFake, FakeCredential
+
+    with ArmFake(lambda rg, name: {}, polls_until_ready=0) as arm:
+        model = AksCluster(kind="aks", subscription_id="sub-1", resource_group="rg-p", name="aks-p")
+        source = AksClusterSource(model, "p", get_settings(), credential=FakeCredential(), base_url=arm.url,
+                                  connection_verify=False, retry_backoff_factor=0.01)
+        source.begin_ensure()
+        before = len(arm.requests)
+        vault = AzureKeyVault(kind="azure-key-vault", name="kv-p")
+        source.vault_identity(vault, "runtimes")
+        source.vault_identity(vault, "runtimes")
+        return arm.requests[before:]
+
+
+def generic_actions(requests: list[tuple[str, str, int]]) -> set[str]:
+    """The actions of the generic calls' requests (the cluster GET is managed_clusters.get's)."""
+    return {arm_action(method, path) for method, path, _ in requests if "managedClusters" not in path}
+
+
+def test_arm_actions_are_read_off_a_request_path():
+    assert arm_action("PUT", "/subscriptions/s/resourceGroups/g/providers/Microsoft.KeyVault/vaults/v/providers/"
+                             "Microsoft.Authorization/roleAssignments/1") == "Microsoft.Authorization/roleAssignments/write"
+    assert arm_action("GET", "/subscriptions/s/resourceGroups/g/providers/Microsoft.ManagedIdentity/"
+                             "userAssignedIdentities/i/federatedIdentityCredentials/f") == (
+        "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/read")
+    assert arm_action("PUT", "/subscriptions/s/resourcegroups/g") == "Microsoft.Resources/subscriptions/resourceGroups/write"
+
+
 def test_every_sdk_call_is_mapped_to_its_action():
     calls = sdk_calls()
     assert {"managed_clusters.begin_create_or_update", "secrets.set_secret",
             "blob_service.set_service_properties"} <= set(calls), calls
-    unmapped = {call: where for call, where in calls.items() if call not in SDK_ACTIONS and call not in NOT_CALLED_YET}
+    unmapped = {call: where for call, where in calls.items() if call not in SDK_ACTIONS and call not in GENERIC}
     assert not unmapped, f"Azure SDK calls with no RBAC action in SDK_ACTIONS (add it, and to the role): {unmapped}"
+    generic = {call: where for call, where in calls.items() if call in GENERIC}
+    assert {where.split(":")[0] for places in generic.values() for where in places} == {"clusters/aks.py"}, (
+        f"generic ARM calls outside aks.py's vault_identity need their actions read off too: {generic}")
 
 
-def test_the_role_grants_exactly_what_the_code_calls():
-    needed = set().union(*(SDK_ACTIONS[call] for call in sdk_calls() if call not in NOT_CALLED_YET))
+def test_the_role_grants_exactly_what_the_code_calls(vault_identity_requests):
+    needed = set().union(*(SDK_ACTIONS[call] for call in sdk_calls() if call not in GENERIC))
+    needed |= generic_actions(vault_identity_requests)
     granted = role_actions()
     assert not needed - granted, f"the code calls what the role does not grant: {sorted(needed - granted)}"
     assert not granted - needed, f"the role grants what no code calls: {sorted(granted - needed)}"
 
 
-def test_the_calls_not_granted_are_not_called_yet():
-    code = [*ROOT.joinpath("mvd_core").rglob("*.py"), *ROOT.joinpath("blueprints").rglob("*.py")]
-    for call, function in NOT_CALLED_YET.items():
-        callers = [p.relative_to(ROOT).as_posix() for p in code if re.search(rf"\.{function}\(", p.read_text())]
-        assert not callers, (
-            f"{callers} call {function}(), which makes {call}: map its actions in SDK_ACTIONS and grant them "
-            "(a role assignment would need roleAssignments/write, which the control plane must not have)")
+def test_the_runtime_identities_role_is_exactly_what_vault_identity_calls(vault_identity_requests):
+    assert role_actions("runtime_identities") == generic_actions(vault_identity_requests) == {
+        "Microsoft.ManagedIdentity/userAssignedIdentities/read",
+        "Microsoft.ManagedIdentity/userAssignedIdentities/write",
+        "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/read",
+        "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/write",
+        "Microsoft.Authorization/roleAssignments/write",
+    }
+    # and the one role assignment vault_identity writes is the one the condition allows
+    [body_role] = {p for m, p, _ in vault_identity_requests if m == "PUT" and "roleAssignments" in p}
+    assert "/providers/Microsoft.KeyVault/vaults/kv-p/providers/Microsoft.Authorization/" in body_role
 
 
 def test_nothing_deletes_a_resource_group_or_a_vault():
@@ -124,4 +178,52 @@ def test_the_participants_role_is_never_assigned_on_the_subscription():
     assert not [a for a in role_actions("participants") if a.startswith("Microsoft.Storage/")]
     website = root.resource("azurerm_role_assignment", "did_website")
     assert website["for_each"] == "${local.did_blob_scopes}"
-    assert "roleAssignments" not in (INFRA / "roles.tf").read_text(), "the identity must not grant itself roles"
+    # without the module, on the storage accounts in the groups the operator names, never the subscription
+    assert "subscription =" not in locals_["did_blob_scopes"]
+    assert "var.did_storage_account_groups[account]" in locals_["did_blob_scopes"]
+
+
+def test_role_assignment_writes_are_granted_only_under_the_secrets_user_condition():
+    """roleAssignments/write is in one role only, whose every assignment carries the ABAC condition
+    that allows Key Vault Secrets User to service principals and nothing else, on the groups of the
+    vaults whose runtimes' identity the control plane makes (never the subscription)."""
+    root = load(INFRA)
+    roles = root.resources("azurerm_role_definition")
+    writers = {name for name in roles if "Microsoft.Authorization/roleAssignments/write" in role_actions(name)}
+    assert writers == {"runtime_identities"}
+    assert not [a for a in role_actions() if a.startswith("Microsoft.Authorization/") and not a.endswith("/write")]
+    assignments = [a for a in root.resources("azurerm_role_assignment").values()
+                   if "runtime_identities" in a.get("role_definition_id", "")]
+    assert len(assignments) == 1
+    [assignment] = assignments
+    assert assignment["condition_version"] == "2.0"
+    assert assignment["condition"] == "${local.secrets_user_grants_only}"
+    assert assignment["for_each"] == "${local.runtime_identity_scopes}"
+    scopes = root.locals["runtime_identity_scopes"]
+    assert "local.participant_scopes" in scopes and "local.runtime_identity_groups" in scopes
+    assert "subscription" not in scopes
+
+
+def _condition_clauses() -> list[str]:
+    condition = load(INFRA).locals["secrets_user_grants_only"]
+    return [" ".join(line.split()) for line in condition.splitlines() if line.strip() not in ("(", ")", "")]
+
+
+def test_the_condition_allows_only_key_vault_secrets_user_to_service_principals():
+    """The syntax of Microsoft's "Delegate Azure role assignment management to others with
+    conditions" (example "Constrain roles"): writes other than role assignments pass; a role
+    assignment write passes only for the built-in Key Vault Secrets User role, to a service principal."""
+    assert _condition_clauses() == [
+        "!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})",
+        "OR",
+        ("@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals "
+         f"{{{KEY_VAULT_SECRETS_USER}}}"),
+        "AND",
+        ("@Request[Microsoft.Authorization/roleAssignments:PrincipalType] ForAnyOfAnyValues:StringEqualsIgnoreCase "
+         "{'ServicePrincipal'}"),
+    ]
+    from mvd_core.platforms.clusters.aks import KEY_VAULT_SECRETS_USER as granted_by_the_code
+
+    assert granted_by_the_code == KEY_VAULT_SECRETS_USER
+    condition = load(INFRA).locals["secrets_user_grants_only"]
+    assert condition.count("(") == condition.count(")")

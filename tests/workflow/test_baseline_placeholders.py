@@ -31,7 +31,7 @@ def test_a_run_on_the_declared_targets_refuses_placeholders(declared, action):
     with pytest.raises(BlueprintError) as refused:
         _baseline(action)
     message = str(refused.value)
-    assert "(declared targets)" in message and "exposure.zone" in message and "vault.clientId" in message
+    assert "(declared targets)" in message and "exposure.zone" in message and "vault.name" in message
 
 
 def test_a_teardown_and_a_filled_in_blueprint_go_ahead(declared):

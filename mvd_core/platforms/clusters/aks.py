@@ -217,17 +217,18 @@ class AksClusterSource:
 
     def vault_identity(self, vault: AzureKeyVault, service_account: str) -> VaultIdentity:
         """Workload identity for the participant's runtimes on this (ready) cluster: the managed
-        identity ``id-<participant>-runtimes`` in the cluster's resource group, its federated
+        identity ``id-<participant>-runtimes`` beside the vault it reads (the vault's resource group,
+        the cluster's when the blueprint names none: where infra/'s participants module puts it), its federated
         credential for ``system:serviceaccount:<participant>:<service_account>`` on this cluster's
         OIDC issuer, and "Key Vault Secrets User" on the participant's vault only. The identity and
         the credential are read first and written only when missing or different; the role
         assignment is a PUT of a name derived from what it grants. So a repeat (or a retry after a
         crash between the calls) makes the same identity and no second role assignment."""
         rg, pid = self.model.resource_group, self.participant_id
-        base = f"/subscriptions/{self.subscription}/resourceGroups"
-        identity_id = f"{base}/{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-{pid}-runtimes"
+        base = f"/subscriptions/{self.subscription}/resourceGroups/{vault.resource_group or rg}/providers"
+        identity_id = f"{base}/Microsoft.ManagedIdentity/userAssignedIdentities/id-{pid}-runtimes"
         credential_id = f"{identity_id}/federatedIdentityCredentials/aks-{pid}-runtimes"
-        vault_id = f"{base}/{vault.resource_group or rg}/providers/Microsoft.KeyVault/vaults/{vault.name}"
+        vault_id = f"{base}/Microsoft.KeyVault/vaults/{vault.name}"
         try:
             mc = self._get(self._aks())
             issuer = mc.oidc_issuer_profile.issuer_url if mc and mc.oidc_issuer_profile else None
