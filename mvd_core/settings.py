@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     cache_dir: Path | None = Field(
         None, description="Cache shared by every state directory (the assembled EDC runtimes); ~/.cache/mvd when unset."
     )
+    runtime_ports: str | None = Field(
+        None,
+        description="LOW-HIGH: the ports new EDC runtimes of the embedded targets are given (both included), e.g. "
+        "20000-24999 for one of two control planes on a machine; unset: 20000-29999, or what of it lies below "
+        "the kernel's ephemeral range.",
+    )
     dataspace_file: Path | None = Field(None, description="Blueprint YAML; the packaged default when unset.")
     targets: Literal["embedded", "simulated", "declared"] = Field(
         "embedded",
@@ -215,6 +221,24 @@ class Settings(BaseSettings):
     def unresolved(self) -> list[str]:
         """The secret settings left unset because their Key Vault reference is unresolved."""
         return sorted(env_name(f) for f in self._unresolved)
+
+    @field_validator("runtime_ports")
+    @classmethod
+    def _port_range(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        match = re.fullmatch(r"\s*(\d{1,5})\s*-\s*(\d{1,5})\s*", value)
+        if match is None or not 1024 <= int(match[1]) <= int(match[2]) <= 65535:
+            raise ValueError("the runtime ports are not LOW-HIGH with 1024 <= LOW <= HIGH <= 65535")
+        return f"{int(match[1])}-{int(match[2])}"
+
+    @property
+    def runtime_port_range(self) -> range | None:
+        """``runtime_ports`` as a range (HIGH included), None when unset."""
+        if self.runtime_ports is None:
+            return None
+        low, high = (int(part) for part in self.runtime_ports.split("-"))
+        return range(low, high + 1)
 
     @field_validator("api_token")
     @classmethod

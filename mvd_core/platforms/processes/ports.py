@@ -26,6 +26,7 @@ from pydantic import BaseModel, ValidationError
 
 from mvd_core.errors import MvdError
 from mvd_core.platforms.processes.records import check_segment, locked, runtimes_root
+from mvd_core.settings import get_settings
 from mvd_core.state import DamagedState, write_private
 
 # Lowest port handed out: clear of the well-known and most registered service ports.
@@ -50,9 +51,19 @@ def ephemeral_range() -> tuple[int, int]:
 
 
 def default_pool() -> range:
-    """Where new ports come from: 20000-29999, or, when the ephemeral range reaches down
-    into that, the ports between 20000 and the range's start (else above its end)."""
+    """Where new ports come from: ``MVD_RUNTIME_PORTS`` when set (refused when it reaches into
+    the ephemeral range), else 20000-29999, or, when the ephemeral range reaches down into that,
+    the ports between 20000 and the range's start (else above its end)."""
     low, high = ephemeral_range()
+    configured = get_settings().runtime_port_range
+    if configured is not None:
+        if configured.start <= high and low < configured.stop:
+            raise MvdError(
+                f"MVD_RUNTIME_PORTS {configured.start}-{configured.stop - 1} reaches into the kernel's ephemeral "
+                f"port range {low}-{high} (net.ipv4.ip_local_port_range), where outgoing connections take ports",
+                status=500,
+            )
+        return configured
     if low >= POOL_END:
         return range(POOL_START, POOL_END)
     if low > POOL_START + 1000:

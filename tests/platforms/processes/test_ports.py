@@ -102,6 +102,10 @@ def test_concurrent_allocations_never_hand_out_one_port_twice():
     ],
 )
 def test_the_pool_stays_out_of_the_kernels_ephemeral_range(monkeypatch, ephemeral, pool):
+    from mvd_core.settings import get_settings
+
+    monkeypatch.delenv("MVD_RUNTIME_PORTS", raising=False)  # set by tests/conftest.py on xdist's workers
+    get_settings.cache_clear()
     monkeypatch.setattr(ports, "ephemeral_range", lambda: ephemeral)
     assert ports.default_pool() == pool
 
@@ -114,3 +118,47 @@ def test_a_damaged_port_file_is_named_not_replaced():
         ProcessPlatform(home()).allocate_ports("alpha", WANTED)
     assert str(damaged.value).startswith("$MVD_HOME/runtimes/alpha/ports.json is not a port allocation file; ")
     assert path.read_text() == "{not json"
+
+
+def test_mvd_runtime_ports_is_where_new_ports_come_from(monkeypatch):
+    from mvd_core.settings import get_settings
+
+    port = _two_free_ports()
+    monkeypatch.setenv("MVD_RUNTIME_PORTS", f" {port} - {port + 1} ")
+    get_settings.cache_clear()
+    assert ports.default_pool() == range(port, port + 2)
+    platform = ProcessPlatform(home())
+    got = platform.allocate_ports("alpha", {"connector": ["default", "management"]})
+    assert sorted(got["connector"].values()) == [port, port + 1]
+    with pytest.raises(MvdError) as refused:
+        platform.allocate_ports("beta", {"connector": ["default"]})
+    assert str(refused.value) == f"no free port left in {port}-{port + 1}"
+
+
+@pytest.mark.parametrize("value", ["25000", "25000-", "26000-25000", "80-2000", "60000-70000", "a-b", "1e4-2e4"])
+def test_a_malformed_mvd_runtime_ports_is_named_and_refused(monkeypatch, value):
+    from pydantic import ValidationError
+
+    from mvd_core.settings import Settings, describe_invalid
+
+    monkeypatch.setenv("MVD_RUNTIME_PORTS", value)
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    assert describe_invalid(refused.value) == (
+        "invalid settings: MVD_RUNTIME_PORTS (Value error, the runtime ports are not LOW-HIGH with "
+        "1024 <= LOW <= HIGH <= 65535)"
+    )
+
+
+def test_mvd_runtime_ports_in_the_ephemeral_range_is_refused_and_allocates_nothing(monkeypatch):
+    from mvd_core.settings import get_settings
+
+    monkeypatch.setattr(ports, "ephemeral_range", lambda: (32768, 60999))
+    monkeypatch.setenv("MVD_RUNTIME_PORTS", "30000-33000")
+    get_settings.cache_clear()
+    with pytest.raises(MvdError) as refused:
+        ProcessPlatform(home()).allocate_ports("alpha", WANTED)
+    assert str(refused.value).startswith(
+        "MVD_RUNTIME_PORTS 30000-33000 reaches into the kernel's ephemeral port range 32768-60999"
+    )
+    assert not (home() / "runtimes" / "alpha" / "ports.json").exists()
