@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import secrets
 import threading
 import time
@@ -50,6 +51,9 @@ from tests.fixtures.loopback import QuietHandler, serve
 PARTICIPANT = "space-enforcer"
 DSP = "/2025-1"
 ASSET_BYTES = b"hello from a real EDC data plane\n"
+# What the provider of the shared two-member dataspace (conftest.py) offers, its only asset
+SHARED_DATASET = "laser-calibration-records"
+SHARED_DATA = random.Random(13).randbytes(300_000)  # larger than one buffer: streamed, not one read
 
 
 def read_chunked(handler: QuietHandler) -> bytes:

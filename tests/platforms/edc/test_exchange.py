@@ -8,12 +8,11 @@ connector) finds it in the provider's catalog over DSP, negotiates it to FINALIZ
 - has it pushed to an HTTP endpoint the test runs (the data plane sends it chunked): COMPLETED.
 
 A tampered EDR token is refused by the data plane; the EDR endpoint wants the management API key.
-Five JVMs for the module.
+Five JVMs, shared with test_revocation.py (conftest.py).
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
 from contextlib import closing
 
@@ -22,23 +21,17 @@ import pytest
 
 from mvd_core.platforms.edc import EdcApiError, ManagementApi
 from mvd_core.platforms.edc.exchange import fetch_data, negotiate, pull, push, round_trip
+from tests.platforms.edc.harness import SHARED_DATA as DATA
+from tests.platforms.edc.harness import SHARED_DATASET as DATASET
 from tests.platforms.edc.harness import TwoMembers
 
 pytestmark = pytest.mark.timeout(600)
 
-DATASET = "laser-calibration-records"
-DATA = random.Random(13).randbytes(300_000)  # larger than one buffer: streamed, not one read
-
 
 @pytest.fixture(scope="module")
-def space(tmp_path_factory, edc_runtimes) -> Iterator[TwoMembers]:
-    members = TwoMembers(tmp_path_factory.mktemp("exchange"))
-    try:
-        members.start_members(edc_runtimes)
-        members.source = members.offer(DATASET, DATA)
-        yield members
-    finally:
-        members.stop()
+def space(shared_members) -> TwoMembers:
+    """The package's two-member dataspace (conftest.py), the provider offering DATASET only."""
+    return shared_members.get()
 
 
 @pytest.fixture(scope="module")

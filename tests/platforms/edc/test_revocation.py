@@ -1,4 +1,5 @@
-"""Revocation with real EDC 0.15.1 runtimes: two members (TwoMembers: five JVMs), each holding a
+"""Revocation with real EDC 0.15.1 runtimes: two members (TwoMembers: five JVMs, the package's
+shared dataspace, revoked last), each holding a
 MembershipCredential whose ``credentialStatus`` points at the issuer's Bitstring Status List on
 the test's site. Once the issuer revokes the consumer, within the runtimes' status-list cache
 (edc.iam.credential.revocation.cache.validity, 2 s) the provider's DSP endpoint refuses it,
@@ -7,7 +8,6 @@ while the provider, unrevoked, is still served by the consumer."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from contextlib import closing
 
 import pytest
@@ -18,22 +18,17 @@ from mvd_core.platforms.edc import EdcApiError, ManagementApi
 from mvd_core.platforms.processes.records import log_path
 from mvd_core.runtimes.participant import REVOCATION_CACHE_MS
 from tests.fixtures.polling import until
+from tests.platforms.edc.harness import SHARED_DATASET as DATASET
 from tests.platforms.edc.harness import TwoMembers
 
 pytestmark = pytest.mark.timeout(600)
 
-DATASET = "revocation-probe"
-
 
 @pytest.fixture(scope="module")
-def space(tmp_path_factory, edc_runtimes) -> Iterator[TwoMembers]:
-    members = TwoMembers(tmp_path_factory.mktemp("revocation"))
-    try:
-        members.start_members(edc_runtimes)
-        members.offer(DATASET, b"only for members in good standing\n")
-        yield members
-    finally:
-        members.stop()
+def space(shared_members) -> TwoMembers:
+    """The package's two-member dataspace (conftest.py); this module revokes its consumer, so no
+    other module gets it after this one."""
+    return shared_members.get(spoil=True)
 
 
 def catalog_ids(api: ManagementApi, other) -> list[str] | str:
