@@ -143,12 +143,15 @@ def test_the_cluster_is_created_with_its_oidc_issuer_and_workload_identity(arm):
     props = arm.clusters[("rg-alice", "aks-alice")]["properties"]
     assert props["oidcIssuerProfile"]["enabled"] is True
     assert props["securityProfile"]["workloadIdentity"]["enabled"] is True
+    # the Secrets Store CSI driver's Azure provider, which mounts the vault with that identity
+    assert props["addonProfiles"]["azureKeyvaultSecretsProvider"]["enabled"] is True
 
 
-def test_a_cluster_without_workload_identity_is_updated(arm):
+@pytest.mark.parametrize("missing", ["securityProfile", "addonProfiles"])
+def test_a_cluster_without_workload_identity_or_the_vault_driver_is_updated(arm, missing):
     source = _source(arm)
     _poll_until_done(source, source.begin_ensure())
-    arm.clusters[("rg-alice", "aks-alice")]["properties"].pop("securityProfile")  # made by hand, say
+    arm.clusters[("rg-alice", "aks-alice")]["properties"].pop(missing)  # made by hand, say
     op = source.begin_ensure()
     assert not op.done and "updating" in op.description
     assert arm.count("PUT", "/managedClusters/aks-alice") == 2

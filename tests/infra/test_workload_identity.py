@@ -18,6 +18,9 @@ def test_each_participant_with_a_vault_gets_a_managed_identity():
 def test_the_aks_cluster_issues_tokens_entra_accepts():
     cluster = load(MODULE).resource("azurerm_kubernetes_cluster", "this")
     assert cluster["oidc_issuer_enabled"] is True and cluster["workload_identity_enabled"] is True
+    # the Secrets Store CSI driver's Azure provider mounts the vault with that identity (as on the
+    # clusters the control plane creates: aks.py CSI_ADDON)
+    assert cluster["key_vault_secrets_provider"] == [{"secret_rotation_enabled": False}]
 
 
 def test_the_federated_credential_trusts_the_participants_cluster_and_service_account_only():

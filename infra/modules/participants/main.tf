@@ -51,6 +51,12 @@ resource "azurerm_kubernetes_cluster" "this" {
   oidc_issuer_enabled       = true
   workload_identity_enabled = true
 
+  # The Secrets Store CSI driver with the Azure Key Vault provider (the add-on the control plane
+  # enables on the clusters it creates): the runtimes' vault volumes.
+  key_vault_secrets_provider {
+    secret_rotation_enabled = false
+  }
+
   lifecycle {
     # The control plane converges node counts and versions from the blueprint too.
     ignore_changes = [default_node_pool[0].node_count, kubernetes_version]

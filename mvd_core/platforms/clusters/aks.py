@@ -48,6 +48,8 @@ ROLE_ASSIGNMENT_API_VERSION = "2022-04-01"
 # Built-in "Key Vault Secrets User": get and list secrets, nothing else.
 KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
+# AKS's add-on of the Secrets Store CSI driver with the Azure Key Vault provider
+CSI_ADDON = "azureKeyvaultSecretsProvider"
 
 
 IN_PROGRESS = {"Creating", "Updating", "Upgrading", "Scaling", "Starting", "Stopping", "Migrating", "Deleting"}
@@ -152,6 +154,8 @@ class AksClusterSource:
                 security_profile=m.ManagedClusterSecurityProfile(
                     workload_identity=m.ManagedClusterSecurityProfileWorkloadIdentity(enabled=True)
                 ),
+                # the Secrets Store CSI driver and its Azure provider: the pods' vault volumes
+                addon_profiles={CSI_ADDON: m.ManagedClusterAddonProfile(enabled=True)},
             ),
             tags={"mvd.dataspace/participant": self.participant_id, "managed-by": "mvd-control-plane"},
         )
@@ -165,6 +169,9 @@ class AksClusterSource:
         if not (
             issuer and issuer.enabled and security and security.workload_identity and security.workload_identity.enabled
         ):
+            return False
+        csi = (mc.addon_profiles or {}).get(CSI_ADDON)
+        if not (csi and csi.enabled):
             return False
         return not self.model.kubernetes_version or mc.kubernetes_version == self.model.kubernetes_version
 
