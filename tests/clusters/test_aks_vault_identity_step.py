@@ -129,6 +129,25 @@ def test_a_refused_identity_fails_the_cluster_step_in_one_line(aks):
     assert "<name_prefix>-control-plane-runtime-identities" in message and "Contributor" not in message
 
 
+def test_a_step_cut_short_after_the_identity_is_finished_by_its_retry(aks):
+    """A worker lost between the identity and its role assignment (here: ARM refuses that one
+    write once): the retry finds the identity and credential, writes neither again, and grants
+    the role once; the run's later steps get the same client id as an uninterrupted run's."""
+    from tests.clusters.arm_fake import Fault
+
+    aks.faults.append(Fault("PUT", "roleAssignments", 403, body={"error": {
+        "code": "AuthorizationFailed", "message": "cut short"}}))
+    with pytest.raises(Exception, match="cut short"):
+        _cluster_step(_work())
+    assert len(aks.identities) == len(aks.federated_credentials) == 1 and not aks.role_assignments
+    op = _cluster_step(_work())
+    [identity] = aks.identities.values()
+    assert op["work"]["vaultIdentity"]["client_id"] == identity["properties"]["clientId"]
+    assert len(aks.identities) == len(aks.federated_credentials) == len(aks.role_assignments) == 1
+    assert aks.count("PUT", "/userAssignedIdentities/id-galactic-turbine-runtimes") == 1
+    assert aks.count("PUT", "/federatedIdentityCredentials/aks-galactic-turbine-runtimes") == 1
+
+
 def test_the_orchestrator_hands_the_identity_to_every_later_step(tmp_path, monkeypatch):
     """Through the real orchestrators (replayed by azure-functions-durable in the local engine):
     what the cluster step's last poll hands on reaches the vault, DID, workloads, rollout,
