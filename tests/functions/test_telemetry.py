@@ -195,3 +195,45 @@ def test_the_host_and_the_worker_are_set_for_opentelemetry():
     host = load(INFRA).locals["host_settings"]
     assert host["PYTHON_ENABLE_OPENTELEMETRY"] == "true"
     assert "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY" not in host
+
+
+def test_an_activity_on_the_functions_host_logs_in_its_runs_context():
+    """As the local engine does around each activity: the run id (from the payload, the
+    Durable activity binding gives nothing else), the participant when the payload names
+    one, and the activity's name as the step, unless the activity sets its own."""
+    import logging
+
+    from blueprints.orchestration import _activity
+    from mvd_core.logs import get_logger, log_context
+
+    log = get_logger("mvd_core.workflow.activities")
+    seen: list[tuple[str, str | None, str | None, str | None]] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append((record.getMessage(), record.run_id, record.participant, record.step))  # type: ignore[attr-defined]
+
+    def record(data: dict[str, Any]) -> str:
+        log.info("recording")
+        with log_context(step="record"):
+            log.info("recorded")
+        return "done"
+
+    mvd, collect = logging.getLogger("mvd"), Collect()
+    level = mvd.level
+    mvd.addHandler(collect)
+    mvd.setLevel(logging.INFO)
+    try:
+        assert (
+            _activity("record_run", record)({"command": {"runId": RUN_ID}, "participant": "space-enforcer"}) == "done"
+        )
+        assert _activity("remove_onboarded", record)({"runId": RUN_ID}) == "done"
+    finally:
+        mvd.removeHandler(collect)
+        mvd.setLevel(level)
+    assert seen == [
+        ("recording", RUN_ID, "space-enforcer", "record_run"),
+        ("recorded", RUN_ID, "space-enforcer", "record"),
+        ("recording", RUN_ID, None, "remove_onboarded"),
+        ("recorded", RUN_ID, None, "record"),
+    ]
