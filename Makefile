@@ -36,8 +36,11 @@ jdk:
 run: venv jdk
 	$(MVD) up
 
+# On TEST_WORKERS pytest-xdist workers; tests/conftest.py keeps each module on one worker and the
+# modules that start EDC runtimes together on one. PYTEST_ARGS adds to or overrides that (-n 0: one process).
+TEST_WORKERS ?= 2
 test: venv node jdk
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 # Runs all three checks and fails if any found something, so one run shows every finding.
 lint: venv

@@ -14,6 +14,62 @@ pytest_plugins = ["tests.fixtures.emulators", "tests.fixtures.logs", "tests.fixt
 SIMULATED = "simulated"
 os.environ["MVD_TARGETS"] = SIMULATED
 
+# `make test` runs the suite on pytest-xdist's workers (-n 2 --dist loadfile): most of it waits on
+# I/O (emulators, servers, simulated rollouts, JVMs starting), so two workers share 2 cores well.
+# Each module is one unit of work (its module- and package-scoped servers start once); the modules
+# that start real EDC runtimes (JVMs) form one group run one after another on one worker, sent out
+# first: together they are the longest unit, and two of them at once would starve each other's
+# JVMs of CPU. The rest of the suite runs on the other worker meanwhile.
+RUNTIME_GROUP = "edc-runtimes"
+RUNTIME_MODULES = frozenset({
+    "tests/browser/test_connector_ui.py",
+    "tests/e2e/test_dataspace_runtimes.py",
+    "tests/e2e/test_onboarding.py",
+    "tests/e2e/test_readme_exchange.py",
+    "tests/platforms/edc/test_edc_runtimes.py",
+    "tests/platforms/edc/test_exchange.py",
+    "tests/platforms/edc/test_replicas.py",
+    "tests/platforms/edc/test_revocation.py",
+    "tests/platforms/processes/test_edc_connector.py",
+    "tests/runtimes/test_assembly.py",
+    "tests/runtimes/test_pod_assembly.py",
+    "tests/workflow/test_seed_job_edc.py",
+})
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1, ... on xdist's workers only
+if WORKER is not None and "MVD_RUNTIME_PORTS" not in os.environ:
+    # Each worker's runtimes get ports from their own part of the pool: two state directories check
+    # only their own records, so a port handed to a JVM still starting could be handed out twice.
+    from mvd_core.platforms.processes.ports import default_pool
+    from mvd_core.settings import get_settings
+
+    _pool, _workers = default_pool(), int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
+    _size, _index = len(_pool) // _workers, int(WORKER.removeprefix("gw"))
+    os.environ["MVD_RUNTIME_PORTS"] = f"{_pool.start + _index * _size}-{_pool.start + (_index + 1) * _size - 1}"
+    get_settings.cache_clear()
+
+
+def _module(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """With --dist loadfile: each module one unit of work, except that the runtime modules are one."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Modules(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = _module(nodeid)
+            return RUNTIME_GROUP if module in RUNTIME_MODULES else module
+
+    return Modules(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if WORKER is not None:  # the scheduler hands out units in the order the workers collected them
+        items.sort(key=lambda item: _module(item.nodeid) not in RUNTIME_MODULES)  # stable: the group first
+
 
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path, monkeypatch):

@@ -26,6 +26,7 @@ ARTIFACTS = REPO_ROOT / "test-artifacts" / "dashboard"
 TOKEN = "dashboard-test-token-5f0c2a"
 STARTUP_TIMEOUT = 120.0  # a loaded 2-core runner imports slowly
 VIEWPORT = {"width": 1280, "height": 900}
+MACHINE_SETTINGS = ("MVD_CACHE_DIR", "MVD_RUNTIME_PORTS")
 
 
 @dataclass
@@ -67,7 +68,8 @@ def launch(tmp_path_factory: pytest.TempPathFactory, *, prepare: Callable[[Path]
     if prepare is not None:
         prepare(home)
     port = free_port()
-    settings = {k: v for k, v in os.environ.items() if not k.startswith("MVD_")}
+    # none of the test process's settings but where runtimes are assembled and their ports
+    settings = {k: v for k, v in os.environ.items() if not k.startswith("MVD_") or k in MACHINE_SETTINGS}
     settings.update(MVD_HOME=str(home), MVD_PORT=str(port), MVD_API_TOKEN=TOKEN, MVD_TARGETS=targets,
                     MVD_SIM_READY_DELAY=str(ready_delay), **(env or {}))
     log = (home / "serve.log").open("wb")
