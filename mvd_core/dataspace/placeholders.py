@@ -98,8 +98,12 @@ def placeholder_problems(dataspace: Dataspace) -> list[Problem]:
                         )
                     )
         # on an AKS cluster the control plane creates, it makes the identity itself (its cluster step)
-        needs_identity = isinstance(p.vault, AzureKeyVault) and not isinstance(p.cluster, AksCluster)
-        if needs_identity and (p.vault.client_id is None or p.vault.tenant_id is None):
+        vault = p.vault
+        if (
+            isinstance(vault, AzureKeyVault)
+            and not isinstance(p.cluster, AksCluster)
+            and (vault.client_id is None or vault.tenant_id is None)
+        ):
             problems.append(
                 Problem(
                     f"{where}.vault.clientId",
