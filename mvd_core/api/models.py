@@ -89,6 +89,9 @@ class ObjectUpdate(Wire):
 
 class ParticipantPlanView(Wire):
     cluster: str
+    note: str | None = Field(
+        default=None, description="Why what is shown is not yet what a run applies (its vault identity is to be made)."
+    )
     create: list[str]
     update: list[ObjectUpdate]
     delete: list[str]

@@ -139,6 +139,7 @@ async def plan(dataspace: Dataspace) -> dict[str, Any]:
             settings,
             observer,
             connect.runtime_plan(settings),
+            connect.as_rendered(settings),
         ).to_json()
 
     return await asyncio.to_thread(compute)

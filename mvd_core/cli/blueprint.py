@@ -8,14 +8,17 @@ from typing import Annotated, Any
 
 import typer
 import yaml
+from rich.markup import escape
 
 from mvd_core.cli.common import FileOption, TargetsOption, load_dataspace, resolve_targets
 from mvd_core.cli.console import err, out
 from mvd_core.dataspace import load
 from mvd_core.dataspace.loader import BlueprintError
-from mvd_core.dataspace.models import Dataspace
+from mvd_core.dataspace.models import Dataspace, Participant
 from mvd_core.dataspace.placeholders import refuse_placeholders
+from mvd_core.plan.cloud import makes_vault_identity, runtimes_identity_name
 from mvd_core.plan.desired import dataspace_dids, render_dataspace
+from mvd_core.plan.exposure import RUNTIMES_SERVICE_ACCOUNT, vault_secret_provider
 from mvd_core.plan.planner import Plan, make_plan
 from mvd_core.plan.render import runtime_images
 from mvd_core.settings import get_settings
@@ -81,10 +84,24 @@ def render(
     out.print(
         f"Rendered {len(states)} participant(s), {written} Kubernetes objects, into {out_dir}/ (targets: {chosen})"
     )
+    for state in states:
+        if makes_vault_identity(state.participant):
+            out.print(f"note: {identity_left_out(state.participant)}", markup=False)
     out.print(f"Images ({out_dir}/images.json):")
     width = max(len(entry["image"]) for entry in images)
     for entry in images:
         out.print(f"  {entry['image']:<{width}}  {', '.join(entry['usedBy'])}  from {entry['source']}", markup=False)
+
+
+def identity_left_out(participant: Participant) -> str:
+    """Why an offline render of a participant whose vault identity the cluster step makes has
+    neither that identity's annotation on ServiceAccount runtimes nor its SecretProviderClass."""
+    return (
+        f"{participant.id}: ServiceAccount {RUNTIMES_SERVICE_ACCOUNT} has no workload identity annotation and "
+        f"SecretProviderClass {vault_secret_provider(participant)} is left out: the cluster step makes the "
+        f"runtimes' vault identity {runtimes_identity_name(participant.id)}, which render does not look up "
+        "(set vault.clientId and vault.tenantId to render with one, or run `mvd plan` to see the live one)"
+    )
 
 
 def image_list(dataspace: Dataspace) -> list[dict[str, Any]]:
@@ -103,6 +120,8 @@ def print_plan(plan: Plan) -> None:
     for p in plan.participants:
         cluster = "simulated cluster" if p.cluster == "simulated" else f"{p.cluster} cluster"
         out.print(f"[bold]{p.participant}[/]  {p.display_name}  ({cluster})")
+        if p.note:
+            out.print(f"  [cyan]note: {escape(p.note)}[/]")
         for key in p.diff.create:
             out.print(f"  [green]+ {key}[/]")
         for changed in p.diff.update:
@@ -135,6 +154,7 @@ def plan(
         settings,
         connect.observer(settings, dataspace.name),
         connect.runtime_plan(settings),
+        connect.as_rendered(settings),
     )
     if as_json:
         print(json.dumps(result.to_json(), indent=2))

@@ -15,6 +15,20 @@ from mvd_core.dataspace.models import (
 )
 
 
+def runtimes_identity_name(participant_id: str) -> str:
+    """The managed identity the participant's runtimes read their Key Vault with, where the
+    control plane makes it (the cluster step; infra/'s participants module uses the same name)."""
+    return f"id-{participant_id}-runtimes"
+
+
+def makes_vault_identity(participant: Participant) -> bool:
+    """Whether the control plane makes the runtimes' Key Vault identity: on an AKS cluster it
+    creates, for a Key Vault whose blueprint names no identity (``vault.clientId``). A blueprint
+    that names one keeps it (infra/'s participants module made it; its output runtime_identities)."""
+    vault = participant.vault
+    return isinstance(participant.cluster, AksCluster) and isinstance(vault, AzureKeyVault) and vault.client_id is None
+
+
 def cloud_resources(participant: Participant) -> list[dict[str, Any]]:
     resources: list[dict[str, Any]] = []
     groups: set[str] = set()
@@ -57,6 +71,16 @@ def cloud_resources(participant: Participant) -> list[dict[str, Any]]:
                 "properties": {"enableRbacAuthorization": True, "sku": "standard"},
             }
         )
+        if makes_vault_identity(participant):
+            resources.append(
+                {
+                    "type": "Microsoft.ManagedIdentity/userAssignedIdentities",
+                    "name": runtimes_identity_name(participant.id),
+                    "resourceGroup": rg,
+                    "location": location,
+                    "purpose": "the runtimes read the vault with it (workload identity); made by the cluster step",
+                }
+            )
     host = participant.identity.host
     match host:
         case AzureBlobDidHost():

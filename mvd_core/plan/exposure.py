@@ -224,6 +224,17 @@ def service_account(participant: Participant, meta: Meta) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata, "automountServiceAccountToken": False}
 
 
+def with_vault_identity(participant: Participant, client_id: str, tenant_id: str) -> Participant:
+    """The participant as the render needs it when its Key Vault is read with an identity the
+    blueprint does not name (the cluster step's): the ServiceAccount's annotation and the
+    SecretProviderClass carry this client and tenant id."""
+    vault = participant.vault
+    if not isinstance(vault, AzureKeyVault):
+        raise TypeError(f"{participant.id}'s vault is not a Key Vault")
+    update = {"client_id": client_id, "tenant_id": tenant_id}
+    return participant.model_copy(update={"vault": vault.model_copy(update=update)})
+
+
 def mounts_vault(obj: dict[str, Any]) -> bool:
     pod = obj.get("spec", {}).get("template", {}).get("spec", {})
     return obj["kind"] in POD_KINDS and any("csi" in volume for volume in pod.get("volumes", []))

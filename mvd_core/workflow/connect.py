@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-from mvd_core.dataspace.models import AksCluster, AzureKeyVault, Participant
+from mvd_core.dataspace.models import AzureKeyVault, Participant
 from mvd_core.errors import MvdError
 from mvd_core.identity.keys import ensure_participant_key, public_key
 from mvd_core.identity.resolver import options_for
 from mvd_core.k8s.diff import ParticipantDiff
 from mvd_core.logs import get_logger
+from mvd_core.plan import exposure
+from mvd_core.plan.cloud import makes_vault_identity
 from mvd_core.plan.desired import PublicKeys
 from mvd_core.plan.exposure import RUNTIMES_SERVICE_ACCOUNT
-from mvd_core.plan.planner import Observe, PlanRuntimes
+from mvd_core.plan.planner import AsRendered, Observe, PlanRuntimes, Rendering, identity_pending
 from mvd_core.platforms.clusters import ClusterMissing, ClusterSource, VaultIdentity, open_cluster_source
 from mvd_core.platforms.didhosts import DidHostClient, open_did_host
 from mvd_core.platforms.processes import ProcessPlatform
@@ -43,14 +45,6 @@ def cluster_source(participant: Participant, settings: Settings) -> ClusterSourc
     return open_cluster_source(participant.cluster, participant.id, settings)
 
 
-def makes_vault_identity(participant: Participant) -> bool:
-    """Whether the control plane makes the runtimes' Key Vault identity: on an AKS cluster it
-    creates, for a Key Vault whose blueprint names no identity (``vault.clientId``). A blueprint
-    that names one keeps it (infra/'s participants module made it; its output runtime_identities)."""
-    vault = participant.vault
-    return isinstance(participant.cluster, AksCluster) and isinstance(vault, AzureKeyVault) and vault.client_id is None
-
-
 def ensure_vault_identity(participant: Participant, source: ClusterSource) -> VaultIdentity | None:
     """The managed identity the runtimes read their Key Vault with, made (idempotently) on the
     ready AKS cluster when the control plane makes it; None when the blueprint names it or has none."""
@@ -64,9 +58,32 @@ def ensure_vault_identity(participant: Participant, source: ClusterSource) -> Va
 def with_vault_identity(participant: Participant, identity: VaultIdentity) -> Participant:
     """The participant as the render needs it: its Key Vault read with ``identity`` (the
     ServiceAccount's annotation and the SecretProviderClass carry its client and tenant id)."""
-    vault = cast(AzureKeyVault, participant.vault)
-    update = {"client_id": identity.client_id, "tenant_id": identity.tenant_id}
-    return participant.model_copy(update={"vault": vault.model_copy(update=update)})
+    return exposure.with_vault_identity(participant, identity.client_id, identity.tenant_id)
+
+
+def find_vault_identity(participant: Participant, settings: Settings) -> VaultIdentity | None:
+    """The runtimes' Key Vault identity the cluster step made, looked up without writing; None
+    while it does not exist yet, or when the control plane makes none (the blueprint names it)."""
+    if not makes_vault_identity(participant):
+        return None
+    source = cast("AksClusterSource", cluster_source(participant, settings))
+    return source.find_vault_identity(cast(AzureKeyVault, participant.vault))
+
+
+def as_rendered(settings: Settings) -> AsRendered:
+    """How ``mvd plan`` (and the API's plan) render a participant: with the vault identity the
+    cluster step made, as a run's later steps do, so a provisioned cluster shows no change. While
+    that identity does not exist yet, the plan says so and renders it as pending."""
+
+    def rendered(participant: Participant) -> Rendering:
+        if not makes_vault_identity(participant):
+            return Rendering(participant=participant)
+        found = find_vault_identity(participant, settings)
+        if found is None:
+            return identity_pending(participant)
+        return Rendering(participant=with_vault_identity(participant, found))
+
+    return rendered
 
 
 def resolve_options(participant: Participant, settings: Settings) -> dict[str, Any]:

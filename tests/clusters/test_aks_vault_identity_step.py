@@ -11,12 +11,12 @@ import pytest
 from kubernetes import client as k8s
 
 from mvd_core.dataspace import load
-from mvd_core.dataspace.models import AzureKeyVault, Participant
+from mvd_core.dataspace.models import AzureKeyVault
 from mvd_core.plan.desired import dataspace_dids
 from mvd_core.plan.exposure import WORKLOAD_IDENTITY_CLIENT_KEY, WORKLOAD_IDENTITY_TENANT_KEY
 from mvd_core.platforms.clusters import open_cluster_source
 from mvd_core.settings import get_settings
-from mvd_core.workflow import connect, orchestrators
+from mvd_core.workflow import orchestrators
 from mvd_core.workflow.catalog import ACTIVITIES
 from tests.clusters.arm_fake import FakeCredential
 from tests.workflow.test_orchestrators import PARTICIPANTS, Activities, run
@@ -24,22 +24,6 @@ from tests.workflow.test_orchestrators import PARTICIPANTS, Activities, run
 pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 NAMED = "3f1c2a4b-5d6e-4f70-8192-a3b4c5d6e7f8"
 TENANT = "5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d1c"
-
-
-@pytest.fixture
-def aks(arm, monkeypatch):
-    """The activities reach the ARM fake: only where and how to connect differs from Azure."""
-    monkeypatch.setenv("MVD_AZURE_SUBSCRIPTION_ID", "sub-1")
-    get_settings.cache_clear()
-
-    def cluster_source(participant: Participant, settings: Any):
-        return open_cluster_source(participant.cluster, participant.id, settings, credential=FakeCredential(),
-                                   base_url=arm.url, poll_seconds=0.01, connection_verify=False,
-                                   retry_backoff_factor=0.01)
-
-    monkeypatch.setattr(connect, "cluster_source", cluster_source)
-    yield arm
-    get_settings.cache_clear()
 
 
 def _work(vault: AzureKeyVault | None = None) -> dict[str, Any]:

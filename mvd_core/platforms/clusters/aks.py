@@ -29,6 +29,7 @@ from kubernetes import client as k8s
 from mvd_core.dataspace.models import AksCluster, AzureKeyVault
 from mvd_core.errors import ExternalError, MvdError
 from mvd_core.logs import get_logger, redact
+from mvd_core.plan.cloud import runtimes_identity_name
 from mvd_core.platforms.azure_errors import permission_hint
 from mvd_core.platforms.clusters.base import ClusterMissing, ClusterOperation, VaultIdentity
 from mvd_core.platforms.kubernetes.client import api_client_from_kubeconfig_dict
@@ -231,11 +232,10 @@ class AksClusterSource:
         the credential are read first and written only when missing or different; the role
         assignment is a PUT of a name derived from what it grants. So a repeat (or a retry after a
         crash between the calls) makes the same identity and no second role assignment."""
-        rg, pid = self.model.resource_group, self.participant_id
-        base = f"/subscriptions/{self.subscription}/resourceGroups/{vault.resource_group or rg}/providers"
-        identity_id = f"{base}/Microsoft.ManagedIdentity/userAssignedIdentities/id-{pid}-runtimes"
+        pid = self.participant_id
+        identity_id = self._identity_id(vault)
         credential_id = f"{identity_id}/federatedIdentityCredentials/aks-{pid}-runtimes"
-        vault_id = f"{base}/Microsoft.KeyVault/vaults/{vault.name}"
+        vault_id = f"{self._vault_group(vault)}/providers/Microsoft.KeyVault/vaults/{vault.name}"
         try:
             mc = self._get(self._aks())
             issuer = mc.oidc_issuer_profile.issuer_url if mc and mc.oidc_issuer_profile else None
@@ -265,9 +265,32 @@ class AksClusterSource:
         except (HttpResponseError, ClientAuthenticationError) as exc:
             raise _arm_error(f"workload identity of {pid}'s runtimes on {self._where}", exc) from None
         except KeyError as exc:
-            raise ExternalError(f"the managed identity id-{pid}-runtimes came back without {exc}") from None
+            raise ExternalError(f"the managed identity {runtimes_identity_name(pid)} came back without {exc}") from None
         log.info("%s: workload identity %s reads %s", self._where, made.client_id, vault.name)
         return made
+
+    def find_vault_identity(self, vault: AzureKeyVault) -> VaultIdentity | None:
+        """The runtimes' managed identity as :meth:`vault_identity` makes it, read only (one GET,
+        no write): what ``mvd plan`` renders the ServiceAccount and SecretProviderClass with.
+        None while it does not exist yet (the cluster step makes it)."""
+        try:
+            found = self._read(self._resources(), self._identity_id(vault), MSI_API_VERSION)
+        except (HttpResponseError, ClientAuthenticationError) as exc:
+            raise _arm_error(f"look up the workload identity of {self.participant_id}'s runtimes", exc) from None
+        props = (found.properties or {}) if found is not None else {}
+        if not (props.get("clientId") and props.get("tenantId") and props.get("principalId")):
+            return None
+        return VaultIdentity(
+            client_id=props["clientId"], tenant_id=props["tenantId"], principal_id=props["principalId"]
+        )
+
+    def _vault_group(self, vault: AzureKeyVault) -> str:
+        # the vault's resource group, the cluster's when the blueprint names none
+        return f"/subscriptions/{self.subscription}/resourceGroups/{vault.resource_group or self.model.resource_group}"
+
+    def _identity_id(self, vault: AzureKeyVault) -> str:
+        name = runtimes_identity_name(self.participant_id)
+        return f"{self._vault_group(vault)}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}"
 
     @staticmethod
     def _read(resources: ResourceManagementClient, resource_id: str, api_version: str) -> GenericResource | None:
