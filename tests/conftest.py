@@ -17,9 +17,10 @@ os.environ["MVD_TARGETS"] = SIMULATED
 # `make test` runs the suite on pytest-xdist's workers (-n 2 --dist loadfile): most of it waits on
 # I/O (emulators, servers, simulated rollouts, JVMs starting), so two workers share 2 cores well.
 # Each module is one unit of work (its module- and package-scoped servers start once); the modules
-# that start real EDC runtimes (JVMs) form one group run one after another on one worker, sent out
-# first: together they are the longest unit, and two of them at once would starve each other's
-# JVMs of CPU. The rest of the suite runs on the other worker meanwhile.
+# that start dataspaces of real EDC runtimes (5 to 14 JVMs each) are one unit, run one after another
+# on one worker and sent out first: together they are the longest unit (about half the suite), and
+# two of them at once would starve each other's JVMs of CPU. The other worker runs the rest meanwhile
+# (Maven and single runtimes included: tests/runtimes, test_edc_connector.py, test_seed_job_edc.py).
 RUNTIME_GROUP = "edc-runtimes"
 RUNTIME_MODULES = frozenset({
     "tests/browser/test_connector_ui.py",
@@ -30,10 +31,6 @@ RUNTIME_MODULES = frozenset({
     "tests/platforms/edc/test_exchange.py",
     "tests/platforms/edc/test_replicas.py",
     "tests/platforms/edc/test_revocation.py",
-    "tests/platforms/processes/test_edc_connector.py",
-    "tests/runtimes/test_assembly.py",
-    "tests/runtimes/test_pod_assembly.py",
-    "tests/workflow/test_seed_job_edc.py",
 })
 WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1, ... on xdist's workers only
 if WORKER is not None and "MVD_RUNTIME_PORTS" not in os.environ:

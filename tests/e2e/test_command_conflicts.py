@@ -9,7 +9,10 @@ from tests.e2e.test_cli import mvd
 
 def test_the_cli_is_refused_a_different_command_while_a_reset_runs(serve_process):
     sp = serve_process
-    sp.env["MVD_SIM_READY_DELAY"] = "6.0"  # the reset's rollout waits this long: it is still going below
+    # The reset's rollout waits this long, so it is still going after three CLI processes (6 s was
+    # too short on a loaded 2-core machine: the reset had completed before the last assertion).
+    # Nothing waits for the reset to end: the server is stopped with it still going.
+    sp.env["MVD_SIM_READY_DELAY"] = "60.0"
     sp.start()
     reset = sp.api("POST", "/api/dataspace/reset").json()
     for args, what in ((("teardown", "--yes"), "teardown"),
