@@ -530,6 +530,7 @@ class ProcessPlatform:
                 if own is not None:
                     # the unreaped leader still holds the group id: sweep what the runtime started, then reap
                     _killpg(record.pid, signal.SIGKILL)
+                    _wait_group_dead(record.pid, 10.0)
                     own.wait()
                     launcher().forget(record.pid, record.start_ticks)
                 log.info("stopped runtime %s/%s (pid %d)", record.spec.participant, record.spec.name, record.pid)
@@ -554,6 +555,17 @@ def _killpg(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _wait_group_dead(pgid: int, timeout: float) -> None:
+    """Until no process of the group ``pgid`` but zombies is left, or ``timeout``: SIGKILL is
+    delivered asynchronously, and on a busy machine a member lived on for a moment after killpg."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        members = (proc_stat(int(entry.name)) for entry in Path("/proc").iterdir() if entry.name.isdigit())
+        if not any(stat is not None and stat.pgrp == pgid and not stat.zombie for stat in members):
+            return
+        time.sleep(0.01)
 
 
 def _wait_exits(watched: Mapping[int, RuntimeRecord], timeout: float) -> list[int]:
