@@ -98,11 +98,22 @@ def test_the_rendered_pod_assembles_the_connector_from_maven_central_and_it_star
     log = (tmp_path / "connector.log").open("w")
     jvm = subprocess.Popen(command, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
+        answered_readiness: list[int | None] = [None]
+
         def ready() -> bool:
             assert jvm.poll() is None, (tmp_path / "connector.log").read_text()[-3000:]
-            return _status(connector.readiness_url) == 200
+            answered_readiness[0] = _status(connector.readiness_url)
+            return answered_readiness[0] == 200
 
-        until("the connector ready", ready, timeout=240)
+        # within pytest-timeout's 300 s with the assembly before it, so a miss says what it saw
+        try:
+            until("the connector ready", ready, timeout=150)
+        except AssertionError as exc:
+            health = connector.readiness_url.replace("/readiness", "/health")
+            raise AssertionError(
+                f"{exc}: {connector.readiness_url} answered {answered_readiness[0]}, {health} {_status(health)}; "
+                f"log: {(tmp_path / 'connector.log').read_text()[-3000:]}"
+            ) from None
         query = {"@context": ["https://w3id.org/edc/connector/management/v0.0.1"], "@type": "QuerySpec"}
         url = f"{connector.url('management')}/v3/assets/request"
         # EDC 0.15.1 may answer 405 to its first request before Jersey serves the context
