@@ -29,6 +29,7 @@ from mvd_core.plan.exposure import (
     mounts_vault,
     secret_provider_class,
     service_account,
+    vault_secret_provider,
 )
 from mvd_core.plan.trust import issuer_did, participant_list_url
 from mvd_core.runtimes.assembly import java_command
@@ -394,7 +395,7 @@ def _vault_volume(participant: Participant) -> dict[str, Any]:
         "csi": {
             "driver": VAULT_DRIVER,
             "readOnly": True,
-            "volumeAttributes": {"secretProviderClass": f"{participant.id}-vault"},
+            "volumeAttributes": {"secretProviderClass": vault_secret_provider(participant)},
         },
     }
 
