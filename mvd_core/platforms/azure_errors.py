@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from azure.core.exceptions import AzureError, HttpResponseError
+from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
 
 from mvd_core.logs import redact
 
@@ -41,6 +41,11 @@ def reason(exc: AzureError, *, message: bool = False) -> str:
         return detail
     first_line = (str(getattr(exc, "message", "") or exc).splitlines() or [""])[0][:200]
     return redact(f"{detail}: {first_line}" if first_line else detail)
+
+
+def refused(exc: AzureError) -> bool:
+    """Whether Azure refused the caller (no valid token, or no permission): 401/403."""
+    return isinstance(exc, ClientAuthenticationError) or getattr(exc, "status_code", None) in (401, 403)
 
 
 def role_granting(action: str) -> str:

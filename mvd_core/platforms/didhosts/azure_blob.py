@@ -17,7 +17,6 @@ from typing import Any
 
 from azure.core.exceptions import (
     AzureError,
-    ClientAuthenticationError,
     HttpResponseError,
     ResourceExistsError,
     ResourceNotFoundError,
@@ -29,7 +28,7 @@ from mvd_core.errors import ExternalError
 from mvd_core.identity.didweb import did_for, did_to_url, document_path
 from mvd_core.identity.document import to_bytes
 from mvd_core.logs import get_logger, redact
-from mvd_core.platforms.azure_errors import permission_hint, reason
+from mvd_core.platforms.azure_errors import permission_hint, reason, refused
 from mvd_core.platforms.didhosts import CACHE_CONTROL, CONTENT_TYPE, PublishResult
 from mvd_core.settings import Settings
 
@@ -74,7 +73,7 @@ class AzureBlobDidHostClient:
         self.blob = self.container.get_blob_client(self.key)
 
     def _fail(self, action: str, exc: AzureError) -> AzureBlobError:
-        if isinstance(exc, ClientAuthenticationError) or getattr(exc, "status_code", None) in (401, 403):
+        if refused(exc):
             needed = (
                 "Microsoft.Storage/storageAccounts/blobServices/read"
                 if "service properties" in action
@@ -108,7 +107,7 @@ class AzureBlobDidHostClient:
             self.service.set_service_properties(static_website=StaticWebsite(enabled=True))
         except AzureError as exc:
             grant = ""
-            if isinstance(exc, ClientAuthenticationError) or getattr(exc, "status_code", None) in (401, 403):
+            if refused(exc):
                 grant = f"{permission_hint(exc, 'Microsoft.Storage/storageAccounts/blobServices/write')}, or "
             raise AzureBlobError(
                 f"{self.description}: the static website is off and could not be switched on ({reason(exc)}); "

@@ -11,7 +11,6 @@ from typing import Any
 
 from azure.core.exceptions import (
     AzureError,
-    ClientAuthenticationError,
     HttpResponseError,
     ResourceExistsError,
     ResourceNotFoundError,
@@ -21,7 +20,7 @@ from azure.keyvault.secrets import SecretClient
 
 from mvd_core.errors import ExternalError
 from mvd_core.logs import get_logger
-from mvd_core.platforms.azure_errors import permission_hint, reason
+from mvd_core.platforms.azure_errors import permission_hint, reason, refused
 from mvd_core.platforms.secrets import check_name
 
 log = get_logger(__name__)
@@ -63,7 +62,7 @@ class AzureKeyVaultStore:
                 "participants_enabled = true, or `az keyvault create --name <name> --resource-group <group> "
                 "--enable-rbac-authorization true`) and let the control plane's identity use its secrets"
             )
-        if isinstance(exc, ClientAuthenticationError) or getattr(exc, "status_code", None) == 403:
+        if refused(exc):
             return ExternalError(
                 f"{self.description}: not authorized to {action} secret {name!r} ({reason(exc)}; "
                 f"{permission_hint(exc, SECRET_ACTIONS.get(action))})"
