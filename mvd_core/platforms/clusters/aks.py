@@ -64,6 +64,14 @@ def _arm_error(action: str, exc: HttpResponseError | ClientAuthenticationError) 
     return ExternalError(redact(f"{action}: Azure answered {status} {code}: {message}{hint}".replace("  ", " ")))
 
 
+def _vault_identity(identity: GenericResource | None) -> VaultIdentity | None:
+    """A managed identity's ids as ARM answers them; None when it is missing or has not all of them yet."""
+    props = (identity.properties or {}) if identity is not None else {}
+    if not (props.get("clientId") and props.get("tenantId") and props.get("principalId")):
+        return None
+    return VaultIdentity(client_id=props["clientId"], tenant_id=props["tenantId"], principal_id=props["principalId"])
+
+
 class AksClusterSource:
     kind = "aks"
     simulated = False
@@ -247,10 +255,12 @@ class AksClusterSource:
                 identity = resources.resources.begin_create_or_update_by_id(
                     identity_id, {"location": self.model.location}, api_version=MSI_API_VERSION, polling=False
                 ).result()
-            props = identity.properties or {}
-            made = VaultIdentity(
-                client_id=props["clientId"], tenant_id=props["tenantId"], principal_id=props["principalId"]
-            )
+            made = _vault_identity(identity)
+            if made is None:
+                raise ExternalError(
+                    f"the managed identity {runtimes_identity_name(pid)} came back without its client, tenant or "
+                    "principal id"
+                )
             trust = {
                 "issuer": issuer,
                 "subject": f"system:serviceaccount:{pid}:{service_account}",
@@ -264,8 +274,6 @@ class AksClusterSource:
             self._assign_secrets_user(resources, vault_id, made.principal_id)
         except (HttpResponseError, ClientAuthenticationError) as exc:
             raise _arm_error(f"workload identity of {pid}'s runtimes on {self._where}", exc) from None
-        except KeyError as exc:
-            raise ExternalError(f"the managed identity {runtimes_identity_name(pid)} came back without {exc}") from None
         log.info("%s: workload identity %s reads %s", self._where, made.client_id, vault.name)
         return made
 
@@ -277,12 +285,7 @@ class AksClusterSource:
             found = self._read(self._resources(), self._identity_id(vault), MSI_API_VERSION)
         except (HttpResponseError, ClientAuthenticationError) as exc:
             raise _arm_error(f"look up the workload identity of {self.participant_id}'s runtimes", exc) from None
-        props = (found.properties or {}) if found is not None else {}
-        if not (props.get("clientId") and props.get("tenantId") and props.get("principalId")):
-            return None
-        return VaultIdentity(
-            client_id=props["clientId"], tenant_id=props["tenantId"], principal_id=props["principalId"]
-        )
+        return _vault_identity(found)
 
     def _vault_group(self, vault: AzureKeyVault) -> str:
         # the vault's resource group, the cluster's when the blueprint names none
